@@ -1,0 +1,138 @@
+//! The CLS error type.
+
+use crate::transport::retry::{Classify, RetryDecision};
+use crate::{auth, transport};
+
+/// A failed CLS call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad input caught before any network call (a limit, an empty topic id…).
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// What was checked.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// CLS answered with an error (JSON `{"errorcode","errormessage"}`).
+    #[error("CLS {code} (HTTP {status}): {message}{}", request_id.as_deref().map(|id| format!(" [request id {id}]")).unwrap_or_default())]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// `errorcode`, or one derived from the status when the body has none.
+        code: String,
+        /// `errormessage`.
+        message: String,
+        /// `X-Cls-Requestid`.
+        request_id: Option<String>,
+    },
+    /// The request did not complete at the HTTP level.
+    #[error("CLS request failed")]
+    Transport(#[from] transport::Error),
+    /// Credentials could not be obtained.
+    #[error("CLS credentials unavailable")]
+    Credentials(#[from] auth::Error),
+    /// The producer is closed or its buffer is full.
+    #[error("producer: {0}")]
+    Producer(String),
+}
+
+impl Error {
+    /// A local validation error.
+    pub fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether another attempt may succeed: 429, 5xx and network failures.
+    /// Other 4xx (bad signature, limits, closed topic) never will.
+    pub fn retryable(&self) -> bool {
+        self.retry_decision() != RetryDecision::DoNotRetry
+    }
+
+    /// The `errorcode`, if CLS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The request id, if CLS answered.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Service { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A low-cardinality name for telemetry's `error.type` / `status`.
+    pub fn type_name(&self) -> String {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input".into(),
+            Error::Service { code, .. } => code.clone(),
+            Error::Transport(t) => t.kind().as_str().into(),
+            Error::Credentials(_) => "credentials".into(),
+            Error::Producer(_) => "producer".into(),
+        }
+    }
+}
+
+impl Classify for Error {
+    fn retry_decision(&self) -> RetryDecision {
+        match self {
+            Error::Service { status, .. } if *status == 429 || *status >= 500 => {
+                RetryDecision::Backoff
+            }
+            Error::Transport(t) if t.retryable() => RetryDecision::Backoff,
+            Error::Credentials(c) if c.retryable() => RetryDecision::Backoff,
+            _ => RetryDecision::DoNotRetry,
+        }
+    }
+
+    fn retry_reason(&self) -> &'static str {
+        match self {
+            Error::Service { status: 429, .. } => "throttled",
+            Error::Service { .. } => "server_error",
+            Error::Transport(t) => t.kind().as_str(),
+            _ => "other",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(status: u16, code: &str) -> Error {
+        Error::Service {
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: Some("r".into()),
+        }
+    }
+
+    #[test]
+    fn only_throttling_server_and_network_errors_retry() {
+        assert!(service(429, "SpeedQuotaExceed").retryable());
+        assert!(service(500, "InternalError").retryable());
+        assert!(service(503, "x").retryable());
+        for (s, c) in [
+            (400, "InvalidContent"),
+            (401, "Unauthorized"),
+            (403, "LogSizeExceed"),
+            (404, "TopicNotExists"),
+            (413, "x"),
+        ] {
+            assert!(!service(s, c).retryable(), "{s} {c}");
+        }
+        assert_eq!(
+            service(429, "SpeedQuotaExceed").to_string(),
+            "CLS SpeedQuotaExceed (HTTP 429): m [request id r]"
+        );
+    }
+}
