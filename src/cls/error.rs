@@ -136,3 +136,9 @@ mod tests {
         );
     }
 }
+
+impl crate::transport::PipelineError for Error {
+    fn type_name(&self) -> String {
+        Error::type_name(self)
+    }
+}

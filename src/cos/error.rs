@@ -289,3 +289,15 @@ mod tests {
         assert!(e.to_string().len() < 200);
     }
 }
+
+impl crate::transport::PipelineError for Error {
+    fn clock_skew_date(&self) -> Option<SystemTime> {
+        self.service()
+            .filter(|s| s.is_clock_skew())
+            .and_then(|s| s.server_date)
+    }
+
+    fn type_name(&self) -> String {
+        Error::type_name(self)
+    }
+}

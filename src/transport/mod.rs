@@ -6,12 +6,14 @@
 //! and a loop that re-signs every attempt.
 
 mod body;
+mod pipeline;
 mod reqwest_send;
 pub mod retry;
 
 use std::fmt;
 
 pub use body::{RequestBody, ResponseBody};
+pub use pipeline::{Pipeline, PipelineError, PreparedRequest, SignFailure, Signer, SigningProfile};
 pub use reqwest_send::{ReqwestTransport, Timeouts};
 
 use crate::auth::BoxFuture;

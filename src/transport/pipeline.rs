@@ -1,0 +1,477 @@
+//! The flow of one SDK call (ARCHITECTURE.md "Flow of one request"):
+//! for each attempt, build the request, sign it with fresh credentials and
+//! the corrected clock, send it, and turn an error status into the service's
+//! error; retry per the policy; all inside one telemetry operation.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::Future;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tracing::Instrument;
+
+use super::retry::{self, Classify, RetryPolicy};
+use super::{Error, ErrorKind, HttpSend, RequestBody, ResponseBody};
+use crate::auth::{self, sign, HeaderRule, KeyTime, ProvideCredentials, SignableRequest};
+use crate::telemetry::{OperationGuard, OperationInfo};
+
+/// How a service wants its requests signed.
+#[derive(Debug, Clone, Copy)]
+pub struct SigningProfile {
+    /// Which headers are signed.
+    pub rule: HeaderRule,
+    /// Header that carries an STS session token (lower-case).
+    pub token_header: &'static str,
+    /// How long after `now` a signature stays valid.
+    pub validity: Duration,
+    /// How far before `now` the window starts, to absorb small clock drift.
+    pub backdate: Duration,
+}
+
+impl SigningProfile {
+    /// COS: the SDK header filter, `x-cos-security-token` (signed), a short
+    /// window because every attempt signs afresh.
+    pub const COS: SigningProfile = SigningProfile {
+        rule: HeaderRule::Cos,
+        token_header: "x-cos-security-token",
+        validity: Duration::from_secs(900),
+        backdate: Duration::from_secs(60),
+    };
+    /// CLS: `content-type;host` + params, `X-Cls-Token`, `[now-60, now+300]` (cls.md §3).
+    pub const CLS: SigningProfile = SigningProfile {
+        rule: HeaderRule::Cls,
+        token_header: "x-cls-token",
+        validity: Duration::from_secs(300),
+        backdate: Duration::from_secs(60),
+    };
+}
+
+/// A request before signing. `signed_path` and `params` are decoded.
+#[derive(Debug)]
+pub struct PreparedRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL (already encoded).
+    pub url: String,
+    /// Decoded path covered by the signature.
+    pub signed_path: String,
+    /// Decoded query parameters (all signed).
+    pub params: Vec<(String, String)>,
+    /// Headers, including `Host`.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: RequestBody,
+}
+
+/// Signs requests with a provider's credentials and a clock that can be
+/// corrected from the server's `Date`.
+#[derive(Debug)]
+pub struct Signer {
+    provider: Arc<dyn ProvideCredentials>,
+    profile: SigningProfile,
+    clock_offset: AtomicI64,
+}
+
+impl Signer {
+    /// A signer for `profile` using `provider`.
+    pub fn new(provider: Arc<dyn ProvideCredentials>, profile: SigningProfile) -> Self {
+        Signer {
+            provider,
+            profile,
+            clock_offset: AtomicI64::new(0),
+        }
+    }
+
+    /// Seconds added to the local clock when signing.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Adopts the offset between the server's `Date` and the local clock.
+    pub fn correct_clock(&self, server_date: SystemTime) {
+        let offset = unix(server_date) - unix(SystemTime::now());
+        self.clock_offset.store(offset, Ordering::Relaxed);
+        tracing::warn!(target: "coscls::clock", offset_secs = offset, "local clock differs from the server's; signing with a corrected clock");
+    }
+
+    /// The window a signature made now covers, never beyond the credentials' expiry.
+    pub fn key_time(&self, expires_at: Option<SystemTime>) -> KeyTime {
+        let now = unix(SystemTime::now()) + self.clock_offset();
+        let mut end = now + self.profile.validity.as_secs() as i64;
+        if let Some(exp) = expires_at {
+            end = end.min(unix(exp) + self.clock_offset()).max(now);
+        }
+        KeyTime::new(now - self.profile.backdate.as_secs() as i64, end)
+    }
+
+    /// Adds the token header (when the credentials have one) and `Authorization`.
+    pub async fn sign(&self, request: &mut PreparedRequest) -> Result<(), SignFailure> {
+        let creds = self
+            .provider
+            .provide()
+            .await
+            .map_err(SignFailure::Credentials)?;
+        if let Some(token) = creds.session_token() {
+            let value = HeaderValue::from_str(token.expose())
+                .map_err(|_| invalid("the session token is not a valid header value"))?;
+            request
+                .headers
+                .insert(HeaderName::from_static(self.profile.token_header), value);
+        }
+        let mut headers = Vec::with_capacity(request.headers.len());
+        for (name, value) in &request.headers {
+            if self.profile.rule.selects(name.as_str()) {
+                let value = value.to_str().map_err(|_| {
+                    invalid(&format!(
+                        "header {name} is not visible ASCII and cannot be signed"
+                    ))
+                })?;
+                headers.push((name.as_str(), value));
+            }
+        }
+        let params: Vec<(&str, &str)> = request
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let signature = sign(
+            &creds,
+            self.key_time(creds.expires_at()),
+            &SignableRequest {
+                method: request.method.as_str(),
+                path: &request.signed_path,
+                params: &params,
+                headers: &headers,
+            },
+        );
+        let value = HeaderValue::from_str(&signature.authorization)
+            .map_err(|_| invalid("the secret id is not a valid header value"))?;
+        request.headers.insert(http::header::AUTHORIZATION, value);
+        Ok(())
+    }
+}
+
+fn invalid(message: &str) -> SignFailure {
+    SignFailure::Transport(Error::new(ErrorKind::InvalidRequest, message))
+}
+
+fn unix(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// Why a request could not be signed.
+#[derive(Debug)]
+pub enum SignFailure {
+    /// The provider failed.
+    Credentials(auth::Error),
+    /// A header could not be represented.
+    Transport(Error),
+}
+
+/// Implemented by the service errors the pipeline produces.
+pub trait PipelineError: Classify + From<Error> + From<auth::Error> + Send {
+    /// The server's `Date` when the error says our clock is off.
+    fn clock_skew_date(&self) -> Option<SystemTime> {
+        None
+    }
+    /// A low-cardinality error name for telemetry.
+    fn type_name(&self) -> String;
+}
+
+impl SignFailure {
+    fn into_error<E: From<Error> + From<auth::Error>>(self) -> E {
+        match self {
+            SignFailure::Credentials(e) => E::from(e),
+            SignFailure::Transport(e) => E::from(e),
+        }
+    }
+}
+
+/// Transport, signer and retry policy shared by every operation of a client.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    transport: Arc<dyn HttpSend>,
+    signer: Arc<Signer>,
+    retry: RetryPolicy,
+}
+
+impl Pipeline {
+    /// A pipeline sending through `transport`.
+    pub fn new(transport: Arc<dyn HttpSend>, signer: Arc<Signer>, retry: RetryPolicy) -> Self {
+        Pipeline {
+            transport,
+            signer,
+            retry,
+        }
+    }
+
+    /// The signer (for presigning and clock inspection).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Runs one operation: `build` makes a fresh unsigned request per attempt,
+    /// `parse_error` turns a non-2xx response into the service error. A body
+    /// that cannot be replayed (a stream) is sent once and never retried.
+    ///
+    /// The returned response body is still streaming; the operation's span
+    /// and duration end when it has been read or dropped.
+    pub async fn execute<E, B, P, PF>(
+        &self,
+        info: &OperationInfo,
+        build: B,
+        parse_error: P,
+    ) -> Result<http::Response<ResponseBody>, E>
+    where
+        E: PipelineError,
+        B: Fn() -> Result<PreparedRequest, E>,
+        P: Fn(http::Response<ResponseBody>) -> PF,
+        PF: Future<Output = E>,
+    {
+        let guard = OperationGuard::start(info);
+        let span = guard.span().clone();
+        let result = async {
+            // Build the first request up front: its body decides whether the
+            // operation may be retried at all.
+            let mut first = Some(build()?);
+            let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
+            let policy = if replayable {
+                self.retry
+            } else {
+                RetryPolicy::none()
+            };
+            retry::run(&policy, |_attempt| {
+                let built = first.take().map(Ok).unwrap_or_else(&build);
+                let guard = &guard;
+                let parse_error = &parse_error;
+                async move { self.attempt(built?, guard, parse_error).await }
+            })
+            .await
+        }
+        .instrument(span)
+        .await;
+        match result {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                Ok(http::Response::from_parts(
+                    parts,
+                    guard.finish_with_body(body),
+                ))
+            }
+            Err(e) => {
+                guard.finish(Err(e.type_name()));
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Pipeline {
+    async fn attempt<E, P, PF>(
+        &self,
+        mut request: PreparedRequest,
+        guard: &OperationGuard,
+        parse_error: &P,
+    ) -> Result<http::Response<ResponseBody>, E>
+    where
+        E: PipelineError,
+        P: Fn(http::Response<ResponseBody>) -> PF,
+        PF: Future<Output = E>,
+    {
+        self.signer
+            .sign(&mut request)
+            .await
+            .map_err(SignFailure::into_error::<E>)?;
+        let response = self.transport.send(to_http(request)?).await?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-cos-request-id")
+            .or_else(|| response.headers().get("x-cls-requestid"))
+            .and_then(|v| v.to_str().ok());
+        guard.record_response(status.as_u16(), request_id);
+        if status.is_success() {
+            return Ok(response);
+        }
+        let err = parse_error(response).await;
+        if let Some(date) = err.clock_skew_date() {
+            self.signer.correct_clock(date);
+        }
+        Err(err)
+    }
+}
+
+fn to_http(request: PreparedRequest) -> Result<http::Request<RequestBody>, Error> {
+    let mut builder = http::Request::builder()
+        .method(request.method)
+        .uri(&request.url);
+    if let Some(headers) = builder.headers_mut() {
+        *headers = request.headers;
+    }
+    builder.body(request.body).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidRequest,
+            "the request URL or headers are invalid",
+        )
+        .with_source(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{BoxFuture, Credentials};
+    use crate::cos;
+    use bytes::Bytes;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    /// Answers with the queued statuses and records every request's headers.
+    #[derive(Debug, Default)]
+    struct Scripted {
+        statuses: Mutex<Vec<u16>>,
+        seen: Mutex<Vec<HeaderMap>>,
+    }
+
+    impl HttpSend for Scripted {
+        fn send(
+            &self,
+            request: http::Request<RequestBody>,
+        ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
+            self.seen.lock().unwrap().push(request.headers().clone());
+            let status = self.statuses.lock().unwrap().remove(0);
+            Box::pin(async move {
+                Ok(http::Response::builder()
+                    .status(status)
+                    .header("x-cos-request-id", "req")
+                    .body(ResponseBody::empty())
+                    .unwrap())
+            })
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct CountingProvider(AtomicUsize);
+    impl ProvideCredentials for CountingProvider {
+        fn provide(&self) -> BoxFuture<'_, Result<Credentials, auth::Error>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Credentials::new("AKID", "key")?.with_session_token("tok") })
+        }
+    }
+
+    fn pipeline(statuses: &[u16]) -> (Pipeline, Arc<Scripted>, Arc<CountingProvider>) {
+        let transport = Arc::new(Scripted {
+            statuses: Mutex::new(statuses.to_vec()),
+            ..Default::default()
+        });
+        let provider = Arc::new(CountingProvider::default());
+        let signer = Arc::new(Signer::new(provider.clone(), SigningProfile::COS));
+        let retry =
+            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(1));
+        (
+            Pipeline::new(transport.clone(), signer, retry),
+            transport,
+            provider,
+        )
+    }
+
+    fn request(body: RequestBody) -> PreparedRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("b-1.cos.r.myqcloud.com"));
+        PreparedRequest {
+            method: Method::PUT,
+            url: "http://b-1.cos.r.myqcloud.com/k".into(),
+            signed_path: "/k".into(),
+            params: vec![],
+            headers,
+            body,
+        }
+    }
+
+    async fn status_error(r: http::Response<ResponseBody>) -> cos::Error {
+        cos::Error::Service(Box::new(cos::ServiceError {
+            status: r.status().as_u16(),
+            code: "X".into(),
+            ..Default::default()
+        }))
+    }
+
+    #[tokio::test]
+    async fn every_attempt_is_signed_afresh_with_the_token_signed() {
+        let (p, transport, provider) = pipeline(&[503, 500, 200]);
+        let info = OperationInfo::cos("PutObject", "r", "b-1");
+        let r = p
+            .execute(
+                &info,
+                || Ok::<_, cos::Error>(request(RequestBody::Bytes(Bytes::from_static(b"x")))),
+                status_error,
+            )
+            .await;
+        assert!(r.is_ok());
+        assert_eq!(
+            provider.0.load(Ordering::SeqCst),
+            3,
+            "credentials fetched per attempt"
+        );
+        let seen = transport.seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        for h in seen.iter() {
+            let auth = h["authorization"].to_str().unwrap();
+            assert!(
+                auth.contains("q-header-list=host;x-cos-security-token"),
+                "{auth}"
+            );
+            assert_eq!(h["x-cos-security-token"], "tok");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_is_never_resent() {
+        let (p, transport, _) = pipeline(&[503, 200]);
+        let info = OperationInfo::cos("PutObject", "r", "b-1");
+        let builds = AtomicUsize::new(0);
+        let r = p
+            .execute(
+                &info,
+                || {
+                    builds.fetch_add(1, Ordering::SeqCst);
+                    let stream = futures_util::stream::empty().boxed_stream();
+                    Ok::<_, cos::Error>(request(RequestBody::Stream { len: 0, stream }))
+                },
+                status_error,
+            )
+            .await;
+        assert_eq!(r.unwrap_err().status(), Some(503));
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+        assert_eq!(transport.seen.lock().unwrap().len(), 1);
+    }
+
+    trait BoxedStream {
+        fn boxed_stream(self) -> futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+    }
+    impl<S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static> BoxedStream for S {
+        fn boxed_stream(self) -> futures_util::stream::BoxStream<'static, std::io::Result<Bytes>> {
+            Box::pin(self)
+        }
+    }
+
+    #[test]
+    fn the_window_never_outlives_the_credentials() {
+        let signer = Signer::new(Arc::new(CountingProvider::default()), SigningProfile::COS);
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        let kt = signer.key_time(Some(soon));
+        assert!(kt.end - kt.start <= 91, "{kt:?}");
+        signer.correct_clock(SystemTime::now() + Duration::from_secs(3600));
+        let shifted = signer.key_time(None);
+        assert!(shifted.start >= kt.start + 3500, "{shifted:?} vs {kt:?}");
+    }
+}
