@@ -103,6 +103,12 @@ impl Classify for Error {
     }
 }
 
+impl crate::transport::PipelineError for Error {
+    fn type_name(&self) -> String {
+        Error::type_name(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,11 +140,5 @@ mod tests {
             service(429, "SpeedQuotaExceed").to_string(),
             "CLS SpeedQuotaExceed (HTTP 429): m [request id r]"
         );
-    }
-}
-
-impl crate::transport::PipelineError for Error {
-    fn type_name(&self) -> String {
-        Error::type_name(self)
     }
 }

@@ -224,6 +224,18 @@ impl Classify for Error {
     }
 }
 
+impl crate::transport::PipelineError for Error {
+    fn clock_skew_date(&self) -> Option<SystemTime> {
+        self.service()
+            .filter(|s| s.is_clock_skew())
+            .and_then(|s| s.server_date)
+    }
+
+    fn type_name(&self) -> String {
+        Error::type_name(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,17 +299,5 @@ mod tests {
     fn long_invalid_values_are_shortened() {
         let e = Error::invalid_input("object key", &"k".repeat(1000), "too long");
         assert!(e.to_string().len() < 200);
-    }
-}
-
-impl crate::transport::PipelineError for Error {
-    fn clock_skew_date(&self) -> Option<SystemTime> {
-        self.service()
-            .filter(|s| s.is_clock_skew())
-            .and_then(|s| s.server_date)
-    }
-
-    fn type_name(&self) -> String {
-        Error::type_name(self)
     }
 }
