@@ -1,0 +1,481 @@
+//! The instrumenting layer around one operation: its span, its per-attempt
+//! child spans, the `traceparent` header, and its metric samples.
+//!
+//! The transport pipeline is the only caller; COS and CLS code never touch
+//! spans or labels.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{HeaderMap, HeaderValue, Method};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::KeyValue;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::instruments::{self, Instruments};
+use super::redact::redact_url;
+use super::schema::{label, STATUS_CANCELLED, STATUS_OK};
+use super::OperationInfo;
+use crate::transport::{self, RequestBody, ResponseBody};
+
+/// Metric attributes shared by every sample of one operation.
+#[derive(Debug)]
+struct Labels {
+    service: KeyValue,
+    operation: KeyValue,
+    bucket: KeyValue,
+    region: KeyValue,
+    topic: KeyValue,
+}
+
+impl Labels {
+    fn new(info: &OperationInfo) -> Self {
+        let text = |v: &Option<String>| -> opentelemetry::Value {
+            match v {
+                Some(s) => opentelemetry::Value::from(Arc::<str>::from(s.as_str())),
+                None => opentelemetry::Value::from(""),
+            }
+        };
+        Labels {
+            service: KeyValue::new(label::SERVICE, info.service.label()),
+            operation: KeyValue::new(label::OPERATION, info.operation),
+            bucket: KeyValue::new(label::BUCKET, text(&info.bucket)),
+            region: KeyValue::new(label::REGION, text(&info.region)),
+            topic: KeyValue::new(label::TOPIC, text(&info.topic)),
+        }
+    }
+}
+
+/// What the last attempt sent and got, copied onto the operation span when
+/// it ends (each attribute is recorded once).
+#[derive(Debug, Default)]
+struct LastAttempt {
+    method: Option<Method>,
+    url: Option<String>,
+    host: Option<String>,
+    request_size: Option<u64>,
+    status: Option<u16>,
+    request_id: Option<String>,
+    resends: u32,
+}
+
+/// Lives for the duration of one operation (including the reading of a
+/// streamed body); records its span and metrics.
+#[derive(Debug)]
+pub(crate) struct OperationGuard {
+    span: tracing::Span,
+    started: Instant,
+    instruments: Arc<Instruments>,
+    labels: Arc<Labels>,
+    last: Mutex<LastAttempt>,
+    finished: bool,
+}
+
+impl OperationGuard {
+    /// Opens the operation span as a child of the caller's current span.
+    pub(crate) fn start(info: &OperationInfo) -> Self {
+        let span = tracing::info_span!(
+            target: "coscls",
+            "coscls.operation",
+            otel.name = Empty,
+            otel.kind = "client",
+            otel.status_description = Empty,
+            cloud.provider = "tencent_cloud",
+            cloud.region = Empty,
+            rpc.service = info.service.as_str(),
+            rpc.method = info.operation,
+            tencent_cloud.cos.bucket = Empty,
+            tencent_cloud.cos.key = Empty,
+            tencent_cloud.cos.upload_id = Empty,
+            tencent_cloud.cos.part_number = Empty,
+            tencent_cloud.cls.topic_id = Empty,
+            tencent_cloud.request_id = Empty,
+            http.request.method = Empty,
+            http.response.status_code = Empty,
+            server.address = Empty,
+            url.full = Empty,
+            http.request.body.size = Empty,
+            http.response.body.size = Empty,
+            http.request.resend_count = Empty,
+            error.type = Empty,
+        );
+        if !span.is_disabled() {
+            span.record(
+                "otel.name",
+                format!("{} {}", info.service.as_str(), info.operation),
+            );
+            let optional = [
+                ("cloud.region", &info.region),
+                ("tencent_cloud.cos.bucket", &info.bucket),
+                ("tencent_cloud.cos.key", &info.key),
+                ("tencent_cloud.cos.upload_id", &info.upload_id),
+                ("tencent_cloud.cls.topic_id", &info.topic),
+            ];
+            for (field, value) in optional {
+                if let Some(v) = value {
+                    span.record(field, v.as_str());
+                }
+            }
+            if let Some(n) = info.part_number {
+                span.record("tencent_cloud.cos.part_number", n);
+            }
+        }
+        OperationGuard {
+            span,
+            started: Instant::now(),
+            instruments: instruments::current(),
+            labels: Arc::new(Labels::new(info)),
+            last: Mutex::new(LastAttempt::default()),
+            finished: false,
+        }
+    }
+
+    /// The operation span, for instrumenting the attempts.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Runs `fut` (the retry loop) so that retries are counted for this operation.
+    pub(crate) fn scope_retries<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> {
+        RETRY_SCOPE.scope(
+            RetryScope {
+                instruments: self.instruments.clone(),
+                labels: self.labels.clone(),
+            },
+            fut,
+        )
+    }
+
+    /// Opens the child span of one HTTP attempt (`resend` is 0 on the first try).
+    pub(crate) fn attempt(&self, request: &http::Request<RequestBody>, resend: u32) -> Attempt {
+        let method = request.method();
+        let span = tracing::info_span!(
+            target: "coscls",
+            parent: &self.span,
+            "coscls.attempt",
+            otel.name = method.as_str(),
+            otel.kind = "client",
+            otel.status_description = Empty,
+            http.request.method = method.as_str(),
+            server.address = Empty,
+            server.port = Empty,
+            url.full = Empty,
+            http.request.body.size = request.body().len() as i64,
+            http.request.resend_count = Empty,
+            http.response.status_code = Empty,
+            http.response.body.size = Empty,
+            tencent_cloud.request_id = Empty,
+            error.type = Empty,
+        );
+        let mut last = lock(&self.last);
+        last.method = Some(method.clone());
+        last.request_size = Some(request.body().len());
+        last.resends = resend;
+        last.status = None;
+        last.request_id = None;
+        if !span.is_disabled() || !self.span.is_disabled() {
+            let uri = request.uri();
+            let url = uri.to_string();
+            let url = match redact_url(&url) {
+                std::borrow::Cow::Borrowed(_) => url,
+                std::borrow::Cow::Owned(redacted) => redacted,
+            };
+            span.record("url.full", url.as_str());
+            if let Some(host) = uri.host() {
+                span.record("server.address", host);
+                last.host = Some(host.to_string());
+            }
+            if let Some(port) = uri.port_u16() {
+                span.record("server.port", i64::from(port));
+            }
+            if resend > 0 {
+                span.record("http.request.resend_count", i64::from(resend));
+            }
+            last.url = Some(url);
+        }
+        let fallback = span.is_disabled().then(|| self.span.clone());
+        Attempt {
+            span,
+            fallback,
+            request_size: request.body().len(),
+        }
+    }
+
+    /// Records what one attempt got back: the status, request id and body
+    /// length on its span, the request bytes on the transfer counter.
+    pub(crate) fn record_response(
+        &self,
+        attempt: &Attempt,
+        response: &http::Response<ResponseBody>,
+    ) {
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-cos-request-id")
+            .or_else(|| response.headers().get("x-cls-requestid"))
+            .and_then(|v| v.to_str().ok());
+        let span = &attempt.span;
+        span.record("http.response.status_code", i64::from(status));
+        if let Some(id) = request_id {
+            span.record("tencent_cloud.request_id", id);
+        }
+        if let Some(len) = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            span.record("http.response.body.size", len);
+        }
+        {
+            let mut last = lock(&self.last);
+            last.status = Some(status);
+            last.request_id = request_id.map(str::to_string);
+        }
+        if attempt.request_size > 0 {
+            let l = &self.labels;
+            self.instruments.transferred.add(
+                attempt.request_size,
+                &[
+                    l.service.clone(),
+                    l.operation.clone(),
+                    l.bucket.clone(),
+                    KeyValue::new(label::DIRECTION, "upload"),
+                ],
+            );
+        }
+    }
+
+    /// Ends the operation with its outcome (`Err` carries the error type).
+    pub(crate) fn finish(mut self, outcome: Result<(), &str>) {
+        self.complete(outcome, None);
+    }
+
+    /// Ends the operation when `body` has been read to the end, failed, or
+    /// been dropped; counts the bytes the caller read.
+    pub(crate) fn finish_with_body(self, body: ResponseBody) -> ResponseBody {
+        ResponseBody::new(InstrumentedBody {
+            inner: body,
+            guard: Some(self),
+            read: 0,
+        })
+    }
+
+    fn complete(&mut self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        if !self.span.is_disabled() {
+            self.record_summary(outcome, response_bytes);
+        }
+        let l = &self.labels;
+        let status = match outcome {
+            Ok(()) => KeyValue::new(label::STATUS, STATUS_OK),
+            Err(kind) => KeyValue::new(label::STATUS, kind.to_string()),
+        };
+        self.instruments.duration.record(
+            elapsed,
+            &[
+                l.service.clone(),
+                l.operation.clone(),
+                l.bucket.clone(),
+                l.region.clone(),
+                l.topic.clone(),
+                status,
+            ],
+        );
+        if let Some(n) = response_bytes.filter(|n| *n > 0) {
+            self.instruments.transferred.add(
+                n,
+                &[
+                    l.service.clone(),
+                    l.operation.clone(),
+                    l.bucket.clone(),
+                    KeyValue::new(label::DIRECTION, "download"),
+                ],
+            );
+        }
+    }
+
+    fn record_summary(&self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
+        let span = &self.span;
+        let last = lock(&self.last);
+        if let Some(m) = &last.method {
+            span.record("http.request.method", m.as_str());
+        }
+        if let Some(url) = &last.url {
+            span.record("url.full", url.as_str());
+        }
+        if let Some(host) = &last.host {
+            span.record("server.address", host.as_str());
+        }
+        if let Some(n) = last.request_size {
+            span.record("http.request.body.size", n as i64);
+        }
+        if let Some(s) = last.status {
+            span.record("http.response.status_code", i64::from(s));
+        }
+        if let Some(id) = &last.request_id {
+            span.record("tencent_cloud.request_id", id.as_str());
+        }
+        if last.resends > 0 {
+            span.record("http.request.resend_count", i64::from(last.resends));
+        }
+        if let Some(n) = response_bytes {
+            span.record("http.response.body.size", n as i64);
+        }
+        if let Err(kind) = outcome {
+            span.record("error.type", kind);
+            span.record("otel.status_description", kind);
+        }
+    }
+}
+
+impl Drop for OperationGuard {
+    /// A guard dropped unfinished means the caller dropped the operation's
+    /// future: it is recorded as `cancelled`.
+    fn drop(&mut self) {
+        self.complete(Err(STATUS_CANCELLED), None);
+    }
+}
+
+/// One HTTP attempt of an operation.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    span: tracing::Span,
+    /// The operation span, when the attempt span itself is disabled.
+    fallback: Option<tracing::Span>,
+    request_size: u64,
+}
+
+impl Attempt {
+    /// The attempt span, to instrument the send.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Adds W3C `traceparent` (and `tracestate`) naming this attempt's span,
+    /// so a server-side trace can join. Called after signing, so the header
+    /// is never part of the signature. Nothing is added when no OpenTelemetry
+    /// layer records the span.
+    pub(crate) fn inject_trace_context(&self, headers: &mut HeaderMap) {
+        // When the attempt span is filtered out, name the operation instead.
+        let carrier = self.fallback.as_ref().unwrap_or(&self.span);
+        if carrier.is_disabled() {
+            return;
+        }
+        let cx = carrier.context();
+        let otel_span = cx.span();
+        let sc = otel_span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        let traceparent = format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        );
+        if let Ok(v) = HeaderValue::from_str(&traceparent) {
+            headers.insert("traceparent", v);
+        }
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&state) {
+                headers.insert("tracestate", v);
+            }
+        }
+    }
+
+    /// Marks the attempt failed with `error_type`.
+    pub(crate) fn fail(&self, error_type: &str) {
+        self.span.record("error.type", error_type);
+        self.span.record("otel.status_description", error_type);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A response body that ends its operation when read to the end, on its
+/// first error, or when dropped.
+struct InstrumentedBody {
+    inner: ResponseBody,
+    guard: Option<OperationGuard>,
+    read: u64,
+}
+
+impl Stream for InstrumentedBody {
+    type Item = Result<Bytes, transport::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(guard) = this.guard.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.read += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                guard.complete(Err(e.kind().as_str()), Some(this.read));
+                this.guard = None;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                guard.complete(Ok(()), Some(this.read));
+                this.guard = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for InstrumentedBody {
+    /// A body dropped before its end still ends the operation: the response
+    /// was a success, the caller chose to stop reading.
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            guard.complete(Ok(()), Some(self.read));
+        }
+    }
+}
+
+/// What [`record_retry`] needs to know about the running operation.
+struct RetryScope {
+    instruments: Arc<Instruments>,
+    labels: Arc<Labels>,
+}
+
+tokio::task_local! {
+    static RETRY_SCOPE: RetryScope;
+}
+
+/// Counts one retry of the current operation (`coscls.client.retries`).
+/// The retry loop calls it; outside an operation it does nothing.
+pub(crate) fn record_retry(reason: &'static str) {
+    let _ = RETRY_SCOPE.try_with(|s| {
+        s.instruments.retries.add(
+            1,
+            &[
+                s.labels.service.clone(),
+                s.labels.operation.clone(),
+                KeyValue::new(label::REASON, reason),
+            ],
+        );
+    });
+}
