@@ -45,9 +45,9 @@ impl ExportHealth {
             Err(e) => {
                 if !self.failing.swap(true, Ordering::Relaxed) {
                     report(&format!(
-                        "coscls telemetry: exporting {signal} to {} failed ({e}). The application keeps running; \
-                         spans and metrics are dropped until the collector is reachable. \
-                         This is reported once.",
+                        "coscls telemetry: exporting {signal} failed: {e}. Collector: {}. \
+                         The application keeps running; spans and metrics are dropped until \
+                         the collector is reachable. This is reported once.",
                         self.destination
                     ));
                 }
