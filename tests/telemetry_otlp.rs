@@ -128,6 +128,14 @@ fn spans_of(receiver: &Receiver, name: &str, bucket: &str) -> Vec<Span> {
         .collect()
 }
 
+/// Every attribute is recorded once (the SDK would export duplicates).
+fn assert_unique_keys(span: &Span) {
+    let k = keys(&span.attributes);
+    let mut d = k.clone();
+    d.dedup();
+    assert_eq!(k, d, "duplicate attribute keys on {}", span.name);
+}
+
 fn children_of(receiver: &Receiver, parent: &Span) -> Vec<Span> {
     let mut c: Vec<Span> = receiver
         .spans()
@@ -402,6 +410,7 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
         Some("slow_down")
     );
 
+    assert_unique_keys(&op);
     let attempts = children_of(&s.receiver, &op);
     assert_eq!(attempts.len(), 3);
     for (n, a) in attempts.iter().enumerate() {

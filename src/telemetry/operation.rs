@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
 use tracing::field::Empty;
@@ -56,10 +56,6 @@ impl Labels {
 /// it ends (each attribute is recorded once).
 #[derive(Debug, Default)]
 struct LastAttempt {
-    method: Option<Method>,
-    url: Option<String>,
-    host: Option<String>,
-    request_size: Option<u64>,
     status: Option<u16>,
     request_id: Option<String>,
     resends: u32,
@@ -80,21 +76,23 @@ pub(crate) struct OperationGuard {
 impl OperationGuard {
     /// Opens the operation span as a child of the caller's current span.
     pub(crate) fn start(info: &OperationInfo) -> Self {
+        // Known values are given at creation: one pass through the layer
+        // instead of one `record` call each.
         let span = tracing::info_span!(
             target: "coscls",
             "coscls.operation",
-            otel.name = Empty,
+            otel.name = %format_args!("{} {}", info.service.as_str(), info.operation),
             otel.kind = "client",
             otel.status_description = Empty,
             cloud.provider = "tencent_cloud",
-            cloud.region = Empty,
+            cloud.region = info.region.as_deref(),
             rpc.service = info.service.as_str(),
             rpc.method = info.operation,
-            tencent_cloud.cos.bucket = Empty,
-            tencent_cloud.cos.key = Empty,
-            tencent_cloud.cos.upload_id = Empty,
-            tencent_cloud.cos.part_number = Empty,
-            tencent_cloud.cls.topic_id = Empty,
+            tencent_cloud.cos.bucket = info.bucket.as_deref(),
+            tencent_cloud.cos.key = info.key.as_deref(),
+            tencent_cloud.cos.upload_id = info.upload_id.as_deref(),
+            tencent_cloud.cos.part_number = info.part_number,
+            tencent_cloud.cls.topic_id = info.topic.as_deref(),
             tencent_cloud.request_id = Empty,
             http.request.method = Empty,
             http.response.status_code = Empty,
@@ -105,27 +103,6 @@ impl OperationGuard {
             http.request.resend_count = Empty,
             error.type = Empty,
         );
-        if !span.is_disabled() {
-            span.record(
-                "otel.name",
-                format!("{} {}", info.service.as_str(), info.operation),
-            );
-            let optional = [
-                ("cloud.region", &info.region),
-                ("tencent_cloud.cos.bucket", &info.bucket),
-                ("tencent_cloud.cos.key", &info.key),
-                ("tencent_cloud.cos.upload_id", &info.upload_id),
-                ("tencent_cloud.cls.topic_id", &info.topic),
-            ];
-            for (field, value) in optional {
-                if let Some(v) = value {
-                    span.record(field, v.as_str());
-                }
-            }
-            if let Some(n) = info.part_number {
-                span.record("tencent_cloud.cos.part_number", n);
-            }
-        }
         OperationGuard {
             span,
             started: Instant::now(),
@@ -154,56 +131,54 @@ impl OperationGuard {
 
     /// Opens the child span of one HTTP attempt (`resend` is 0 on the first try).
     pub(crate) fn attempt(&self, request: &http::Request<RequestBody>, resend: u32) -> Attempt {
-        let method = request.method();
+        let method = request.method().as_str();
+        let body_size = request.body().len();
+        let uri = request.uri();
         let span = tracing::info_span!(
             target: "coscls",
             parent: &self.span,
             "coscls.attempt",
-            otel.name = method.as_str(),
+            otel.name = method,
             otel.kind = "client",
             otel.status_description = Empty,
-            http.request.method = method.as_str(),
-            server.address = Empty,
-            server.port = Empty,
+            http.request.method = method,
+            server.address = uri.host(),
+            server.port = uri.port_u16().map(i64::from),
             url.full = Empty,
-            http.request.body.size = request.body().len() as i64,
-            http.request.resend_count = Empty,
+            http.request.body.size = body_size as i64,
+            http.request.resend_count = (resend > 0).then_some(i64::from(resend)),
             http.response.status_code = Empty,
             http.response.body.size = Empty,
             tencent_cloud.request_id = Empty,
             error.type = Empty,
         );
-        let mut last = lock(&self.last);
-        last.method = Some(method.clone());
-        last.request_size = Some(request.body().len());
-        last.resends = resend;
-        last.status = None;
-        last.request_id = None;
-        if !span.is_disabled() || !self.span.is_disabled() {
-            let uri = request.uri();
+        // The request is the same on every attempt: describe it on the
+        // operation span once.
+        let first = resend == 0 && !self.span.is_disabled();
+        if first || !span.is_disabled() {
             let url = uri.to_string();
-            let url = match redact_url(&url) {
-                std::borrow::Cow::Borrowed(_) => url,
-                std::borrow::Cow::Owned(redacted) => redacted,
-            };
-            span.record("url.full", url.as_str());
-            if let Some(host) = uri.host() {
-                span.record("server.address", host);
-                last.host = Some(host.to_string());
+            let url = redact_url(&url);
+            span.record("url.full", url.as_ref());
+            if first {
+                let op = &self.span;
+                op.record("http.request.method", method);
+                op.record("url.full", url.as_ref());
+                if let Some(host) = uri.host() {
+                    op.record("server.address", host);
+                }
+                op.record("http.request.body.size", body_size as i64);
             }
-            if let Some(port) = uri.port_u16() {
-                span.record("server.port", i64::from(port));
-            }
-            if resend > 0 {
-                span.record("http.request.resend_count", i64::from(resend));
-            }
-            last.url = Some(url);
         }
+        // What the operation span reports comes from the last attempt only.
+        *lock(&self.last) = LastAttempt {
+            resends: resend,
+            ..LastAttempt::default()
+        };
         let fallback = span.is_disabled().then(|| self.span.clone());
         Attempt {
             span,
             fallback,
-            request_size: request.body().len(),
+            request_size: body_size,
         }
     }
 
@@ -308,18 +283,6 @@ impl OperationGuard {
     fn record_summary(&self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
         let span = &self.span;
         let last = lock(&self.last);
-        if let Some(m) = &last.method {
-            span.record("http.request.method", m.as_str());
-        }
-        if let Some(url) = &last.url {
-            span.record("url.full", url.as_str());
-        }
-        if let Some(host) = &last.host {
-            span.record("server.address", host.as_str());
-        }
-        if let Some(n) = last.request_size {
-            span.record("http.request.body.size", n as i64);
-        }
         if let Some(s) = last.status {
             span.record("http.response.status_code", i64::from(s));
         }
