@@ -151,13 +151,15 @@ pub(crate) fn decode(body: &[u8], compress: Option<&str>) -> Result<LogGroupList
                 }
             }
         }
-        Some(c) => return Err(ClsError::new(
-            400,
-            "InvalidCompressType",
-            format!(
+        Some(c) => {
+            return Err(ClsError::new(
+                400,
+                "InvalidCompressType",
+                format!(
                 "x-cls-compress-type {c:?} is not supported (the emulator accepts lz4 or none)."
             ),
-        )),
+            ))
+        }
     };
     if raw.len() > MAX_BODY {
         return Err(too_large());

@@ -82,6 +82,7 @@ mod state;
 mod store;
 mod time;
 mod verify;
+mod wire_case;
 
 pub use builder::{
     Emulator, EmulatorBuilder, StartError, DEFAULT_MIN_PART_SIZE, DEFAULT_SECRET_ID,

@@ -17,6 +17,7 @@ use crate::cos::{self, errors::CosError};
 use crate::routing::{self, Route};
 use crate::state::State;
 use crate::time::http_date;
+use crate::wire_case::{CaseIo, HeadQueue};
 
 /// The error that makes hyper close a connection without answering.
 #[derive(Debug)]
@@ -48,16 +49,19 @@ pub(crate) async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
+                let heads: HeadQueue = Default::default();
+                let io = TokioIo::new(CaseIo::new(stream, heads.clone()));
                 connections.spawn(async move {
-                    let service = service_fn(move |req| {
+                    let service = service_fn(move |req: Request<Incoming>| {
                         let state = state.clone();
+                        if let Ok(mut q) = heads.lock() {
+                            q.push_back(req.method() == Method::HEAD);
+                        }
                         async move { handle(state, req).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
-                        // CLS SDKs look up `X-Cls-Requestid` case-sensitively.
-                        .title_case_headers(true)
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(io, service)
                         .await;
                 });
             }
