@@ -738,3 +738,54 @@ async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filtering_out_attempt_spans_keeps_the_operation_span_in_traceparent() {
+    let s = shared();
+    let cos = FakeCos::start(0).await;
+    let bucket = unique_bucket("noattempt");
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "info,coscls::attempt=off",
+        ))
+        .with(s.guard.layer());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let p = pipeline(1);
+    let info = OperationInfo::cos("PutObject", "ap-guangzhou", &bucket);
+    let url_path = format!("/{bucket}/k");
+    p.execute(
+        &info,
+        || {
+            Ok(prepared(
+                cos.addr,
+                Method::PUT,
+                &url_path,
+                "",
+                Bytes::from_static(b"x"),
+            ))
+        },
+        parse_error,
+    )
+    .await
+    .unwrap();
+    s.guard.force_flush().unwrap();
+    wait_for("the PutObject span", || {
+        !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS PutObject", &bucket).remove(0);
+    assert!(children_of(&s.receiver, &op).is_empty(), "no attempt spans");
+    assert_eq!(
+        int_attr(&op.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    let tp = &cos.seen()[0].headers["traceparent"];
+    assert_eq!(
+        tp,
+        &format!(
+            "00-{}-{}-01",
+            hex::encode(&op.trace_id),
+            hex::encode(&op.span_id)
+        )
+    );
+}

@@ -83,6 +83,18 @@ impl HttpSend for Instant200 {
     }
 }
 
+/// CPU time used so far by every thread of this process (client, emulator,
+/// exporters), from `/proc/self/task/*/schedstat`; `None` off Linux.
+fn process_cpu() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        total += text.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Some(Duration::from_nanos(total))
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     let n = v.len();
@@ -101,12 +113,20 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (server, sink) = rt.block_on(async {
+    // The embedded emulator verifies every signature and stores the object;
+    // the sink stands in for an OTLP/HTTP collector.
+    let (emulator, sink) = rt.block_on(async {
         (
-            coscls_bench::start_sink("x-cos-request-id: bench\r\n").await,
+            coscls_emulator::Emulator::builder()
+                .credentials("AKIDbench", "bench-secret")
+                .bucket(BUCKET)
+                .start()
+                .await
+                .expect("emulator"),
             coscls_bench::start_sink("content-type: application/x-protobuf\r\n").await,
         )
     });
+    let server = emulator.addr();
 
     let telemetry = Telemetry::builder()
         .service_name("coscls-bench")
@@ -132,7 +152,17 @@ fn main() {
         "layer" => Some(coscls::telemetry::layer(&unexported)),
         _ => telemetry.layer(),
     };
-    let on_subscriber = Arc::new(tracing_subscriber::registry().with(on_layer));
+    // As `coscls::telemetry::init()` sets it up: an `info` level filter (so
+    // the HTTP stack's debug and trace events stay off), then the layer.
+    let no_attempts = variant == "noattempt";
+    let on_subscriber = Arc::new(
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(tracing_subscriber::filter::filter_fn(move |m| {
+                !(no_attempts && m.name() == "coscls.attempt")
+            }))
+            .with(on_layer),
+    );
 
     let creds = Credentials::new("AKIDbench", "bench-secret").expect("creds");
     let transport: Arc<dyn HttpSend> = if std::env::var("TRANSPORT").as_deref() == Ok("memory") {
@@ -147,7 +177,9 @@ fn main() {
     );
     let body = Bytes::from(vec![0x5a; 4096]);
 
+    let cpu_used = std::cell::Cell::new([Duration::ZERO; 2]);
     let run = |on: bool, n: usize, start: usize| -> Duration {
+        let cpu_before = process_cpu();
         if on {
             coscls::telemetry::set_meter(&on_meter);
         } else {
@@ -160,18 +192,25 @@ fn main() {
             }
             t.elapsed()
         };
-        if on {
+        let elapsed = if on {
             let _g = tracing::subscriber::set_default(on_subscriber.clone());
             rt.block_on(fut)
         } else {
             let _g = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
             rt.block_on(fut)
+        };
+        if let (Some(a), Some(b)) = (cpu_before, process_cpu()) {
+            let mut used = cpu_used.get();
+            used[usize::from(on)] += b.saturating_sub(a);
+            cpu_used.set(used);
         }
+        elapsed
     };
 
     // Warm up both paths (connections, allocator, exporter threads).
     run(false, batch, 0);
     run(true, batch, 0);
+    cpu_used.set([Duration::ZERO; 2]);
 
     let mut ratios = Vec::with_capacity(rounds);
     let (mut off_total, mut on_total) = (Duration::ZERO, Duration::ZERO);
@@ -189,6 +228,8 @@ fn main() {
         ratios.push(on.as_secs_f64() / off.as_secs_f64());
     }
     telemetry.shutdown().expect("flush");
+    let stored = emulator.stats().requests;
+    rt.block_on(emulator.shutdown());
 
     let ops = (rounds * batch) as f64;
     let off_us = off_total.as_secs_f64() * 1e6 / ops;
@@ -196,9 +237,19 @@ fn main() {
     let med = median(&mut ratios);
     let (lo, hi) = (ratios[rounds / 10], ratios[rounds - 1 - rounds / 10]);
     println!("telemetry overhead, 4 KiB PutObject through the transport pipeline (variant {variant})");
+    println!("  emulator requests     {stored}");
     println!("  rounds x batch        {rounds} x {batch} operations per mode");
     println!("  off (no telemetry)    {off_us:.1} µs/op");
     println!("  on  (spans + metrics) {on_us:.1} µs/op");
     println!("  on/off, total         {:.4}", on_total.as_secs_f64() / off_total.as_secs_f64());
+    let [cpu_off, cpu_on] = cpu_used.get();
+    if !cpu_off.is_zero() {
+        println!(
+            "  CPU, all threads      off {:.1} µs/op, on {:.1} µs/op, on/off {:.4}",
+            cpu_off.as_secs_f64() * 1e6 / ops,
+            cpu_on.as_secs_f64() * 1e6 / ops,
+            cpu_on.as_secs_f64() / cpu_off.as_secs_f64()
+        );
+    }
     println!("  on/off, median pair   {med:.4}  (10th–90th percentile {lo:.4}–{hi:.4})");
 }

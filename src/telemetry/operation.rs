@@ -22,7 +22,7 @@ use super::instruments::{self, Instruments};
 use super::redact::redact_url;
 use super::schema::{label, STATUS_CANCELLED, STATUS_OK};
 use super::OperationInfo;
-use crate::transport::{self, RequestBody, ResponseBody};
+use crate::transport::{self, PreparedRequest, ResponseBody};
 
 /// Metric attributes shared by every sample of one operation.
 #[derive(Debug)]
@@ -129,21 +129,23 @@ impl OperationGuard {
         )
     }
 
-    /// Opens the child span of one HTTP attempt (`resend` is 0 on the first try).
-    pub(crate) fn attempt(&self, request: &http::Request<RequestBody>, resend: u32) -> Attempt {
-        let method = request.method().as_str();
-        let body_size = request.body().len();
-        let uri = request.uri();
+    /// Opens the child span of one HTTP attempt (`resend` is 0 on the first
+    /// try). The span is not entered: it names the request in `traceparent`
+    /// and ends when the response head arrived.
+    pub(crate) fn attempt(&self, request: &PreparedRequest, resend: u32) -> Attempt {
+        let method = request.method.as_str();
+        let body_size = request.body.len();
+        let (host, port) = split_host(&request.url);
         let span = tracing::info_span!(
-            target: "coscls",
+            target: "coscls::attempt",
             parent: &self.span,
             "coscls.attempt",
             otel.name = method,
             otel.kind = "client",
             otel.status_description = Empty,
             http.request.method = method,
-            server.address = uri.host(),
-            server.port = uri.port_u16().map(i64::from),
+            server.address = host,
+            server.port = port,
             url.full = Empty,
             http.request.body.size = body_size as i64,
             http.request.resend_count = (resend > 0).then_some(i64::from(resend)),
@@ -156,16 +158,13 @@ impl OperationGuard {
         // operation span once.
         let first = resend == 0 && !self.span.is_disabled();
         if first || !span.is_disabled() {
-            let url = uri.to_string();
-            let url = redact_url(&url);
+            let url = redact_url(&request.url);
             span.record("url.full", url.as_ref());
             if first {
                 let op = &self.span;
                 op.record("http.request.method", method);
                 op.record("url.full", url.as_ref());
-                if let Some(host) = uri.host() {
-                    op.record("server.address", host);
-                }
+                op.record("server.address", host);
                 op.record("http.request.body.size", body_size as i64);
             }
         }
@@ -320,11 +319,6 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    /// The attempt span, to instrument the send.
-    pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
-    }
-
     /// Adds W3C `traceparent` (and `tracestate`) naming this attempt's span,
     /// so a server-side trace can join. Called after signing, so the header
     /// is never part of the signature. Nothing is added when no OpenTelemetry
@@ -341,13 +335,12 @@ impl Attempt {
         if !sc.is_valid() {
             return;
         }
-        let traceparent = format!(
-            "00-{}-{}-{:02x}",
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags().to_u8()
+        let traceparent = traceparent(
+            sc.trace_id().to_bytes(),
+            sc.span_id().to_bytes(),
+            sc.trace_flags().to_u8(),
         );
-        if let Ok(v) = HeaderValue::from_str(&traceparent) {
+        if let Ok(v) = HeaderValue::from_bytes(&traceparent) {
             headers.insert("traceparent", v);
         }
         let state = sc.trace_state().header();
@@ -363,6 +356,48 @@ impl Attempt {
         self.span.record("error.type", error_type);
         self.span.record("otel.status_description", error_type);
     }
+}
+
+/// `00-<trace id>-<span id>-<flags>`, lower-case hex (W3C Trace Context).
+fn traceparent(trace_id: [u8; 16], span_id: [u8; 8], flags: u8) -> [u8; 55] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 55];
+    out[0] = b'0';
+    out[1] = b'0';
+    let mut put = |at: usize, bytes: &[u8]| {
+        for (i, b) in bytes.iter().enumerate() {
+            out[at + 2 * i] = HEX[usize::from(b >> 4)];
+            out[at + 2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+    };
+    put(3, &trace_id);
+    put(36, &span_id);
+    put(53, &[flags]);
+    out
+}
+
+/// Host and port of an absolute URL (`http://host:port/path`), for
+/// `server.address` and `server.port`.
+fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (None, None);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(p) => (h, Some(p)),
+            Err(_) => (authority, None),
+        },
+        None => (authority, None),
+    };
+    let port = port.or(match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ((!host.is_empty()).then_some(host), port.map(i64::from))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -441,4 +476,37 @@ pub(crate) fn record_retry(reason: &'static str) {
             ],
         );
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_the_w3c_layout() {
+        let tp = traceparent(
+            [0xab; 16],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef],
+            1,
+        );
+        assert_eq!(
+            std::str::from_utf8(&tp).unwrap(),
+            "00-abababababababababababababababab-0123456789abcdef-01"
+        );
+    }
+
+    #[test]
+    fn host_and_port_come_from_the_url() {
+        assert_eq!(
+            split_host("http://127.0.0.1:9000/b/k?x=1"),
+            (Some("127.0.0.1"), Some(9000))
+        );
+        assert_eq!(
+            split_host("https://b-1.cos.ap-guangzhou.myqcloud.com/k"),
+            (Some("b-1.cos.ap-guangzhou.myqcloud.com"), Some(443))
+        );
+        assert_eq!(split_host("http://[::1]:8080/"), (Some("::1"), Some(8080)));
+        assert_eq!(split_host("http://u:p@h/"), (Some("h"), Some(80)));
+        assert_eq!(split_host("not a url"), (None, None));
+    }
 }

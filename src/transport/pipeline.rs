@@ -293,8 +293,8 @@ impl Pipeline {
             .sign(&mut request)
             .await
             .map_err(SignFailure::into_error::<E>)?;
-        let mut request = to_http(request)?;
         let attempt = guard.attempt(&request, resend);
+        let mut request = to_http(request)?;
         // After signing: the trace context is never part of the signature.
         attempt.inject_trace_context(request.headers_mut());
         let result = async {
@@ -309,7 +309,6 @@ impl Pipeline {
             }
             Err(err)
         }
-        .instrument(attempt.span().clone())
         .await;
         if let Err(e) = &result {
             attempt.fail(&e.type_name());
