@@ -194,6 +194,12 @@ impl TelemetryBuilder {
     /// # Ok(()) }
     /// ```
     pub fn build(self) -> Result<TelemetryGuard, TelemetryError> {
+        let guard = self.build_providers()?;
+        guard.use_for_coscls_metrics();
+        Ok(guard)
+    }
+
+    fn build_providers(self) -> Result<TelemetryGuard, TelemetryError> {
         let plan = plan(&self, |k| std::env::var(k).ok())?;
         let resource = match plan.service_name.clone() {
             Some(name) => Resource::builder().with_service_name(name).build(),
@@ -283,7 +289,6 @@ impl TelemetryBuilder {
                     .with_reader(reader.build())
                     .with_resource(resource)
                     .build();
-                set_meter(&provider.meter_with_scope(scope()));
                 Some(provider)
             }
             None => None,
@@ -307,7 +312,8 @@ impl TelemetryBuilder {
     /// Fails if the application already installed a global subscriber: use
     /// `build` and [`TelemetryGuard::layer`] then.
     pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
-        let guard = self.build()?;
+        // Nothing global changes unless the subscriber can be installed.
+        let guard = self.build_providers()?;
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         let fmt = guard
@@ -325,6 +331,7 @@ impl TelemetryBuilder {
                     "{e}; an application with its own subscriber should use Telemetry::builder().build() and add guard.layer() to it"
                 ),
             })?;
+        guard.use_for_coscls_metrics();
         if let Some(tp) = &guard.tracer_provider {
             opentelemetry::global::set_tracer_provider(tp.clone());
         }
@@ -401,6 +408,12 @@ pub struct TelemetryGuard {
 }
 
 impl TelemetryGuard {
+    fn use_for_coscls_metrics(&self) {
+        if let Some(mp) = &self.meter_provider {
+            set_meter(&mp.meter_with_scope(scope()));
+        }
+    }
+
     /// The OpenTelemetry layer to add to an existing subscriber; `None` (a
     /// layer that does nothing) when traces are off.
     pub fn layer<S>(&self) -> Option<OpenTelemetryLayer<S, SdkTracer>>
