@@ -94,7 +94,7 @@ async fn upload_list_and_complete() {
         .send(&emu)
         .await;
     lu.expect(200);
-    assert_eq!(lu.xml_all("UploadId"), [id.clone()]);
+    assert_eq!(lu.xml_all("UploadId"), std::slice::from_ref(&id));
     assert_eq!(lu.xml_all("Key"), [key]);
 
     let parts: Vec<(u32, &str)> = etags
