@@ -55,14 +55,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let upload = UploadOptions::default().on_progress(|p| {
         println!("  uploaded {} of {:?} bytes", p.transferred, p.total);
     });
-    let out = client.upload_file(BUCKET, "data/big.bin", &src, &upload).await?;
+    let out = client
+        .upload_file(BUCKET, "data/big.bin", &src, &upload)
+        .await?;
     println!("upload_file: {} parts, crc64 {:?}", out.parts, out.crc64);
 
     let dst = dir.path().join("big.copy");
     let got = client
         .download_file(BUCKET, "data/big.bin", &dst, &DownloadOptions::default())
         .await?;
-    println!("download_file: {} bytes, verified crc64 {:?}", got.size, got.crc64_verified);
+    println!(
+        "download_file: {} bytes, verified crc64 {:?}",
+        got.size, got.crc64_verified
+    );
 
     // Listing: a stream over every page.
     let keys: Vec<String> = client
@@ -74,7 +79,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A URL anyone can use for ten minutes.
     let url = client
-        .presigned_url(BUCKET, "data/big.bin", &PresignOptions::get(Duration::from_secs(600)))
+        .presigned_url(
+            BUCKET,
+            "data/big.bin",
+            &PresignOptions::get(Duration::from_secs(600)),
+        )
         .await?;
     println!("presigned: {}…", &url[..url.len().min(80)]);
 

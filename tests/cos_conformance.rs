@@ -8,12 +8,12 @@ mod cos_common;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cos_common::*;
 use coscls::auth::Credentials;
 use coscls::cos::{
     crc64, BucketAcl, ByteRange, CopyOptions, Error, GetOptions, ListOptions, PresignOptions,
     PutOptions, ServerSideEncryption, StorageClass,
 };
-use cos_common::*;
 use futures_util::TryStreamExt;
 
 fn edge_keys() -> Vec<String> {
@@ -83,12 +83,18 @@ async fn headers_metadata_and_encryption_round_trip() {
         .unwrap();
     assert!(put.request_id.is_some());
     let meta = c.head_object(BUCKET, "meta.csv").await.unwrap();
-    assert_eq!(meta.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+    assert_eq!(
+        meta.content_type.as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
     assert_eq!(
         meta.content_disposition.as_deref(),
         Some("attachment; filename=\"r~*.csv\"")
     );
-    assert_eq!(meta.metadata.get("author").map(String::as_str), Some("alice"));
+    assert_eq!(
+        meta.metadata.get("author").map(String::as_str),
+        Some("alice")
+    );
     assert_eq!(meta.metadata.get("team-id").map(String::as_str), Some("42"));
     assert_eq!(meta.storage_class.as_deref(), Some("STANDARD_IA"));
     // The emulator accepts (and signs over) the SSE header but does not echo it.
@@ -103,7 +109,10 @@ async fn headers_metadata_and_encryption_round_trip() {
         )
         .await
         .unwrap();
-    assert_eq!(got.meta.content_type.as_deref(), Some("application/octet-stream"));
+    assert_eq!(
+        got.meta.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
     got.body.bytes().await.unwrap();
 }
 
@@ -131,12 +140,20 @@ async fn ranges_and_conditions() {
     }
 
     let ok = c
-        .get_object_with(BUCKET, "r.bin", &GetOptions::default().if_match(etag.clone()))
+        .get_object_with(
+            BUCKET,
+            "r.bin",
+            &GetOptions::default().if_match(etag.clone()),
+        )
         .await
         .unwrap();
     ok.body.bytes().await.unwrap();
     let e = c
-        .get_object_with(BUCKET, "r.bin", &GetOptions::default().if_match("\"other\""))
+        .get_object_with(
+            BUCKET,
+            "r.bin",
+            &GetOptions::default().if_match("\"other\""),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(412), "{e}");
@@ -153,7 +170,11 @@ async fn ranges_and_conditions() {
         .unwrap_err();
     assert_eq!(e.status(), Some(304), "{e}");
     let e = c
-        .get_object_with(BUCKET, "r.bin", &GetOptions::default().range(ByteRange::from(20_000)))
+        .get_object_with(
+            BUCKET,
+            "r.bin",
+            &GetOptions::default().range(ByteRange::from(20_000)),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(416), "{e}");
@@ -209,7 +230,12 @@ async fn put_object_file_reads_small_files_into_memory() {
         .unwrap();
     assert_eq!(put.crc64, Some(crc64::checksum(&body)));
     let e = c
-        .put_object_file(BUCKET, "g.bin", dir.path().join("missing"), &PutOptions::default())
+        .put_object_file(
+            BUCKET,
+            "g.bin",
+            dir.path().join("missing"),
+            &PutOptions::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e}");
@@ -228,15 +254,23 @@ async fn listing_with_prefix_delimiter_and_pagination() {
         "videos/x.mp4",
     ];
     for k in keys {
-        c.put_object(BUCKET, k, k.as_bytes().to_vec()).await.unwrap();
+        c.put_object(BUCKET, k, k.as_bytes().to_vec())
+            .await
+            .unwrap();
     }
     let page = c
-        .list_objects(BUCKET, &ListOptions::default().prefix("photos/").delimiter("/"))
+        .list_objects(
+            BUCKET,
+            &ListOptions::default().prefix("photos/").delimiter("/"),
+        )
         .await
         .unwrap();
     assert_eq!(page.common_prefixes, vec!["photos/2024/", "photos/2025/"]);
     let names: Vec<&str> = page.objects.iter().map(|o| o.key.as_str()).collect();
-    assert_eq!(names, vec!["photos/d e.jpg", "photos/f+g.jpg", "photos/文.jpg"]);
+    assert_eq!(
+        names,
+        vec!["photos/d e.jpg", "photos/f+g.jpg", "photos/文.jpg"]
+    );
     assert!(!page.is_truncated);
 
     let pages: Vec<_> = c
@@ -260,7 +294,10 @@ async fn listing_with_prefix_delimiter_and_pagination() {
         .try_collect()
         .await
         .unwrap();
-    let prefixes: Vec<String> = pages.iter().flat_map(|p| p.common_prefixes.clone()).collect();
+    let prefixes: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.common_prefixes.clone())
+        .collect();
     assert_eq!(prefixes, vec!["photos/", "videos/"]);
 }
 
@@ -294,13 +331,21 @@ async fn copy_keeps_or_replaces_metadata() {
         BUCKET,
         "src dir/源.bin",
         body.clone(),
-        &PutOptions::default().content_type("image/png").metadata("k", "v"),
+        &PutOptions::default()
+            .content_type("image/png")
+            .metadata("k", "v"),
     )
     .await
     .unwrap();
 
     let out = c
-        .copy_object(BUCKET, "src dir/源.bin", BUCKET, "copy 1.bin", &CopyOptions::default())
+        .copy_object(
+            BUCKET,
+            "src dir/源.bin",
+            BUCKET,
+            "copy 1.bin",
+            &CopyOptions::default(),
+        )
         .await
         .unwrap();
     assert!(out.etag.is_some());
@@ -309,8 +354,11 @@ async fn copy_keeps_or_replaces_metadata() {
     assert_eq!(meta.metadata.get("k").map(String::as_str), Some("v"));
     assert_eq!(meta.crc64, Some(crc64::checksum(&body)));
 
-    let replaced = CopyOptions::default()
-        .replace_metadata(PutOptions::default().content_type("text/plain").metadata("n", "2"));
+    let replaced = CopyOptions::default().replace_metadata(
+        PutOptions::default()
+            .content_type("text/plain")
+            .metadata("n", "2"),
+    );
     c.copy_object(BUCKET, "src dir/源.bin", BUCKET, "copy+2.bin", &replaced)
         .await
         .unwrap();
@@ -347,7 +395,11 @@ async fn presigned_put_pins_the_content_type() {
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong.status(), 403, "a different Content-Type breaks the signature");
+    assert_eq!(
+        wrong.status(),
+        403,
+        "a different Content-Type breaks the signature"
+    );
     let ok = http
         .put(&url)
         .header("content-type", "text/plain")
@@ -375,7 +427,11 @@ async fn temporary_credentials_sign_requests_and_urls() {
     let c = builder(&emu).credentials(creds).build().unwrap();
     c.put_object(BUCKET, "sts.txt", "temporary").await.unwrap();
     let url = c
-        .presigned_url(BUCKET, "sts.txt", &PresignOptions::get(Duration::from_secs(60)))
+        .presigned_url(
+            BUCKET,
+            "sts.txt",
+            &PresignOptions::get(Duration::from_secs(60)),
+        )
         .await
         .unwrap();
     assert!(url.contains("x-cos-security-token="));
@@ -397,7 +453,11 @@ async fn bucket_lifecycle() {
     let b = "newbucket-1250000000";
     assert!(!c.bucket_exists(b).await.unwrap());
     let e = c.head_bucket(b).await.unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(404), Some("NoSuchResource")), "{e}");
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(404), Some("NoSuchResource")),
+        "{e}"
+    );
     c.create_bucket(b).await.unwrap();
     let info = c.head_bucket(b).await.unwrap();
     assert_eq!(info.region.as_deref(), Some("ap-guangzhou"));
@@ -426,7 +486,11 @@ async fn service_errors_carry_code_message_status_and_request_id() {
     assert!(e.to_string().contains("NoSuchKey") && e.to_string().contains("request id"));
 
     let e = c.head_object(BUCKET, "no such key").await.unwrap_err();
-    assert_eq!(e.code(), Some("NoSuchResource"), "HEAD has no body: code from status");
+    assert_eq!(
+        e.code(),
+        Some("NoSuchResource"),
+        "HEAD has no body: code from status"
+    );
     assert!(e.request_id().is_some());
 
     let wrong = builder(&_emu)
@@ -436,7 +500,10 @@ async fn service_errors_carry_code_message_status_and_request_id() {
     let e = wrong.put_object(BUCKET, "x", "y").await.unwrap_err();
     let s = e.service().unwrap();
     assert_eq!(s.code, "SignatureDoesNotMatch");
-    assert!(s.string_to_sign.is_some() && s.format_string.is_some(), "{s:?}");
+    assert!(
+        s.string_to_sign.is_some() && s.format_string.is_some(),
+        "{s:?}"
+    );
     assert_eq!(s.attempts, 1, "a signature error is not retried");
 
     let e = c.get_object("nobucket-1250000000", "k").await.unwrap_err();
@@ -449,36 +516,68 @@ async fn local_validation_errors_never_reach_the_network() {
     let before = emu.stats().requests;
     let long_key = "k".repeat(851);
     let checks: Vec<(&str, Result<(), Error>)> = vec![
-        ("bucket", c.put_object("Bad_Bucket", "k", "x").await.map(drop)),
+        (
+            "bucket",
+            c.put_object("Bad_Bucket", "k", "x").await.map(drop),
+        ),
         ("bucket", c.get_object("nobucketappid", "k").await.map(drop)),
         ("object key", c.put_object(BUCKET, "", "x").await.map(drop)),
-        ("object key", c.put_object(BUCKET, "/lead", "x").await.map(drop)),
-        ("object key", c.get_object(BUCKET, &long_key).await.map(drop)),
+        (
+            "object key",
+            c.put_object(BUCKET, "/lead", "x").await.map(drop),
+        ),
+        (
+            "object key",
+            c.get_object(BUCKET, &long_key).await.map(drop),
+        ),
         ("object key", c.head_object(BUCKET, "a/..").await.map(drop)),
-        ("object key", c.delete_object(BUCKET, "a\u{7}b").await.map(drop)),
+        (
+            "object key",
+            c.delete_object(BUCKET, "a\u{7}b").await.map(drop),
+        ),
         (
             "metadata name",
-            c.put_object_with(BUCKET, "k", "x", &PutOptions::default().metadata("Bad_Name", "v"))
-                .await
-                .map(drop),
+            c.put_object_with(
+                BUCKET,
+                "k",
+                "x",
+                &PutOptions::default().metadata("Bad_Name", "v"),
+            )
+            .await
+            .map(drop),
         ),
         (
             "metadata value",
-            c.put_object_with(BUCKET, "k", "x", &PutOptions::default().metadata("a", "naïve"))
-                .await
-                .map(drop),
+            c.put_object_with(
+                BUCKET,
+                "k",
+                "x",
+                &PutOptions::default().metadata("a", "naïve"),
+            )
+            .await
+            .map(drop),
         ),
         (
             "metadata",
-            c.put_object_with(BUCKET, "k", "x", &PutOptions::default().metadata("big", "v".repeat(2100)))
-                .await
-                .map(drop),
+            c.put_object_with(
+                BUCKET,
+                "k",
+                "x",
+                &PutOptions::default().metadata("big", "v".repeat(2100)),
+            )
+            .await
+            .map(drop),
         ),
         (
             "content type",
-            c.put_object_with(BUCKET, "k", "x", &PutOptions::default().content_type("a\nb"))
-                .await
-                .map(drop),
+            c.put_object_with(
+                BUCKET,
+                "k",
+                "x",
+                &PutOptions::default().content_type("a\nb"),
+            )
+            .await
+            .map(drop),
         ),
         (
             "traffic limit",
@@ -508,21 +607,37 @@ async fn local_validation_errors_never_reach_the_network() {
             .map(drop),
         ),
         ("version id", c.delete_object_version(BUCKET, "k", "").await),
-        ("keys", c.delete_objects(BUCKET, Vec::<String>::new()).await.map(drop)),
-        ("object key", c.delete_objects(BUCKET, ["ok", "/bad"]).await.map(drop)),
         (
-            "max keys",
-            c.list_objects(BUCKET, &ListOptions::default().max_keys(0)).await.map(drop),
-        ),
-        (
-            "expires_in",
-            c.presigned_url(BUCKET, "k", &PresignOptions::get(Duration::ZERO)).await.map(drop),
-        ),
-        (
-            "expires_in",
-            c.presigned_url(BUCKET, "k", &PresignOptions::get(Duration::from_secs(8 * 86_400)))
+            "keys",
+            c.delete_objects(BUCKET, Vec::<String>::new())
                 .await
                 .map(drop),
+        ),
+        (
+            "object key",
+            c.delete_objects(BUCKET, ["ok", "/bad"]).await.map(drop),
+        ),
+        (
+            "max keys",
+            c.list_objects(BUCKET, &ListOptions::default().max_keys(0))
+                .await
+                .map(drop),
+        ),
+        (
+            "expires_in",
+            c.presigned_url(BUCKET, "k", &PresignOptions::get(Duration::ZERO))
+                .await
+                .map(drop),
+        ),
+        (
+            "expires_in",
+            c.presigned_url(
+                BUCKET,
+                "k",
+                &PresignOptions::get(Duration::from_secs(8 * 86_400)),
+            )
+            .await
+            .map(drop),
         ),
         (
             "part size",
@@ -537,9 +652,14 @@ async fn local_validation_errors_never_reach_the_network() {
         ),
         (
             "concurrency",
-            c.upload_stream(BUCKET, "k", &b"x"[..], &coscls::cos::UploadOptions::default().concurrency(0))
-                .await
-                .map(drop),
+            c.upload_stream(
+                BUCKET,
+                "k",
+                &b"x"[..],
+                &coscls::cos::UploadOptions::default().concurrency(0),
+            )
+            .await
+            .map(drop),
         ),
         (
             "part size",
@@ -554,15 +674,21 @@ async fn local_validation_errors_never_reach_the_network() {
         ),
         (
             "upload id",
-            c.upload_part(BUCKET, "k", "", 1, "x", &PutOptions::default()).await.map(drop),
+            c.upload_part(BUCKET, "k", "", 1, "x", &PutOptions::default())
+                .await
+                .map(drop),
         ),
         (
             "part number",
-            c.upload_part(BUCKET, "k", "id", 0, "x", &PutOptions::default()).await.map(drop),
+            c.upload_part(BUCKET, "k", "id", 0, "x", &PutOptions::default())
+                .await
+                .map(drop),
         ),
         (
             "parts",
-            c.complete_multipart_upload(BUCKET, "k", "id", &[]).await.map(drop),
+            c.complete_multipart_upload(BUCKET, "k", "id", &[])
+                .await
+                .map(drop),
         ),
         (
             "content_md5",

@@ -8,10 +8,10 @@ mod cos_common;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cos_common::*;
 use coscls::cos::{crc64, Client, DownloadOptions, Endpoint, Error, PresignOptions, PutOptions};
 use coscls::transport::retry::RetryPolicy;
 use coscls_emulator::FaultConfig;
-use cos_common::*;
 use futures_util::StreamExt;
 
 #[tokio::test]
@@ -32,10 +32,11 @@ async fn transient_503s_are_retried() {
 async fn exhausted_retries_report_the_last_error_in_full() {
     let emu = emulator().await;
     let c = builder(&emu)
-        .retry_policy(RetryPolicy::default().with_max_attempts(3).with_backoff(
-            Duration::from_millis(1),
-            Duration::from_millis(5),
-        ))
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
         .build()
         .unwrap();
     emu.set_faults(FaultConfig {
@@ -45,7 +46,11 @@ async fn exhausted_retries_report_the_last_error_in_full() {
     });
     let e = c.put_object(BUCKET, "k", "v").await.unwrap_err();
     let s = e.service().expect("service error");
-    assert_eq!((s.status, s.code.as_str(), s.attempts), (503, "SlowDown", 3), "{e}");
+    assert_eq!(
+        (s.status, s.code.as_str(), s.attempts),
+        (503, "SlowDown", 3),
+        "{e}"
+    );
     assert!(s.request_id.is_some());
     assert!(e.retryable());
     assert!(e.to_string().contains("after 3 attempts"), "{e}");
@@ -73,7 +78,8 @@ async fn a_streamed_body_is_sent_once() {
         error_status: 503,
         ..Default::default()
     });
-    let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"abc"))]);
+    let stream =
+        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"abc"))]);
     let e = c
         .put_object_stream(BUCKET, "s", 3, stream, &PutOptions::default())
         .await
@@ -96,11 +102,25 @@ async fn clock_skew_is_corrected_from_the_server_date() {
             "learned {} for a server {offset} s off",
             c.clock_offset()
         );
-        assert_eq!(emu.stats().status(403), 1, "exactly one refusal before the correction");
+        assert_eq!(
+            emu.stats().status(403),
+            1,
+            "exactly one refusal before the correction"
+        );
         // Later requests and presigned URLs use the corrected clock.
-        c.get_object(BUCKET, "skewed.txt").await.unwrap().body.bytes().await.unwrap();
+        c.get_object(BUCKET, "skewed.txt")
+            .await
+            .unwrap()
+            .body
+            .bytes()
+            .await
+            .unwrap();
         let url = c
-            .presigned_url(BUCKET, "skewed.txt", &PresignOptions::get(Duration::from_secs(60)))
+            .presigned_url(
+                BUCKET,
+                "skewed.txt",
+                &PresignOptions::get(Duration::from_secs(60)),
+            )
             .await
             .unwrap();
         assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
@@ -112,7 +132,9 @@ async fn clock_skew_is_corrected_from_the_server_date() {
 async fn corrupted_bodies_fail_loudly() {
     let (emu, c) = setup().await;
     let body = data(3 * MIB, 70);
-    c.put_object(BUCKET, "fragile.bin", body.clone()).await.unwrap();
+    c.put_object(BUCKET, "fragile.bin", body.clone())
+        .await
+        .unwrap();
     emu.set_faults(FaultConfig {
         corrupt_body_rate: 1.0,
         ..Default::default()
@@ -126,7 +148,9 @@ async fn corrupted_bodies_fail_loudly() {
         .await
         .unwrap_err();
     match e {
-        Error::ChecksumMismatch { server, computed, .. } => {
+        Error::ChecksumMismatch {
+            server, computed, ..
+        } => {
             assert_eq!(server, crc64::checksum(&body));
             assert_ne!(computed, server);
         }
@@ -136,19 +160,30 @@ async fn corrupted_bodies_fail_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("fragile.bin");
     let e = c
-        .download_file(BUCKET, "fragile.bin", &dst, &DownloadOptions::default().part_size(MIB as u64))
+        .download_file(
+            BUCKET,
+            "fragile.bin",
+            &dst,
+            &DownloadOptions::default().part_size(MIB as u64),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
     assert!(!dst.exists(), "no file on failure");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp file removed");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "temp file removed"
+    );
 }
 
 #[tokio::test]
 async fn a_dropped_connection_breaks_the_stream_and_downloads_resume() {
     let (emu, c) = setup().await;
     let body = data(4 * MIB + 100, 80);
-    c.put_object(BUCKET, "flaky.bin", body.clone()).await.unwrap();
+    c.put_object(BUCKET, "flaky.bin", body.clone())
+        .await
+        .unwrap();
 
     emu.set_faults(FaultConfig {
         drop_rate: 1.0,
@@ -167,7 +202,10 @@ async fn a_dropped_connection_breaks_the_stream_and_downloads_resume() {
         }
     }
     let failure = failure.expect("a truncated body is an error, not a short success");
-    assert!(matches!(failure, Error::Transport(_)) && failure.retryable(), "{failure}");
+    assert!(
+        matches!(failure, Error::Transport(_)) && failure.retryable(),
+        "{failure}"
+    );
     assert!(got < body.len());
 
     // 33 ranged GETs of 128 KiB, each cut off with probability 0.3: some
@@ -184,7 +222,9 @@ async fn a_dropped_connection_breaks_the_stream_and_downloads_resume() {
             BUCKET,
             "flaky.bin",
             &dst,
-            &DownloadOptions::default().part_size(128 * 1024).concurrency(3),
+            &DownloadOptions::default()
+                .part_size(128 * 1024)
+                .concurrency(3),
         )
         .await
         .unwrap();
@@ -199,10 +239,11 @@ async fn a_stalled_server_times_out() {
     let emu = emulator().await;
     let c = builder(&emu)
         .request_timeout(Duration::from_millis(200))
-        .retry_policy(RetryPolicy::default().with_max_attempts(2).with_backoff(
-            Duration::from_millis(1),
-            Duration::from_millis(1),
-        ))
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(2)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(1)),
+        )
         .build()
         .unwrap();
     emu.set_faults(FaultConfig {

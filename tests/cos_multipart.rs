@@ -6,12 +6,11 @@ mod cos_common;
 
 use std::sync::{Arc, Mutex};
 
+use cos_common::*;
 use coscls::cos::{
-    crc64, CompletedPart, DownloadOptions, Error, ListOptions, Progress, PutOptions,
-    UploadOptions,
+    crc64, CompletedPart, DownloadOptions, Error, ListOptions, Progress, PutOptions, UploadOptions,
 };
 use coscls_emulator::FaultConfig;
-use cos_common::*;
 use http::Method;
 
 fn progress_log() -> (Arc<Mutex<Vec<Progress>>>, UploadOptions) {
@@ -43,7 +42,10 @@ async fn upload_file_and_download_file_round_trip() {
     std::fs::write(&src, &body).unwrap();
 
     let (log, opts) = progress_log();
-    let out = c.upload_file(BUCKET, "big/file.bin", &src, &opts).await.unwrap();
+    let out = c
+        .upload_file(BUCKET, "big/file.bin", &src, &opts)
+        .await
+        .unwrap();
     assert_eq!(out.parts, 6);
     assert_eq!(out.size, body.len() as u64);
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
@@ -95,7 +97,12 @@ async fn small_inputs_use_a_single_put() {
     // Exactly one part's worth from a stream: still a single PUT.
     let exact = data(MIB, 3);
     let out = c
-        .upload_stream(BUCKET, "exact.bin", &exact[..], &UploadOptions::default().part_size(MIB as u64))
+        .upload_stream(
+            BUCKET,
+            "exact.bin",
+            &exact[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
         .await
         .unwrap();
     assert_eq!(out.parts, 0);
@@ -105,7 +112,9 @@ async fn small_inputs_use_a_single_put() {
     // An empty file is an empty object; its download an empty file.
     let empty = dir.path().join("empty");
     std::fs::write(&empty, b"").unwrap();
-    c.upload_file(BUCKET, "empty", &empty, &UploadOptions::default()).await.unwrap();
+    c.upload_file(BUCKET, "empty", &empty, &UploadOptions::default())
+        .await
+        .unwrap();
     let dst = dir.path().join("empty.out");
     let dl = c
         .download_file(BUCKET, "empty", &dst, &DownloadOptions::default())
@@ -122,11 +131,23 @@ async fn upload_stream_of_unknown_length() {
         let body = data(len, len as u64);
         let key = format!("stream-{len}");
         let out = c
-            .upload_stream(BUCKET, &key, &body[..], &UploadOptions::default().part_size(MIB as u64))
+            .upload_stream(
+                BUCKET,
+                &key,
+                &body[..],
+                &UploadOptions::default().part_size(MIB as u64),
+            )
             .await
             .unwrap();
         assert_eq!((out.parts, out.size), (parts, len as u64));
-        let got = c.get_object(BUCKET, &key).await.unwrap().body.bytes().await.unwrap();
+        let got = c
+            .get_object(BUCKET, &key)
+            .await
+            .unwrap()
+            .body
+            .bytes()
+            .await
+            .unwrap();
         assert_eq!(got, body);
     }
 }
@@ -136,7 +157,11 @@ async fn the_multipart_api_step_by_step() {
     let (_emu, c) = setup().await;
     let key = "manual/分片 +.bin";
     let id = c
-        .create_multipart_upload(BUCKET, key, &PutOptions::default().content_type("video/mp4"))
+        .create_multipart_upload(
+            BUCKET,
+            key,
+            &PutOptions::default().content_type("video/mp4"),
+        )
         .await
         .unwrap();
     let one = data(MIB, 10);
@@ -148,7 +173,14 @@ async fn the_multipart_api_step_by_step() {
         .unwrap();
     assert_eq!(p2.size, 99);
     let p2 = c
-        .upload_part(BUCKET, key, &id, 2, two.clone(), &PutOptions::default().with_content_md5())
+        .upload_part(
+            BUCKET,
+            key,
+            &id,
+            2,
+            two.clone(),
+            &PutOptions::default().with_content_md5(),
+        )
         .await
         .unwrap();
     let p1 = c
@@ -158,7 +190,10 @@ async fn the_multipart_api_step_by_step() {
     let listed = c.list_parts(BUCKET, key, &id).await.unwrap();
     let numbers: Vec<(u32, u64)> = listed.iter().map(|p| (p.part_number, p.size)).collect();
     assert_eq!(numbers, vec![(1, MIB as u64), (2, 1234)]);
-    let uploads = c.list_multipart_uploads(BUCKET, Some("manual/")).await.unwrap();
+    let uploads = c
+        .list_multipart_uploads(BUCKET, Some("manual/"))
+        .await
+        .unwrap();
     assert_eq!(uploads.len(), 1);
     assert_eq!(uploads[0].upload_id, id);
     assert!(uploads[0].initiated.is_some());
@@ -175,20 +210,42 @@ async fn the_multipart_api_step_by_step() {
     assert_eq!(got.body.bytes().await.unwrap(), whole);
 
     // Abort frees an upload; its id is then unknown.
-    let id = c.create_multipart_upload(BUCKET, "aborted", &PutOptions::default()).await.unwrap();
-    c.abort_multipart_upload(BUCKET, "aborted", &id).await.unwrap();
+    let id = c
+        .create_multipart_upload(BUCKET, "aborted", &PutOptions::default())
+        .await
+        .unwrap();
+    c.abort_multipart_upload(BUCKET, "aborted", &id)
+        .await
+        .unwrap();
     let e = c
         .upload_part(BUCKET, "aborted", &id, 1, "x", &PutOptions::default())
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(404), Some("NoSuchUpload")), "{e}");
-    assert!(c.list_multipart_uploads(BUCKET, None).await.unwrap().is_empty());
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(404), Some("NoSuchUpload")),
+        "{e}"
+    );
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
 
     // A part list with a wrong ETag is refused by the server.
-    let id = c.create_multipart_upload(BUCKET, "bad", &PutOptions::default()).await.unwrap();
-    let p = c.upload_part(BUCKET, "bad", &id, 1, "x", &PutOptions::default()).await.unwrap();
+    let id = c
+        .create_multipart_upload(BUCKET, "bad", &PutOptions::default())
+        .await
+        .unwrap();
+    let p = c
+        .upload_part(BUCKET, "bad", &id, 1, "x", &PutOptions::default())
+        .await
+        .unwrap();
     let forged = CompletedPart::new(1, "\"not-the-etag\"", p.size, p.crc64);
-    let e = c.complete_multipart_upload(BUCKET, "bad", &id, &[forged]).await.unwrap_err();
+    let e = c
+        .complete_multipart_upload(BUCKET, "bad", &id, &[forged])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("InvalidPart"), "{e}");
 }
 
@@ -202,7 +259,12 @@ async fn injected_server_errors_are_retried_per_part() {
         ..Default::default()
     });
     let out = c
-        .upload_stream(BUCKET, "retried.bin", &body[..], &UploadOptions::default().part_size(MIB as u64))
+        .upload_stream(
+            BUCKET,
+            "retried.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
         .await
         .unwrap();
     assert_eq!(out.parts, 5);
@@ -214,14 +276,30 @@ async fn injected_server_errors_are_retried_per_part() {
         ..Default::default()
     });
     let out = c
-        .upload_stream(BUCKET, "noisy.bin", &body[..], &UploadOptions::default().part_size(MIB as u64))
+        .upload_stream(
+            BUCKET,
+            "noisy.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
         .await
         .unwrap();
     emu.set_faults(FaultConfig::default());
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
-    let got = c.get_object(BUCKET, "noisy.bin").await.unwrap().body.bytes().await.unwrap();
+    let got = c
+        .get_object(BUCKET, "noisy.bin")
+        .await
+        .unwrap()
+        .body
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got, body);
-    assert!(c.list_multipart_uploads(BUCKET, None).await.unwrap().is_empty());
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -244,10 +322,17 @@ async fn a_failed_upload_is_aborted() {
             }
         });
     let body = data(4 * MIB, 30);
-    let e = c.upload_stream(BUCKET, "doomed.bin", &body[..], &opts).await.unwrap_err();
+    let e = c
+        .upload_stream(BUCKET, "doomed.bin", &body[..], &opts)
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(400), "{e}");
     assert_eq!(emu.stats().operation("AbortMultipartUpload"), 1);
-    assert!(c.list_multipart_uploads(BUCKET, None).await.unwrap().is_empty());
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(!c.object_exists(BUCKET, "doomed.bin").await.unwrap());
 }
 
@@ -258,20 +343,38 @@ async fn a_part_damaged_in_transit_is_sent_again() {
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB + 1, 40);
     let out = c
-        .upload_stream(BUCKET, "resent.bin", &body[..], &UploadOptions::default().part_size(MIB as u64))
+        .upload_stream(
+            BUCKET,
+            "resent.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
         .await
         .unwrap();
     assert_eq!(tamper.remaining(), 0, "the mischief happened");
     assert_eq!(out.parts, 3);
-    assert_eq!(emu.stats().operation("UploadPart"), 4, "one part sent twice");
+    assert_eq!(
+        emu.stats().operation("UploadPart"),
+        4,
+        "one part sent twice"
+    );
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
 
     // The low-level call reports the mismatch instead.
     let tamper = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 1);
     let c = client_with_transport(&emu, tamper);
-    let id = c.create_multipart_upload(BUCKET, "k", &PutOptions::default()).await.unwrap();
-    let e = c.upload_part(BUCKET, "k", &id, 1, "abc", &PutOptions::default()).await.unwrap_err();
-    assert!(matches!(e, Error::ChecksumMismatch { server: 12345, .. }), "{e}");
+    let id = c
+        .create_multipart_upload(BUCKET, "k", &PutOptions::default())
+        .await
+        .unwrap();
+    let e = c
+        .upload_part(BUCKET, "k", &id, 1, "abc", &PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::ChecksumMismatch { server: 12345, .. }),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -281,14 +384,29 @@ async fn a_lost_complete_answer_is_recognised_as_success() {
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB + 3, 50);
     let out = c
-        .upload_stream(BUCKET, "completed.bin", &body[..], &UploadOptions::default().part_size(MIB as u64))
+        .upload_stream(
+            BUCKET,
+            "completed.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
         .await
         .unwrap();
     assert_eq!(tamper.remaining(), 0);
-    assert_eq!(emu.stats().operation("CompleteMultipartUpload"), 2, "retried once");
+    assert_eq!(
+        emu.stats().operation("CompleteMultipartUpload"),
+        2,
+        "retried once"
+    );
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
     assert_eq!(
-        c.get_object(BUCKET, "completed.bin").await.unwrap().body.bytes().await.unwrap(),
+        c.get_object(BUCKET, "completed.bin")
+            .await
+            .unwrap()
+            .body
+            .bytes()
+            .await
+            .unwrap(),
         body
     );
 }
@@ -299,14 +417,26 @@ async fn a_lost_initiate_answer_leaves_no_stray_upload() {
     let tamper = Tamper::new(Method::POST, "uploads", Mischief::LoseResponse, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB, 60);
-    c.upload_stream(BUCKET, "initiated.bin", &body[..], &UploadOptions::default().part_size(MIB as u64))
-        .await
-        .unwrap();
+    c.upload_stream(
+        BUCKET,
+        "initiated.bin",
+        &body[..],
+        &UploadOptions::default().part_size(MIB as u64),
+    )
+    .await
+    .unwrap();
     assert_eq!(tamper.remaining(), 0);
     let stats = emu.stats();
     assert_eq!(stats.operation("InitiateMultipartUpload"), 2);
     assert_eq!(stats.operation("AbortMultipartUpload"), 1, "the stray one");
-    assert!(c.list_multipart_uploads(BUCKET, None).await.unwrap().is_empty());
-    let page = c.list_objects(BUCKET, &ListOptions::default()).await.unwrap();
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let page = c
+        .list_objects(BUCKET, &ListOptions::default())
+        .await
+        .unwrap();
     assert_eq!(page.objects.len(), 1);
 }

@@ -13,9 +13,9 @@ mod cos_common;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use cos_common::*;
 use coscls::cos::crc64::Crc64;
 use coscls::cos::UploadOptions;
-use cos_common::*;
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -40,7 +40,11 @@ impl Generator {
 }
 
 impl AsyncRead for Generator {
-    fn poll_read(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let block_len = self.block.len() as u64;
         let left = self.len - self.pos;
         let in_block = self.pos % block_len;
@@ -95,7 +99,11 @@ async fn a_large_object_streams_up_and_down_in_bounded_memory() {
     let uploaded = started.elapsed();
     assert_eq!(out.size, len);
     assert_eq!(out.parts as u64, len.div_ceil(8 << 20));
-    assert_eq!(out.crc64, Some(source.crc.value()), "server CRC = generated CRC");
+    assert_eq!(
+        out.crc64,
+        Some(source.crc.value()),
+        "server CRC = generated CRC"
+    );
 
     let mut sink = Crc64::new();
     let mut body = c.get_object(BUCKET, "big.bin").await.unwrap().body;
@@ -116,5 +124,9 @@ async fn a_large_object_streams_up_and_down_in_bounded_memory() {
         rss_before / 1024,
         peak / 1024,
     );
-    assert!(growth_mib < 512, "peak memory grew by {growth_mib} MiB for a {} MiB object", len >> 20);
+    assert!(
+        growth_mib < 512,
+        "peak memory grew by {growth_mib} MiB for a {} MiB object",
+        len >> 20
+    );
 }

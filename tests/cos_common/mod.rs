@@ -91,7 +91,12 @@ pub struct Tamper {
 }
 
 impl Tamper {
-    pub fn new(method: http::Method, param: &'static str, mischief: Mischief, times: u32) -> Arc<Self> {
+    pub fn new(
+        method: http::Method,
+        param: &'static str,
+        mischief: Mischief,
+        times: u32,
+    ) -> Arc<Self> {
         Arc::new(Tamper {
             inner: coscls::transport::ReqwestTransport::new(Default::default()).expect("transport"),
             method,
@@ -110,14 +115,16 @@ impl HttpSend for Tamper {
     fn send(
         &self,
         request: http::Request<coscls::transport::RequestBody>,
-    ) -> coscls::auth::BoxFuture<'_, Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>>
-    {
+    ) -> coscls::auth::BoxFuture<
+        '_,
+        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
+    > {
         use std::sync::atomic::Ordering;
         let matches = request.method() == self.method
-            && request
-                .uri()
-                .query()
-                .is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some(self.param)));
+            && request.uri().query().is_some_and(|q| {
+                q.split('&')
+                    .any(|p| p.split('=').next() == Some(self.param))
+            });
         let armed = matches
             && self
                 .remaining
@@ -139,9 +146,10 @@ impl HttpSend for Tamper {
                 }
                 Mischief::WrongCrc => {
                     let (mut parts, body) = response.into_parts();
-                    parts
-                        .headers
-                        .insert("x-cos-hash-crc64ecma", http::HeaderValue::from_static("12345"));
+                    parts.headers.insert(
+                        "x-cos-hash-crc64ecma",
+                        http::HeaderValue::from_static("12345"),
+                    );
                     Ok(http::Response::from_parts(parts, body))
                 }
             }
