@@ -20,6 +20,8 @@ fn edge_keys() -> Vec<String> {
     vec![
         "plain.txt".into(),
         "a b.txt".into(),
+        " lead and trail ".into(),
+        "a?b#c&d=e.txt".into(),
         "a+b.txt".into(),
         "100%.txt".into(),
         "%2F-not-a-slash".into(),

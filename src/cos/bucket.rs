@@ -60,6 +60,13 @@ impl Client {
     }
 
     /// Creates `bucket` with a canned ACL.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::BucketAcl;
+    /// client.create_bucket_with_acl("static-site-1250000000", BucketAcl::PublicRead).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_bucket_with_acl(&self, bucket: &str, acl: BucketAcl) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
         let acl = (acl != BucketAcl::Private).then(|| acl.as_str());
@@ -92,6 +99,14 @@ impl Client {
     }
 
     /// Whether `bucket` exists (404 is `false`; 403 and others are errors).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// if !client.bucket_exists("examplebucket-1250000000").await? {
+    ///     client.create_bucket("examplebucket-1250000000").await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, Error> {
         match self.head_bucket(bucket).await {
             Ok(_) => Ok(true),

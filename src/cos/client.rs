@@ -220,6 +220,11 @@ impl Client {
 
     /// Seconds added to the local clock when signing, learned from the
     /// server's `Date` after a `RequestTimeTooSkewed` answer (0 until then).
+    ///
+    /// ```
+    /// let client = coscls::cos::Client::builder().region("ap-guangzhou").build().unwrap();
+    /// assert_eq!(client.clock_offset(), 0);
+    /// ```
     pub fn clock_offset(&self) -> i64 {
         self.inner.pipeline.signer().clock_offset()
     }

@@ -203,7 +203,18 @@ impl Client {
     }
 
     /// Uploads part `part_number` (1–10 000) of an upload and checks the
-    /// server's CRC-64 of it. Re-uploading a part number replaces it.
+    /// server's CRC-64 of it. Re-uploading a part number replaces it. Every
+    /// part but the last must be at least 1 MiB.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::PutOptions;
+    /// let part = client
+    ///     .upload_part("examplebucket-1250000000", "big.bin", &id, 1, vec![0u8; 8 << 20], &PutOptions::default().with_content_md5())
+    ///     .await?;
+    /// println!("part {} has ETag {}", part.part_number, part.etag);
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_part(
         &self,
         bucket: &str,
@@ -255,7 +266,14 @@ impl Client {
 
     /// Completes an upload from its parts (any order; they are sorted). The
     /// CRC-64 the server reports for the object is compared with the one
-    /// combined from the parts.
+    /// combined from the parts. See the module notes on retrying it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String, parts: Vec<coscls::cos::CompletedPart>) -> Result<(), coscls::cos::Error> {
+    /// let out = client.complete_multipart_upload("examplebucket-1250000000", "big.bin", &id, &parts).await?;
+    /// println!("{} bytes in {} parts, CRC {:?}", out.size, out.parts, out.crc64);
+    /// # Ok(()) }
+    /// ```
     pub async fn complete_multipart_upload(
         &self,
         bucket: &str,
@@ -344,6 +362,16 @@ impl Client {
     }
 
     /// Abandons an upload and frees its parts.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let b = "examplebucket-1250000000";
+    /// // Clean up everything a crashed process left behind.
+    /// for u in client.list_multipart_uploads(b, None).await? {
+    ///     client.abort_multipart_upload(b, &u.key, &u.upload_id).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn abort_multipart_upload(
         &self,
         bucket: &str,
@@ -363,6 +391,14 @@ impl Client {
     }
 
     /// The parts uploaded so far (all pages).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String) -> Result<(), coscls::cos::Error> {
+    /// let parts = client.list_parts("examplebucket-1250000000", "big.bin", &id).await?;
+    /// let done: u64 = parts.iter().map(|p| p.size).sum();
+    /// println!("{done} bytes uploaded so far");
+    /// # Ok(()) }
+    /// ```
     pub async fn list_parts(
         &self,
         bucket: &str,
@@ -397,6 +433,14 @@ impl Client {
     }
 
     /// Uploads in progress in `bucket`, optionally under `prefix` (all pages).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// for u in client.list_multipart_uploads("examplebucket-1250000000", Some("backups/")).await? {
+    ///     println!("{} {} started {:?}", u.key, u.upload_id, u.initiated);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_multipart_uploads(
         &self,
         bucket: &str,

@@ -281,6 +281,14 @@ impl Client {
     /// [`PUT_FILE_IN_MEMORY_LIMIT`] are read into memory and retried on
     /// transient failures; larger ones are streamed once. For big files use
     /// [`upload_file`](Self::upload_file) (multipart, retried per part).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::PutOptions;
+    /// let opts = PutOptions::default().content_type("image/png");
+    /// client.put_object_file("examplebucket-1250000000", "logo.png", "assets/logo.png", &opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn put_object_file(
         &self,
         bucket: &str,
@@ -397,6 +405,16 @@ impl Client {
     }
 
     /// [`head_object`](Self::head_object) with a version or conditions.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::GetOptions;
+    /// let old = client
+    ///     .head_object_with("examplebucket-1250000000", "a.txt", &GetOptions::default().version_id("MTg0NDUxNTc1NjIzMTQ1MDAwODg"))
+    ///     .await?;
+    /// println!("that version had {} bytes", old.content_length);
+    /// # Ok(()) }
+    /// ```
     pub async fn head_object_with(
         &self,
         bucket: &str,
@@ -440,6 +458,14 @@ impl Client {
     }
 
     /// Deletes one version of `key` on a versioned bucket.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// client
+    ///     .delete_object_version("examplebucket-1250000000", "a.txt", "MTg0NDUxNTc1NjIzMTQ1MDAwODg")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_object_version(
         &self,
         bucket: &str,

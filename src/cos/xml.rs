@@ -458,6 +458,13 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_in_keys_is_kept() {
+        let xml = "<ListBucketResult><Contents><Key> a b </Key><Size>1</Size></Contents></ListBucketResult>";
+        let r: ListBucketResult = parse("list", xml.as_bytes()).unwrap();
+        assert_eq!(r.contents[0].key, " a b ");
+    }
+
+    #[test]
     fn empty_list_result() {
         let xml =
             "<ListBucketResult><Name>b-1</Name><IsTruncated>false</IsTruncated></ListBucketResult>";
@@ -585,6 +592,32 @@ mod tests {
             "2024-05-01T10:20:30+8",
         ] {
             assert_eq!(t(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512), text in ".{0,64}") {
+            let _ = parse::<ListBucketResult>("list", &body);
+            let _ = parse::<ErrorBody>("error", &body);
+            let _ = parse::<ListPartsResult>("parts", text.as_bytes());
+            let _ = is_error_document(&body);
+            let _ = parse_date(&text);
+            let _ = crate::cos::response::ContentRange::parse(&text);
+            let _ = crate::cos::response::service_error(http::StatusCode::BAD_REQUEST, &http::HeaderMap::new(), &body);
+        }
+
+        #[test]
+        fn written_bodies_parse_back(keys in proptest::collection::vec("[^\\u{0}-\\u{1f}]{1,20}", 1..5)) {
+            let objects: Vec<(&str, Option<&str>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
+            let body = delete_body(&objects, true);
+            #[derive(Deserialize)]
+            struct Obj { #[serde(rename = "Key")] key: String }
+            #[derive(Deserialize)]
+            struct Del { #[serde(rename = "Object")] objects: Vec<Obj> }
+            let back: Del = quick_xml::de::from_str(&body).unwrap();
+            let got: Vec<String> = back.objects.into_iter().map(|o| o.key).collect();
+            proptest::prop_assert_eq!(got, keys);
         }
     }
 }
