@@ -1,1 +1,92 @@
-//! Local COS + CLS server that verifies every signature (filled by issue 3).
+//! `coscls-emulator`: a local Tencent Cloud COS + CLS server that verifies
+//! every signature.
+//!
+//! No COS or CLS can be reached from a laptop or a CI runner, and an
+//! emulator that accepted any signature would hide signing bugs. This one
+//! recomputes the `q-sign` signature of every request over exactly the
+//! headers and parameters the client listed, checks the key-time window and
+//! session tokens, and refuses the way COS (`403 SignatureDoesNotMatch` with
+//! the server's `StringToSign`/`FormatString`, `InvalidAccessKeyId`,
+//! `RequestTimeTooSkewed`, `AccessDenied "Request has expired"`) and CLS
+//! (`401 Unauthorized`) do.
+//!
+//! It serves, on loopback:
+//!
+//! * COS objects: PutObject, GetObject (Range, `If-*`, `response-*`),
+//!   HeadObject, DeleteObject, DeleteMultipleObjects, CopyObject, and
+//!   multipart upload (Initiate, UploadPart, Complete with order/ETag/size
+//!   checks, Abort, ListParts, ListMultipartUploads), with `x-cos-meta-*`,
+//!   `ETag` and `x-cos-hash-crc64ecma` (CRC-64/XZ);
+//! * COS buckets: PutBucket, HeadBucket, DeleteBucket, GET Bucket (prefix,
+//!   delimiter, marker, max-keys, encoding-type) and GET Service;
+//! * CLS `POST /structuredlog?topic_id=` with protobuf `LogGroupList`, raw
+//!   LZ4 or uncompressed, and the CLS request limits;
+//! * an unsigned admin API under `/_emulator/` (see [`admin`](crate#admin-api)).
+//!
+//! The bucket comes from the Host header (`<bucket>.cos.<region>.<domain>`,
+//! signed path `/<key>`) or, on an IP or `localhost` host, from the first
+//! path segment (signed path: the whole decoded path `/<bucket>/<key>`).
+//! Absolute-form request targets are accepted, so unmodified SDKs reach the
+//! emulator through their HTTP proxy setting.
+//!
+//! Objects live in memory (as 1 MiB chunks) or, with
+//! [`EmulatorBuilder::data_dir`], in files that survive a restart; bodies
+//! stream in both directions, so a large upload to a data directory takes
+//! little memory.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use coscls_emulator::{Emulator, FaultConfig};
+//! let emu = Emulator::builder()
+//!     .credentials("AKIDtest", "test-secret")
+//!     .temporary_credentials("AKIDsts", "sts-secret", "sts-token")
+//!     .bucket("examplebucket-1250000000")
+//!     .start()
+//!     .await?;
+//! println!("COS and CLS at {}", emu.endpoint());
+//! emu.set_faults(FaultConfig { error_rate: 0.3, error_status: 503, ..Default::default() });
+//! assert_eq!(emu.stats().requests, 0);
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Admin API
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /_emulator/stats` | [`Stats`] as JSON; `DELETE` resets |
+//! | `GET`/`PUT /_emulator/faults` | [`FaultConfig`] as JSON (`latency` as `latency_ms`) |
+//! | `GET /_emulator/cls/{topic_id}/logs` | JSON array of [`ReceivedLog`]; `DELETE` clears |
+//! | `GET /_emulator/cls/topics` | topics that received logs |
+//! | `GET /_emulator/health` | `{"status":"ok"}` |
+//!
+//! # Standalone
+//!
+//! ```text
+//! cargo run -p coscls-emulator -- --listen 127.0.0.1:9000 --secret-id ID --secret-key KEY
+//! ```
+//! prints `coscls-emulator listening on http://127.0.0.1:9000`; `--help` lists every flag.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod admin;
+mod body;
+mod builder;
+mod cls;
+mod cos;
+mod faults;
+mod routing;
+mod server;
+mod state;
+mod store;
+mod time;
+mod verify;
+mod wire_case;
+
+pub use builder::{
+    Emulator, EmulatorBuilder, StartError, DEFAULT_MIN_PART_SIZE, DEFAULT_SECRET_ID,
+    DEFAULT_SECRET_KEY,
+};
+pub use faults::FaultConfig;
+pub use state::{ReceivedLog, Stats};

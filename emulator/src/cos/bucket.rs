@@ -1,0 +1,182 @@
+//! Bucket operations: PutBucket, HeadBucket, DeleteBucket, GET Bucket,
+//! DeleteMultipleObjects, and GET Service.
+
+use http::{Response, StatusCode};
+
+use super::errors::CosError;
+use super::listing::{list, ListParams};
+use super::xml::{parse, DeleteRequest, Doc};
+use super::{
+    empty_response, int_param, require_bucket, set_header, small_body, xml_response, CosRequest,
+    OWNER,
+};
+use crate::body::{self, Body};
+use crate::state::State;
+use crate::time::iso8601;
+use coscls::auth::path_encode;
+
+/// Most keys one DeleteMultipleObjects may name.
+const MAX_DELETE_KEYS: usize = 1000;
+
+pub(crate) async fn list_buckets(
+    state: &State,
+    _req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    let mut doc = Doc::new("ListAllMyBucketsResult");
+    doc.owner("Owner", OWNER).open("Buckets");
+    for (name, created) in state.store.buckets() {
+        doc.open("Bucket")
+            .el("Name", &name)
+            .el("Location", &state.config.region)
+            .el("CreationDate", iso8601(created))
+            .close("Bucket");
+    }
+    doc.close("Buckets");
+    Ok(xml_response(doc.finish("ListAllMyBucketsResult")))
+}
+
+pub(crate) async fn put_bucket(
+    state: &State,
+    mut req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    body::drain(&mut req.body, 1 << 20).await;
+    if let Err(e) = coscls::cos::BucketName::parse(req.bucket()) {
+        return Err(CosError::new(400, "InvalidBucketName", e.to_string()));
+    }
+    state
+        .store
+        .create_bucket(req.bucket(), req.now)
+        .map_err(CosError::from_store)?;
+    let mut resp = empty_response(StatusCode::OK);
+    set_header(&mut resp, "location", &format!("/{}", req.bucket()));
+    Ok(resp)
+}
+
+pub(crate) async fn head_bucket(
+    state: &State,
+    req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    require_bucket(state, &req)?;
+    let mut resp = empty_response(StatusCode::OK);
+    set_header(&mut resp, "x-cos-bucket-region", &state.config.region);
+    Ok(resp)
+}
+
+pub(crate) async fn delete_bucket(
+    state: &State,
+    req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    state
+        .store
+        .delete_bucket(req.bucket())
+        .map_err(CosError::from_store)?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn list_objects(
+    state: &State,
+    req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    let max_keys = int_param(&req, "max-keys", 1000, 0..=1000)? as usize;
+    let prefix = req.param("prefix").unwrap_or_default();
+    let delimiter = req.param("delimiter").filter(|d| !d.is_empty());
+    let marker = req.param("marker").unwrap_or_default();
+    let url = match req.param("encoding-type") {
+        None | Some("") => false,
+        Some(t) if t.eq_ignore_ascii_case("url") => true,
+        Some(t) => {
+            return Err(CosError::invalid_argument(format!(
+                "encoding-type must be url, got {t:?}"
+            )))
+        }
+    };
+    let enc = |s: &str| if url { path_encode(s) } else { s.to_string() };
+    let params = ListParams {
+        prefix,
+        delimiter,
+        marker,
+        max_keys,
+    };
+    let doc = state
+        .store
+        .with_bucket(req.bucket(), |bucket| {
+            let page = list(&bucket.objects, params);
+            let mut doc = Doc::new("ListBucketResult");
+            doc.el("Name", req.bucket());
+            if url {
+                doc.el("EncodingType", "url");
+            }
+            doc.el("Prefix", enc(prefix))
+                .el("Marker", enc(marker))
+                .el("MaxKeys", max_keys);
+            if let Some(d) = delimiter {
+                doc.el("Delimiter", enc(d));
+            }
+            doc.el("IsTruncated", page.truncated);
+            if let Some(next) = &page.next_marker {
+                doc.el("NextMarker", enc(next));
+            }
+            for cp in &page.common_prefixes {
+                doc.open("CommonPrefixes")
+                    .el("Prefix", enc(cp))
+                    .close("CommonPrefixes");
+            }
+            for (key, object) in &page.contents {
+                doc.open("Contents")
+                    .el("Key", enc(key))
+                    .el("LastModified", iso8601(object.meta.last_modified))
+                    .el("ETag", &object.meta.etag)
+                    .el("Size", object.meta.size)
+                    .owner("Owner", OWNER)
+                    .el("StorageClass", &object.meta.storage_class)
+                    .close("Contents");
+            }
+            doc.finish("ListBucketResult")
+        })
+        .map_err(CosError::from_store)?;
+    Ok(xml_response(doc))
+}
+
+pub(crate) async fn delete_multiple(
+    state: &State,
+    mut req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    require_bucket(state, &req)?;
+    if req.header("content-md5").is_none() {
+        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+        return Err(CosError::invalid_request(
+            "Missing required header for this request: Content-MD5",
+        ));
+    }
+    let data = small_body(&mut req, 2 << 20).await?;
+    let doc: DeleteRequest = parse(&data).map_err(CosError::malformed_xml)?;
+    if doc.objects.is_empty() || doc.objects.len() > MAX_DELETE_KEYS {
+        return Err(CosError::malformed_xml(format!(
+            "a Delete request names 1 to {MAX_DELETE_KEYS} objects, this one names {}",
+            doc.objects.len()
+        )));
+    }
+    let mut out = Doc::new("DeleteResult");
+    for entry in &doc.objects {
+        match state.store.delete(req.bucket(), &entry.key) {
+            Ok(_) => {
+                if !doc.quiet {
+                    out.open("Deleted").el("Key", &entry.key);
+                    if let Some(v) = &entry.version_id {
+                        out.el("VersionId", v);
+                    }
+                    out.close("Deleted");
+                }
+            }
+            Err(e) => {
+                let e = CosError::from_store(e);
+                out.open("Error")
+                    .el("Key", &entry.key)
+                    .el("Code", e.code)
+                    .el("Message", &e.message)
+                    .close("Error");
+            }
+        }
+    }
+    Ok(xml_response(out.finish("DeleteResult")))
+}

@@ -1,0 +1,695 @@
+//! Buckets, objects and multipart uploads: an in-memory index over blobs that
+//! live in memory or in files under `--data-dir`.
+//!
+//! The index is always in memory behind one lock that is never held across an
+//! `.await`; bodies are written and read as streams outside it. With a data
+//! directory every change to the index is also written as a small JSON record,
+//! so a restarted emulator finds its buckets, objects and unfinished uploads.
+
+mod disk;
+mod memory;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use md5::{Digest as _, Md5};
+use serde::{Deserialize, Serialize};
+
+pub(crate) use disk::Layout;
+
+/// A stream of body chunks.
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Bytes buffered before a write to a file, and the chunk size kept in memory.
+const CHUNK: usize = 1 << 20;
+
+/// What is known about a stored object besides its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub(crate) struct ObjectMeta {
+    pub(crate) size: u64,
+    /// Quoted, as sent in `ETag`.
+    pub(crate) etag: String,
+    pub(crate) crc64: u64,
+    /// Unix seconds.
+    pub(crate) last_modified: i64,
+    pub(crate) content_type: String,
+    /// Standard headers echoed on GET (`cache-control`, `content-disposition`…), lower-case names.
+    pub(crate) headers: Vec<(String, String)>,
+    /// `x-cos-meta-*` headers, lower-case names.
+    pub(crate) user_meta: Vec<(String, String)>,
+    pub(crate) storage_class: String,
+}
+
+/// Where an object's bytes are.
+#[derive(Debug, Clone)]
+pub(crate) enum Blob {
+    Memory(Arc<Vec<Bytes>>),
+    File(PathBuf),
+}
+
+/// An object: metadata and bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    pub(crate) meta: ObjectMeta,
+    pub(crate) blob: Blob,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub(crate) number: u32,
+    pub(crate) etag: String,
+    pub(crate) size: u64,
+    pub(crate) crc64: u64,
+    pub(crate) md5: [u8; 16],
+    pub(crate) last_modified: i64,
+    pub(crate) blob: Blob,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct Upload {
+    pub(crate) id: String,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) initiated: i64,
+    /// Content type, headers, user metadata and storage class for the final object.
+    pub(crate) meta: ObjectMeta,
+    pub(crate) parts: BTreeMap<u32, Part>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    pub(crate) created: i64,
+    pub(crate) objects: BTreeMap<String, Object>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    buckets: BTreeMap<String, Bucket>,
+    uploads: BTreeMap<String, Upload>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    #[error("the bucket does not exist")]
+    NoSuchBucket,
+    #[error("the bucket already exists")]
+    BucketExists,
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    #[error("the upload does not exist")]
+    NoSuchUpload,
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The store.
+#[derive(Debug)]
+pub(crate) struct Store {
+    index: Mutex<Index>,
+    layout: Option<Layout>,
+}
+
+impl Store {
+    /// A store that keeps everything in memory.
+    pub(crate) fn in_memory() -> Self {
+        Store {
+            index: Mutex::new(Index::default()),
+            layout: None,
+        }
+    }
+
+    /// A store under `dir`, loading what an earlier run left there.
+    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+        let layout = Layout::create(dir)?;
+        let loaded = layout.load()?;
+        Ok(Store {
+            index: Mutex::new(Index {
+                buckets: loaded.buckets,
+                uploads: loaded.uploads,
+            }),
+            layout: Some(layout),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // A panic while holding the lock leaves plain data; keep serving.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A writer for a new blob.
+    pub(crate) async fn writer(&self) -> io::Result<BlobWriter> {
+        let sink = match &self.layout {
+            None => Sink::Memory(Vec::new()),
+            Some(layout) => {
+                let (tmp, final_path) = layout.new_blob_paths();
+                let file = tokio::fs::File::create(&tmp).await?;
+                Sink::File {
+                    file,
+                    tmp,
+                    final_path,
+                }
+            }
+        };
+        Ok(BlobWriter {
+            sink,
+            pending: BytesMut::with_capacity(CHUNK),
+            len: 0,
+            md5: Md5::new(),
+            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz),
+        })
+    }
+
+    /// A new blob holding `blobs` one after the other.
+    pub(crate) async fn concat(&self, blobs: Vec<Blob>) -> io::Result<Blob> {
+        match &self.layout {
+            None => memory::concat(&blobs),
+            Some(layout) => layout.concat(blobs).await,
+        }
+    }
+
+    /// An independent copy of a blob (objects own their blobs).
+    pub(crate) async fn duplicate(&self, blob: &Blob) -> io::Result<Blob> {
+        match (&self.layout, blob) {
+            (Some(layout), Blob::File(path)) => layout.duplicate(path).await,
+            _ => Ok(blob.clone()),
+        }
+    }
+
+    /// Forgets a blob that never made it into the index.
+    pub(crate) fn discard(&self, blob: Blob) {
+        release(blob);
+    }
+
+    pub(crate) fn create_bucket(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        if index.buckets.contains_key(name) {
+            return Err(StoreError::BucketExists);
+        }
+        if let Some(layout) = &self.layout {
+            layout.write_bucket(name, now)?;
+        }
+        index.buckets.insert(
+            name.to_string(),
+            Bucket {
+                created: now,
+                objects: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    pub(crate) fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        let bucket = index.buckets.get(name).ok_or(StoreError::NoSuchBucket)?;
+        if !bucket.objects.is_empty() {
+            return Err(StoreError::BucketNotEmpty);
+        }
+        if let Some(layout) = &self.layout {
+            layout.remove_bucket(name)?;
+        }
+        index.buckets.remove(name);
+        let stale: Vec<String> = index
+            .uploads
+            .values()
+            .filter(|u| u.bucket == name)
+            .map(|u| u.id.clone())
+            .collect();
+        for id in stale {
+            if let Some(upload) = index.uploads.remove(&id) {
+                self.drop_upload(upload);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn has_bucket(&self, name: &str) -> bool {
+        self.lock().buckets.contains_key(name)
+    }
+
+    /// Bucket names and creation times, sorted by name.
+    pub(crate) fn buckets(&self) -> Vec<(String, i64)> {
+        self.lock()
+            .buckets
+            .iter()
+            .map(|(k, b)| (k.clone(), b.created))
+            .collect()
+    }
+
+    pub(crate) fn get(&self, bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {
+        let index = self.lock();
+        let b = index.buckets.get(bucket).ok_or(StoreError::NoSuchBucket)?;
+        Ok(b.objects.get(key).cloned())
+    }
+
+    /// Runs `f` over a bucket's objects under the lock (for listing).
+    pub(crate) fn with_bucket<R>(
+        &self,
+        bucket: &str,
+        f: impl FnOnce(&Bucket) -> R,
+    ) -> Result<R, StoreError> {
+        let index = self.lock();
+        let b = index.buckets.get(bucket).ok_or(StoreError::NoSuchBucket)?;
+        Ok(f(b))
+    }
+
+    /// Stores an object, replacing (and releasing) any previous one.
+    pub(crate) fn put(&self, bucket: &str, key: &str, object: Object) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        let Some(b) = index.buckets.get_mut(bucket) else {
+            release(object.blob);
+            return Err(StoreError::NoSuchBucket);
+        };
+        if let Some(layout) = &self.layout {
+            if let Err(e) = layout.write_object(bucket, key, &object) {
+                release(object.blob);
+                return Err(e.into());
+            }
+        }
+        if let Some(old) = b.objects.insert(key.to_string(), object) {
+            release(old.blob);
+        }
+        Ok(())
+    }
+
+    /// Deletes an object; `Ok(false)` when there was none.
+    pub(crate) fn delete(&self, bucket: &str, key: &str) -> Result<bool, StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        let Some(old) = b.objects.remove(key) else {
+            return Ok(false);
+        };
+        if let Some(layout) = &self.layout {
+            layout.remove_object(bucket, key)?;
+        }
+        release(old.blob);
+        Ok(true)
+    }
+
+    pub(crate) fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let mut index = self.lock();
+        if !index.buckets.contains_key(bucket) {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let id = format!("{}{:016x}", now, fastrand::u64(..));
+        let upload = Upload {
+            id: id.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            initiated: now,
+            meta,
+            parts: BTreeMap::new(),
+        };
+        if let Some(layout) = &self.layout {
+            layout.write_upload(&upload)?;
+        }
+        index.uploads.insert(id.clone(), upload);
+        Ok(id)
+    }
+
+    /// The upload `id` if it belongs to `bucket`/`key`.
+    pub(crate) fn upload(&self, id: &str, bucket: &str, key: &str) -> Option<Upload> {
+        self.lock()
+            .uploads
+            .get(id)
+            .filter(|u| u.bucket == bucket && u.key == key)
+            .cloned()
+    }
+
+    /// Runs `f` over all uploads (for ListMultipartUploads).
+    pub(crate) fn with_uploads<R>(&self, f: impl FnOnce(&BTreeMap<String, Upload>) -> R) -> R {
+        f(&self.lock().uploads)
+    }
+
+    pub(crate) fn put_part(&self, id: &str, part: Part) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        let Some(upload) = index.uploads.get_mut(id) else {
+            release(part.blob);
+            return Err(StoreError::NoSuchUpload);
+        };
+        let old = upload.parts.insert(part.number, part);
+        if let Some(layout) = &self.layout {
+            layout.write_upload(upload)?;
+        }
+        if let Some(old) = old {
+            release(old.blob);
+        }
+        Ok(())
+    }
+
+    /// Ends an upload by storing its object.
+    pub(crate) fn complete_upload(&self, id: &str, object: Object) -> Result<(), StoreError> {
+        let upload = {
+            let mut index = self.lock();
+            let Some(upload) = index.uploads.remove(id) else {
+                release(object.blob);
+                return Err(StoreError::NoSuchUpload);
+            };
+            upload
+        };
+        let (bucket, key) = (upload.bucket.clone(), upload.key.clone());
+        self.drop_upload(upload);
+        self.put(&bucket, &key, object)
+    }
+
+    pub(crate) fn abort_upload(&self, id: &str, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        match index.uploads.get(id) {
+            Some(u) if u.bucket == bucket && u.key == key => {}
+            _ => return Err(StoreError::NoSuchUpload),
+        }
+        if let Some(upload) = index.uploads.remove(id) {
+            self.drop_upload(upload);
+        }
+        Ok(())
+    }
+
+    fn drop_upload(&self, upload: Upload) {
+        if let Some(layout) = &self.layout {
+            layout.remove_upload(&upload.id);
+        }
+        for part in upload.parts.into_values() {
+            release(part.blob);
+        }
+    }
+}
+
+/// Frees a blob's storage once nothing in the index refers to it.
+fn release(blob: Blob) {
+    if let Blob::File(path) = blob {
+        // An open reader keeps its file descriptor; unlinking is safe.
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+impl Blob {
+    /// Streams `len` bytes from `start`.
+    pub(crate) async fn read(&self, start: u64, len: u64) -> io::Result<ByteStream> {
+        match self {
+            Blob::Memory(chunks) => Ok(memory::read(chunks, start, len)),
+            Blob::File(path) => disk::read(path, start, len).await,
+        }
+    }
+}
+
+enum Sink {
+    Memory(Vec<Bytes>),
+    File {
+        file: tokio::fs::File,
+        tmp: PathBuf,
+        final_path: PathBuf,
+    },
+}
+
+/// Writes a blob while computing its MD5 and CRC-64/XZ.
+pub(crate) struct BlobWriter {
+    sink: Sink,
+    pending: BytesMut,
+    len: u64,
+    md5: Md5,
+    crc: crc_fast::Digest,
+}
+
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobWriter")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A finished blob and its digests.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) blob: Blob,
+    pub(crate) len: u64,
+    pub(crate) md5: [u8; 16],
+    pub(crate) crc64: u64,
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(crate) async fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+        self.md5.update(data);
+        self.crc.update(data);
+        self.len += data.len() as u64;
+        while !data.is_empty() {
+            let room = CHUNK - self.pending.len();
+            let take = room.min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.pending.len() == CHUNK {
+                self.flush_pending().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.pending, BytesMut::with_capacity(CHUNK)).freeze();
+        match &mut self.sink {
+            Sink::Memory(chunks) => chunks.push(chunk),
+            Sink::File { file, .. } => {
+                use tokio::io::AsyncWriteExt;
+                file.write_all(&chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn finish(mut self) -> io::Result<Written> {
+        self.flush_pending().await?;
+        let md5: [u8; 16] = self.md5.finalize().into();
+        let crc64 = self.crc.finalize();
+        let blob = match self.sink {
+            Sink::Memory(chunks) => Blob::Memory(Arc::new(chunks)),
+            Sink::File {
+                mut file,
+                tmp,
+                final_path,
+            } => {
+                use tokio::io::AsyncWriteExt;
+                file.flush().await?;
+                drop(file);
+                tokio::fs::rename(&tmp, &final_path).await?;
+                Blob::File(final_path)
+            }
+        };
+        Ok(Written {
+            blob,
+            len: self.len,
+            md5,
+            crc64,
+        })
+    }
+
+    /// Drops what was written.
+    pub(crate) async fn abandon(self) {
+        if let Sink::File { file, tmp, .. } = self.sink {
+            drop(file);
+            let _ = tokio::fs::remove_file(tmp).await;
+        }
+    }
+}
+
+/// CRC-64/XZ of `data`.
+#[cfg(test)]
+pub(crate) fn crc64(data: &[u8]) -> u64 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, data)
+}
+
+/// CRC of `a ++ b` from the CRCs of `a` and `b` and the length of `b`.
+pub(crate) fn crc64_combine(a: u64, b: u64, len_b: u64) -> u64 {
+    crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Xz, a, b, len_b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    #[test]
+    fn crc64_is_crc64_xz() {
+        assert_eq!(crc64(b"123456789"), 0x995DC9BBDF1939FA);
+        assert_eq!(crc64(b""), 0);
+        assert_eq!(crc64(b"hello cos"), 13242225731321912570);
+        assert_eq!(
+            crc64_combine(crc64(b"hello "), crc64(b"cos"), 3),
+            crc64(b"hello cos")
+        );
+    }
+
+    async fn roundtrip(store: &Store) {
+        let mut w = store.writer().await.unwrap();
+        let data: Vec<u8> = (0..(CHUNK * 2 + 17)).map(|i| (i % 251) as u8).collect();
+        for piece in data.chunks(7000) {
+            w.write(piece).await.unwrap();
+        }
+        let written = w.finish().await.unwrap();
+        assert_eq!(written.len, data.len() as u64);
+        assert_eq!(written.crc64, crc64(&data));
+        let md5: [u8; 16] = Md5::digest(&data).into();
+        assert_eq!(written.md5, md5);
+        for (start, len) in [
+            (0, data.len()),
+            (5, 10),
+            (CHUNK - 3, 9),
+            (data.len() - 1, 1),
+            (3, 0),
+        ] {
+            let got: Vec<Bytes> = written
+                .blob
+                .read(start as u64, len as u64)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            assert_eq!(got.concat(), &data[start..start + len], "{start}+{len}");
+        }
+        let joined = store
+            .concat(vec![written.blob.clone(), written.blob.clone()])
+            .await
+            .unwrap();
+        let got: Vec<Bytes> = joined
+            .read(0, 2 * data.len() as u64)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(got.concat(), [data.clone(), data].concat());
+    }
+
+    #[tokio::test]
+    async fn memory_blobs_round_trip() {
+        roundtrip(&Store::in_memory()).await;
+    }
+
+    #[tokio::test]
+    async fn file_blobs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        roundtrip(&Store::open(dir.path()).unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn a_reopened_store_has_its_buckets_objects_and_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let upload_id;
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.create_bucket("b-1", 5).unwrap();
+            let mut w = store.writer().await.unwrap();
+            w.write(b"hello").await.unwrap();
+            let written = w.finish().await.unwrap();
+            let meta = ObjectMeta {
+                size: 5,
+                etag: "\"x\"".into(),
+                content_type: "text/plain".into(),
+                user_meta: vec![("x-cos-meta-a".into(), "1".into())],
+                ..Default::default()
+            };
+            store
+                .put(
+                    "b-1",
+                    "dir/k 1",
+                    Object {
+                        meta: meta.clone(),
+                        blob: written.blob,
+                    },
+                )
+                .unwrap();
+            upload_id = store.create_upload("b-1", "big", meta, 6).unwrap();
+            let mut w = store.writer().await.unwrap();
+            w.write(b"part").await.unwrap();
+            let p = w.finish().await.unwrap();
+            store
+                .put_part(
+                    &upload_id,
+                    Part {
+                        number: 1,
+                        etag: "\"e\"".into(),
+                        size: 4,
+                        crc64: p.crc64,
+                        md5: p.md5,
+                        last_modified: 6,
+                        blob: p.blob,
+                    },
+                )
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.buckets(), vec![("b-1".to_string(), 5)]);
+        let obj = store.get("b-1", "dir/k 1").unwrap().unwrap();
+        assert_eq!(obj.meta.user_meta[0].1, "1");
+        let got: Vec<Bytes> = obj
+            .blob
+            .read(0, 5)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(got.concat(), b"hello");
+        let upload = store.upload(&upload_id, "b-1", "big").unwrap();
+        assert_eq!(upload.parts[&1].size, 4);
+        assert!(store.delete("b-1", "dir/k 1").unwrap());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.get("b-1", "dir/k 1").unwrap().is_none());
+    }
+
+    #[test]
+    fn bucket_rules() {
+        let store = Store::in_memory();
+        store.create_bucket("b-1", 0).unwrap();
+        assert!(matches!(
+            store.create_bucket("b-1", 0),
+            Err(StoreError::BucketExists)
+        ));
+        store
+            .put(
+                "b-1",
+                "k",
+                Object {
+                    meta: ObjectMeta::default(),
+                    blob: Blob::Memory(Arc::new(vec![])),
+                },
+            )
+            .unwrap();
+        assert!(matches!(
+            store.delete_bucket("b-1"),
+            Err(StoreError::BucketNotEmpty)
+        ));
+        assert!(store.delete("b-1", "k").unwrap());
+        assert!(!store.delete("b-1", "k").unwrap());
+        store.delete_bucket("b-1").unwrap();
+        assert!(matches!(
+            store.get("b-1", "k"),
+            Err(StoreError::NoSuchBucket)
+        ));
+    }
+}
