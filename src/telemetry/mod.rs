@@ -1,7 +1,7 @@
 //! Spans and metrics around every COS and CLS operation (ARCHITECTURE.md,
 //! "Telemetry schema").
 //!
-//! The transport pipeline opens an [`OperationGuard`] per SDK call; COS and
+//! The transport pipeline opens an `OperationGuard` per SDK call; COS and
 //! CLS code only describe the call with an [`OperationInfo`].
 
 use crate::transport::ResponseBody;
