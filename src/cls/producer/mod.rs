@@ -533,6 +533,17 @@ impl Producer {
             WhenFull::FailFast => return self.try_reserve(wire),
             WhenFull::Block(t) => t,
         };
+        // Fast path without a timer: room is usually there.
+        match self
+            .shared()
+            .memory
+            .clone()
+            .try_acquire_many_owned(wire as u32)
+        {
+            Ok(p) => return Ok(p),
+            Err(TryAcquireError::Closed) => return self.refused_if_err(Err(Error::ProducerClosed)),
+            Err(TryAcquireError::NoPermits) => {}
+        }
         let started = Instant::now();
         let acquire = self.shared().memory.clone().acquire_many_owned(wire as u32);
         let r = match tokio::time::timeout(timeout, acquire).await {
