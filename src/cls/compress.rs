@@ -168,6 +168,21 @@ mod tests {
         assert_eq!(Compression::None.compress(b"x").unwrap().header, None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512), len in 0usize..4096) {
+            for c in [Compression::None, Compression::Lz4, Compression::Zstd { level: 3 }] {
+                let _ = c.decompress(&body, len);
+            }
+        }
+
+        #[test]
+        fn lz4_round_trips_anything(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+            let c = Compression::Lz4.compress(&raw).unwrap();
+            proptest::prop_assert_eq!(Compression::Lz4.decompress(&c.body, raw.len()).unwrap(), raw);
+        }
+    }
+
     #[cfg(feature = "zstd")]
     #[test]
     fn zstd_is_a_standard_frame() {
