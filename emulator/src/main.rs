@@ -141,7 +141,10 @@ async fn main() {
             println!("{USAGE}");
             return;
         }
-        Ok(Command::Run(builder, _)) => builder,
+        Ok(Command::Run(builder, addr)) => {
+            eprintln!("coscls-emulator: starting on {addr}");
+            builder
+        }
         Err(e) => {
             eprintln!("coscls-emulator: {e}");
             std::process::exit(2);

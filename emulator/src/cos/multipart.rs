@@ -51,10 +51,10 @@ pub(crate) async fn upload_part(
     mut req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
     require_bucket(state, &req)?;
-    let number = int_param(&req, "partNumber", 0, 1..=MAX_PARTS)?;
-    if req.param("partNumber").is_none() {
+    if req.param("partNumber").is_none_or(str::is_empty) {
         return Err(CosError::invalid_argument("partNumber is required"));
     }
+    let number = int_param(&req, "partNumber", 0, 1..=MAX_PARTS)?;
     let id = upload_id(&req)?;
     if state.store.upload(&id, req.bucket(), req.key()).is_none() {
         crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;
@@ -98,9 +98,8 @@ pub(crate) fn check_completion<'a>(
             "CompleteMultipartUpload must name at least one part",
         ));
     }
-    let mut out = Vec::with_capacity(requested.len());
     let mut previous = 0u32;
-    for (i, want) in requested.iter().enumerate() {
+    for want in requested {
         if want.number <= previous {
             return Err(CosError::new(
                 400,
@@ -112,6 +111,9 @@ pub(crate) fn check_completion<'a>(
             ));
         }
         previous = want.number;
+    }
+    let mut out = Vec::with_capacity(requested.len());
+    for want in requested {
         let part = stored
             .get(&want.number)
             .filter(|p| bare_etag(&p.etag) == bare_etag(&want.etag))
@@ -125,17 +127,17 @@ pub(crate) fn check_completion<'a>(
                     ),
                 )
             })?;
-        if i + 1 < requested.len() && part.size < min_part_size {
-            return Err(CosError::new(
-                400,
-                "EntityTooSmall",
-                format!(
-                    "Part {} is {} bytes; every part but the last must be at least {min_part_size} bytes.",
-                    part.number, part.size
-                ),
-            ));
-        }
         out.push(part);
+    }
+    if let Some(small) = out[..out.len() - 1].iter().find(|p| p.size < min_part_size) {
+        return Err(CosError::new(
+            400,
+            "EntityTooSmall",
+            format!(
+                "Part {} is {} bytes; every part but the last must be at least {min_part_size} bytes.",
+                small.number, small.size
+            ),
+        ));
     }
     Ok(out)
 }
