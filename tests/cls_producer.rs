@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use coscls::auth::Credentials;
 use coscls::cls::limits::{self, MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP, MAX_REQUEST_BYTES};
-use coscls::cls::producer::{FailureReason, ProducerConfig, WhenFull};
+use coscls::cls::producer::{memory_bytes, FailureReason, ProducerConfig, WhenFull};
 use coscls::cls::{Client, Error, Log, Producer};
 use coscls::transport::retry::RetryPolicy;
 use coscls_emulator::{Emulator, FaultConfig, ReceivedLog};
@@ -185,7 +185,7 @@ async fn a_full_buffer_refuses_or_blocks_and_frees_exactly_what_it_took() {
         latency: Duration::from_secs(3),
         ..Default::default()
     });
-    let size = |i: usize| limits::wire_bytes(&numbered(i));
+    let size = |i: usize| memory_bytes(&numbered(i));
     let ten: usize = (1000..1010).map(size).sum();
     let cfg = ProducerConfig {
         memory_limit: ten,

@@ -375,9 +375,8 @@ mod tests {
     async fn a_full_buffer_drops_and_counts_instead_of_blocking() {
         let mock = MockCls::new();
         mock.gate.send_replace(false);
-        let one_log = 200;
         let config = ProducerConfig {
-            memory_limit: one_log,
+            memory_limit: 1000,
             batch_max_logs: 1,
             ..ProducerConfig::default()
         };

@@ -35,7 +35,7 @@ pub(crate) struct Pending {
     pub(crate) log: Log,
     pub(crate) wire: usize,
     pub(crate) content: usize,
-    /// Exactly `wire` bytes of the memory cap.
+    /// Exactly [`memory_bytes`](super::memory_bytes) of the log, from the memory cap.
     pub(crate) permit: OwnedSemaphorePermit,
     pub(crate) callback: Option<Callback>,
 }

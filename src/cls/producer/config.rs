@@ -39,9 +39,10 @@ pub struct ProducerConfig {
     pub batch_max_logs: usize,
     /// A batch is sent at the latest this long after its first log (default 2 s).
     pub linger: Duration,
-    /// Total encoded bytes of logs accepted and not yet delivered or failed
-    /// (default 100 MiB). Counted exactly: taken when a log is accepted,
-    /// returned when its outcome is reported.
+    /// Total memory of logs accepted and not yet delivered or failed
+    /// (default 100 MiB), as [`memory_bytes`](super::memory_bytes) counts it.
+    /// Counted exactly: taken when a log is accepted, returned when its
+    /// outcome is reported.
     pub memory_limit: usize,
     /// What `send` does when the memory cap is reached (default: block up to 60 s).
     pub when_full: WhenFull,

@@ -57,7 +57,7 @@ use result::{BatchOutcome, OutcomeSlot};
 
 use super::client::{check_hash_key, check_topic, Client};
 use super::limits::{self, MAX_REQUEST_BYTES};
-use super::proto::{Log, LogGroup, LogTag};
+use super::proto::{Log, LogContent, LogGroup, LogTag};
 use super::Error;
 
 /// Where a record goes: a topic, and optionally a hash key that routes its
@@ -141,6 +141,25 @@ impl From<&Destination> for Destination {
     fn from(d: &Destination) -> Self {
         d.clone()
     }
+}
+
+/// Bytes of the memory cap a log takes while the producer holds it: its heap
+/// footprint (the `Log`, its field structs and their text, by capacity),
+/// which also bounds its encoded and compressed forms once its batch is sent.
+///
+/// ```
+/// use coscls::cls::{limits, producer::memory_bytes, Log};
+/// let log = Log::new(1).field("level", "INFO").field("msg", "hello");
+/// assert!(memory_bytes(&log) > limits::wire_bytes(&log));
+/// ```
+pub fn memory_bytes(log: &Log) -> usize {
+    std::mem::size_of::<Log>()
+        + log.contents.capacity() * std::mem::size_of::<LogContent>()
+        + log
+            .contents
+            .iter()
+            .map(|c| c.key.capacity() + c.value.capacity())
+            .sum::<usize>()
 }
 
 /// A snapshot of a producer's counters.
@@ -410,7 +429,9 @@ impl Producer {
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
         let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self.reserve(wire, self.shared().config.when_full).await?;
+        let permit = self
+            .reserve(memory_bytes(&log), self.shared().config.when_full)
+            .await?;
         let (id, rx) = self.enqueue(dest.key.clone(), log, wire, content, permit, None)?;
         Ok(Receipt {
             id,
@@ -429,7 +450,7 @@ impl Producer {
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
         let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self.try_reserve(wire)?;
+        let permit = self.try_reserve(memory_bytes(&log))?;
         let (id, rx) = self.enqueue(dest.key.clone(), log, wire, content, permit, None)?;
         Ok(Receipt {
             id,
@@ -450,7 +471,9 @@ impl Producer {
     ) -> Result<RecordId, Error> {
         let dest = destination.into();
         let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self.reserve(wire, self.shared().config.when_full).await?;
+        let permit = self
+            .reserve(memory_bytes(&log), self.shared().config.when_full)
+            .await?;
         let (id, _) = self.enqueue(
             dest.key,
             log,
@@ -478,11 +501,12 @@ impl Producer {
                     format!("it encodes to {wire} bytes; one request carries at most {MAX_REQUEST_BYTES}"),
                 ));
             }
-            if wire > shared.config.memory_limit {
+            let memory = memory_bytes(log);
+            if memory > shared.config.memory_limit {
                 return Err(Error::invalid_input(
                     "log",
                     format!(
-                        "it encodes to {wire} bytes, more than the producer's memory_limit of {}",
+                        "it takes {memory} bytes of memory, more than the producer's memory_limit of {}",
                         shared.config.memory_limit
                     ),
                 ));
@@ -502,35 +526,35 @@ impl Producer {
         r
     }
 
-    fn full(&self, wire: usize, waited: Duration) -> Error {
+    fn full(&self, bytes: usize, waited: Duration) -> Error {
         Error::BufferFull {
-            requested: wire,
+            requested: bytes,
             limit: self.shared().config.memory_limit,
             waited,
         }
     }
 
-    fn try_reserve(&self, wire: usize) -> Result<OwnedSemaphorePermit, Error> {
+    fn try_reserve(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Error> {
         let r = match self
             .shared()
             .memory
             .clone()
-            .try_acquire_many_owned(wire as u32)
+            .try_acquire_many_owned(bytes as u32)
         {
             Ok(p) => Ok(p),
             Err(TryAcquireError::Closed) => Err(Error::ProducerClosed),
-            Err(TryAcquireError::NoPermits) => Err(self.full(wire, Duration::ZERO)),
+            Err(TryAcquireError::NoPermits) => Err(self.full(bytes, Duration::ZERO)),
         };
         self.refused_if_err(r)
     }
 
     async fn reserve(
         &self,
-        wire: usize,
+        bytes: usize,
         when_full: WhenFull,
     ) -> Result<OwnedSemaphorePermit, Error> {
         let timeout = match when_full {
-            WhenFull::FailFast => return self.try_reserve(wire),
+            WhenFull::FailFast => return self.try_reserve(bytes),
             WhenFull::Block(t) => t,
         };
         // Fast path without a timer: room is usually there.
@@ -538,18 +562,22 @@ impl Producer {
             .shared()
             .memory
             .clone()
-            .try_acquire_many_owned(wire as u32)
+            .try_acquire_many_owned(bytes as u32)
         {
             Ok(p) => return Ok(p),
             Err(TryAcquireError::Closed) => return self.refused_if_err(Err(Error::ProducerClosed)),
             Err(TryAcquireError::NoPermits) => {}
         }
         let started = Instant::now();
-        let acquire = self.shared().memory.clone().acquire_many_owned(wire as u32);
+        let acquire = self
+            .shared()
+            .memory
+            .clone()
+            .acquire_many_owned(bytes as u32);
         let r = match tokio::time::timeout(timeout, acquire).await {
             Ok(Ok(p)) => Ok(p),
             Ok(Err(_)) => Err(Error::ProducerClosed),
-            Err(_) => Err(self.full(wire, started.elapsed())),
+            Err(_) => Err(self.full(bytes, started.elapsed())),
         };
         self.refused_if_err(r)
     }

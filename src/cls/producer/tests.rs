@@ -108,7 +108,7 @@ async fn batches_respect_count_bytes_and_linger() {
 async fn the_memory_cap_blocks_or_fails_fast_and_is_counted_exactly() {
     let mock = MockCls::new();
     mock.gate.send_replace(false); // the server holds every request
-    let per_log = wire_bytes(&numbered(10));
+    let per_log = memory_bytes(&numbered(10));
     let cfg = ProducerConfig {
         memory_limit: per_log * 20,
         batch_max_logs: 5,
