@@ -6,6 +6,7 @@ Builds the same logs as bench/src/bin/cls_throughput.rs (`workload_log`),
 BATCH logs per LogGroupList, and sends each with LogClient.put_log_raw (lz4,
 signed, one request at a time: the SDK has no async producer). Prints one
 JSON line: {"secs": wall time from the first log built to the last response,
+"cpu_secs": CPU time of the process (interpreter start included),
 "vmhwm_kb": peak resident memory of this process}.
 """
 
@@ -29,6 +30,16 @@ def fields(i):
         ("latency_ms", str(latency)),
         ("trace", f"{(i * 2654435761) % (1 << 128):032x}"),
     )
+
+
+def cpu_secs():
+    """CPU time of this process's live threads, from schedstat (as the Rust runner)."""
+    import os
+    total = 0
+    for t in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{t}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
 
 
 def vmhwm_kb():
@@ -56,7 +67,7 @@ def main():
                 c.value = v
         client.put_log_raw(topic, lgl)
     secs = time.perf_counter() - start
-    print(json.dumps({"secs": secs, "vmhwm_kb": vmhwm_kb()}), flush=True)
+    print(json.dumps({"secs": secs, "cpu_secs": cpu_secs(), "vmhwm_kb": vmhwm_kb()}), flush=True)
 
 
 if __name__ == "__main__":

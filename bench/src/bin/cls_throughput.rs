@@ -58,6 +58,23 @@ fn vmhwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time of this process so far (all live threads), from `schedstat`.
+fn cpu_secs() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum();
+    ns as f64 / 1e9
+}
+
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -119,7 +136,7 @@ fn rust_client(
             .enable_all()
             .build()?
     };
-    let secs = rt.block_on(async {
+    let (secs, cpu) = rt.block_on(async {
         let client = Client::builder()
             .endpoint(endpoint)
             .credentials(Credentials::new(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY)?)
@@ -142,20 +159,22 @@ fn rust_client(
         }
         let report = producer.close(Duration::from_secs(300)).await;
         let secs = start.elapsed().as_secs_f64();
+        let cpu = cpu_secs();
         if !report.all_delivered() {
             return Err(format!("not all delivered: {report:?}").into());
         }
-        Ok::<_, Box<dyn std::error::Error>>(secs)
+        Ok::<_, Box<dyn std::error::Error>>((secs, cpu))
     })?;
     println!(
         "{}",
-        serde_json::json!({ "secs": secs, "vmhwm_kb": vmhwm_kb() })
+        serde_json::json!({ "secs": secs, "cpu_secs": cpu, "vmhwm_kb": vmhwm_kb() })
     );
     Ok(())
 }
 
 struct Measure {
     secs: f64,
+    cpu_secs: f64,
     vmhwm_kb: u64,
 }
 
@@ -169,6 +188,7 @@ fn run_child(mut cmd: Command) -> Result<Measure, Box<dyn std::error::Error>> {
     let v: serde_json::Value = serde_json::from_str(line)?;
     Ok(Measure {
         secs: v["secs"].as_f64().ok_or("secs")?,
+        cpu_secs: v["cpu_secs"].as_f64().ok_or("cpu_secs")?,
         vmhwm_kb: v["vmhwm_kb"].as_u64().ok_or("vmhwm_kb")?,
     })
 }
@@ -275,6 +295,7 @@ fn orchestrate(n: usize, reps: usize) -> Result<(), Box<dyn std::error::Error>> 
     let mut rows = Vec::new();
     for (label, kind) in clients {
         let mut secs = Vec::new();
+        let mut cpu = Vec::new();
         let mut peak = 0;
         for rep in 0..reps {
             let topic = format!("{kind}-{rep}");
@@ -310,25 +331,27 @@ fn orchestrate(n: usize, reps: usize) -> Result<(), Box<dyn std::error::Error>> 
                 return Err(format!("{label}: the emulator stored {stored} of {n} logs").into());
             }
             eprintln!(
-                "{label}: run {rep}: {:.3} s, peak {} KiB",
-                m.secs, m.vmhwm_kb
+                "{label}: run {rep}: {:.3} s, client CPU {:.3} s, peak {} KiB",
+                m.secs, m.cpu_secs, m.vmhwm_kb
             );
             secs.push(m.secs);
+            cpu.push(m.cpu_secs);
             peak = peak.max(m.vmhwm_kb);
         }
-        rows.push((label, median(secs), peak));
+        rows.push((label, median(secs), median(cpu), peak));
     }
     drop(emu.stdin.take());
     let _ = emu.wait();
 
     let py_rate = rows[2].1;
-    println!("| client | logs/s | MB/s | peak RSS (VmHWM) | vs Python |");
-    println!("|---|---:|---:|---:|---:|");
-    for (label, secs, peak) in &rows {
+    println!("| client | logs/s | MB/s | client CPU per 1000 logs | peak RSS (VmHWM) | logs/s vs Python |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (label, secs, cpu, peak) in &rows {
         println!(
-            "| {label} | {:.0} | {:.1} | {:.1} MiB | {:.1}× |",
+            "| {label} | {:.0} | {:.1} | {:.2} ms | {:.1} MiB | {:.1}× |",
             n as f64 / secs,
             workload_bytes as f64 / 1e6 / secs,
+            cpu * 1e6 / n as f64,
             *peak as f64 / 1024.0,
             py_rate / secs
         );
