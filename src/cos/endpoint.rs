@@ -346,6 +346,53 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The `x-cos-copy-source` value naming `key` in `bucket`:
+    /// `<bucket>.cos.<region>.myqcloud.com/<encoded key>` for the public
+    /// (and accelerated) endpoints, `<bucket>.<host>/<key>` for a custom
+    /// virtual-hosted endpoint, and `<host>/<bucket>/<key>` for a path-style one.
+    ///
+    /// ```
+    /// use coscls::cos::{BucketName, Endpoint, Region};
+    /// let region = Region::parse("ap-guangzhou").unwrap();
+    /// let bucket = BucketName::parse("src-1250000000").unwrap();
+    /// assert_eq!(
+    ///     Endpoint::accelerate().copy_source(&bucket, &region, "a b.txt", None),
+    ///     "src-1250000000.cos.ap-guangzhou.myqcloud.com/a%20b.txt"
+    /// );
+    /// assert_eq!(
+    ///     Endpoint::custom("http://127.0.0.1:9000").unwrap().copy_source(&bucket, &region, "k", Some("v1")),
+    ///     "127.0.0.1:9000/src-1250000000/k?versionId=v1"
+    /// );
+    /// ```
+    pub fn copy_source(
+        &self,
+        bucket: &BucketName,
+        region: &Region,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> String {
+        let key = path_encode(key);
+        let mut source = match self.addressing {
+            Addressing::VirtualHosted if self.host.ends_with(".myqcloud.com") => {
+                format!("{bucket}.cos.{region}.myqcloud.com/{key}")
+            }
+            Addressing::VirtualHosted => {
+                format!(
+                    "{}/{key}",
+                    self.authority(&format!("{bucket}.{}", self.host))
+                )
+            }
+            Addressing::PathStyle => format!("{}/{bucket}/{key}", self.authority(&self.host)),
+        };
+        if let Some(v) = version_id {
+            source.push_str("?versionId=");
+            source.push_str(&crate::auth::uri_encode(v));
+        }
+        source
+    }
+}
+
 /// `k=v&k=v` with the signing encoder (space as `%20`, `+` as `%2B`).
 pub fn query_string(params: &[(&str, &str)]) -> String {
     use crate::auth::uri_encode;

@@ -27,10 +27,10 @@ pub enum Error {
     #[error("{0}")]
     Service(Box<ServiceError>),
     /// The request did not complete at the HTTP level.
-    #[error("COS request failed")]
+    #[error("COS request failed: {0}")]
     Transport(#[from] transport::Error),
     /// Credentials could not be obtained.
-    #[error("COS credentials unavailable")]
+    #[error("COS credentials unavailable: {0}")]
     Credentials(#[from] auth::Error),
     /// Downloaded or uploaded bytes do not match the server's CRC-64.
     #[error("CRC-64 mismatch on {what}: server says {server}, computed {computed}")]

@@ -1,0 +1,228 @@
+//! The streaming body of a GetObject that checks itself: it counts bytes
+//! against `Content-Length` and, for a whole-object read, computes the
+//! CRC-64 as the bytes pass and compares it with `x-cos-hash-crc64ecma` when
+//! the last byte has arrived. A short or corrupted body ends in an error,
+//! never in a silent success.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::crc64::Crc64;
+use super::Error;
+use crate::transport::{self, ResponseBody};
+
+/// The body of a GetObject, a [`Stream`] of [`Bytes`] chunks.
+///
+/// The last item is an error if the body was shorter than announced or its
+/// CRC-64 differs from the server's; consume it to the end (the helpers do).
+///
+/// ```no_run
+/// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+/// use futures_util::TryStreamExt;
+/// let object = client.get_object("examplebucket-1250000000", "big.bin").await?;
+/// let mut body = object.body;
+/// let mut total = 0;
+/// while let Some(chunk) = body.try_next().await? {
+///     total += chunk.len();
+/// }
+/// println!("{total} bytes, CRC verified");
+/// # Ok(()) }
+/// ```
+pub struct ObjectBody {
+    inner: ResponseBody,
+    crc: Crc64,
+    expected_crc: Option<u64>,
+    expected_len: Option<u64>,
+    what: String,
+    done: bool,
+}
+
+impl std::fmt::Debug for ObjectBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBody")
+            .field("what", &self.what)
+            .field("received", &self.crc.len())
+            .field("expected_len", &self.expected_len)
+            .field("expected_crc", &self.expected_crc)
+            .finish()
+    }
+}
+
+impl ObjectBody {
+    pub(crate) fn new(
+        inner: ResponseBody,
+        what: String,
+        expected_len: Option<u64>,
+        expected_crc: Option<u64>,
+    ) -> Self {
+        ObjectBody {
+            inner,
+            crc: Crc64::new(),
+            expected_crc,
+            expected_len,
+            what,
+            done: false,
+        }
+    }
+
+    /// The CRC-64 the body will be checked against, if any.
+    pub fn expected_crc64(&self) -> Option<u64> {
+        self.expected_crc
+    }
+
+    /// Reads the whole body into memory. For large objects prefer
+    /// [`write_to`](Self::write_to) or iterating the stream.
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let cap = self.expected_len.unwrap_or(0).min(64 * 1024 * 1024) as usize;
+        let mut buf = BytesMut::with_capacity(cap);
+        while let Some(chunk) = self.next().await {
+            buf.extend_from_slice(&chunk?);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Copies the body into `writer` chunk by chunk (memory stays at one
+    /// chunk), flushes it, and returns the number of bytes written. The
+    /// verification error, if any, comes after the last write: a caller
+    /// writing to a file should discard the file on error.
+    pub async fn write_to<W: AsyncWrite + Unpin + ?Sized>(
+        mut self,
+        writer: &mut W,
+    ) -> Result<u64, Error> {
+        let mut written = 0u64;
+        while let Some(chunk) = self.next().await {
+            let chunk = chunk?;
+            writer.write_all(&chunk).await.map_err(|source| Error::Io {
+                context: format!("writing {}", self.what),
+                source,
+            })?;
+            written += chunk.len() as u64;
+        }
+        writer.flush().await.map_err(|source| Error::Io {
+            context: format!("flushing {}", self.what),
+            source,
+        })?;
+        Ok(written)
+    }
+
+    fn finish(&mut self) -> Option<Error> {
+        let received = self.crc.len();
+        if let Some(len) = self.expected_len {
+            if received != len {
+                return Some(Error::Transport(transport::Error::new(
+                    transport::ErrorKind::Body,
+                    format!("{}: body ended after {received} of {len} bytes", self.what),
+                )));
+            }
+        }
+        match self.expected_crc {
+            Some(server) if server != self.crc.value() => Some(Error::ChecksumMismatch {
+                what: self.what.clone(),
+                server,
+                computed: self.crc.value(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Stream for ObjectBody {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.crc.update(&chunk);
+                if let Some(len) = self.expected_len {
+                    if self.crc.len() > len {
+                        self.done = true;
+                        let what = self.what.clone();
+                        return Poll::Ready(Some(Err(Error::protocol(format!(
+                            "{what}: body is longer than its Content-Length {len}"
+                        )))));
+                    }
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                Poll::Ready(Some(Err(Error::Transport(e))))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(self.finish().map(Err))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cos::crc64;
+
+    fn body(chunks: Vec<&'static [u8]>) -> ResponseBody {
+        ResponseBody::new(futures_util::stream::iter(
+            chunks.into_iter().map(|c| Ok(Bytes::from_static(c))),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_good_body_passes() {
+        let crc = crc64::checksum(b"hello cos");
+        let b = ObjectBody::new(
+            body(vec![b"hello ", b"cos"]),
+            "t".into(),
+            Some(9),
+            Some(crc),
+        );
+        assert_eq!(b.bytes().await.unwrap(), "hello cos");
+    }
+
+    #[tokio::test]
+    async fn a_corrupted_body_fails_loudly_at_the_end() {
+        let crc = crc64::checksum(b"hello cos");
+        let b = ObjectBody::new(
+            body(vec![b"hello ", b"cOs"]),
+            "GetObject k".into(),
+            Some(9),
+            Some(crc),
+        );
+        let mut sink = Vec::new();
+        match b.write_to(&mut sink).await {
+            Err(Error::ChecksumMismatch {
+                server,
+                computed,
+                what,
+            }) => {
+                assert_eq!(server, crc);
+                assert_eq!(computed, crc64::checksum(b"hello cOs"));
+                assert_eq!(what, "GetObject k");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn short_and_long_bodies_fail() {
+        let b = ObjectBody::new(body(vec![b"hello"]), "t".into(), Some(9), None);
+        let e = b.bytes().await.unwrap_err();
+        assert!(matches!(e, Error::Transport(_)) && e.retryable(), "{e}");
+        let b = ObjectBody::new(body(vec![b"hello world"]), "t".into(), Some(9), None);
+        assert!(matches!(b.bytes().await, Err(Error::Protocol { .. })));
+    }
+
+    #[tokio::test]
+    async fn without_a_server_crc_nothing_is_compared() {
+        let b = ObjectBody::new(body(vec![b"abc"]), "t".into(), None, None);
+        assert_eq!(b.bytes().await.unwrap(), "abc");
+    }
+}

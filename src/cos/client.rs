@@ -1,0 +1,334 @@
+//! The COS client and its builder.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::auth::{EnvProvider, ProvideCredentials};
+use crate::telemetry::OperationInfo;
+use crate::transport::retry::RetryPolicy;
+use crate::transport::{
+    HttpSend, Pipeline, PreparedRequest, ReqwestTransport, ResponseBody, Signer, SigningProfile,
+    Timeouts,
+};
+
+use super::request::{self, Target};
+use super::response::{self, XML_BODY_LIMIT};
+use super::{BucketName, Endpoint, Error, Region};
+
+/// A COS client: cheap to clone (an `Arc`), safe to share across tasks, and
+/// holding one connection pool for all of them.
+///
+/// Every operation validates its arguments locally, then sends through the
+/// transport pipeline, which signs each attempt afresh, retries transient
+/// failures with backoff under a deadline, corrects a skewed clock, and
+/// wraps the call in a telemetry span.
+///
+/// ```
+/// use coscls::auth::Credentials;
+/// use coscls::cos::Client;
+///
+/// let client = Client::builder()
+///     .region("ap-guangzhou")
+///     .credentials(Credentials::new("AKIDexample", "secret").unwrap())
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.region().as_str(), "ap-guangzhou");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) region: Region,
+    pub(crate) provider: Arc<dyn ProvideCredentials>,
+    pub(crate) verify_crc: bool,
+}
+
+/// Configures a [`Client`].
+///
+/// Defaults: credentials from the environment ([`EnvProvider`]), the public
+/// HTTPS endpoint of the region, connect timeout 5 s, read (idle) timeout
+/// 30 s, no total request timeout (a large part on a slow link legitimately
+/// takes long), 4 attempts with full-jitter backoff within 120 s, CRC-64
+/// verification on.
+///
+/// ```
+/// use std::time::Duration;
+/// use coscls::cos::{Client, Endpoint};
+/// use coscls::transport::retry::RetryPolicy;
+///
+/// let client = Client::builder()
+///     .region("ap-guangzhou")
+///     .endpoint(Endpoint::custom("http://127.0.0.1:9000").unwrap()) // emulator, private cloud…
+///     .connect_timeout(Duration::from_secs(3))
+///     .read_timeout(Duration::from_secs(20))
+///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    region: Option<String>,
+    endpoint: Option<Endpoint>,
+    accelerate: bool,
+    provider: Option<Arc<dyn ProvideCredentials>>,
+    timeouts: Timeouts,
+    retry: Option<RetryPolicy>,
+    http_client: Option<reqwest::Client>,
+    transport: Option<Arc<dyn HttpSend>>,
+    disable_crc: bool,
+}
+
+impl ClientBuilder {
+    /// The bucket region, e.g. `ap-guangzhou` (required).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Where requests go instead of `https://<bucket>.cos.<region>.myqcloud.com`:
+    /// the emulator, a private cloud, a custom domain.
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// Uses the global acceleration domain `<bucket>.cos.accelerate.myqcloud.com`.
+    pub fn accelerate(mut self, on: bool) -> Self {
+        self.accelerate = on;
+        self
+    }
+
+    /// The credentials source: fixed [`Credentials`](crate::auth::Credentials),
+    /// a [`RefreshingProvider`](crate::auth::RefreshingProvider) for STS, or your own.
+    pub fn credentials(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Like [`credentials`](Self::credentials) for a provider already shared.
+    pub fn credentials_arc(mut self, provider: Arc<dyn ProvideCredentials>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Time to establish a connection (TCP and TLS).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.timeouts.connect = t;
+        self
+    }
+
+    /// Longest silence while reading a response; catches stalled transfers
+    /// without capping the length of healthy ones.
+    pub fn read_timeout(mut self, t: Duration) -> Self {
+        self.timeouts.read = t;
+        self
+    }
+
+    /// Cap on each request from start to last byte (none by default).
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.timeouts.request = Some(t);
+        self
+    }
+
+    /// How many attempts, how long to back off, and the overall deadline.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Reuses an application's `reqwest::Client` (its pool, proxy, TLS
+    /// settings). Its own timeouts apply; the builder's are ignored.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Sends through any [`HttpSend`] (tests, a custom stack).
+    pub fn transport(mut self, transport: Arc<dyn HttpSend>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Turns CRC-64 verification of uploads and downloads off (it is cheap;
+    /// keep it on unless a proxy rewrites bodies).
+    pub fn disable_crc_check(mut self) -> Self {
+        self.disable_crc = true;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let region_text = self.region.ok_or_else(|| {
+            Error::invalid_input("region", "", "is required, e.g. .region(\"ap-guangzhou\")")
+        })?;
+        let region = Region::parse(&region_text)?;
+        let endpoint = match (self.endpoint, self.accelerate) {
+            (Some(_), true) => {
+                return Err(Error::invalid_input(
+                    "endpoint",
+                    "custom + accelerate",
+                    "choose either a custom endpoint or acceleration",
+                ))
+            }
+            (Some(ep), false) => ep,
+            (None, true) => Endpoint::accelerate(),
+            (None, false) => Endpoint::for_region(&region),
+        };
+        let transport: Arc<dyn HttpSend> = match (self.transport, self.http_client) {
+            (Some(t), _) => t,
+            (None, Some(client)) => Arc::new(ReqwestTransport::from_client(client)),
+            (None, None) => Arc::new(ReqwestTransport::new(self.timeouts)?),
+        };
+        let provider = self
+            .provider
+            .unwrap_or_else(|| Arc::new(EnvProvider::new()) as Arc<dyn ProvideCredentials>);
+        let signer = Arc::new(Signer::new(provider.clone(), SigningProfile::COS));
+        let pipeline = Pipeline::new(transport, signer, self.retry.unwrap_or_default());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                pipeline,
+                endpoint,
+                region,
+                provider,
+                verify_crc: !self.disable_crc,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// A builder; see [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The region the client was built for.
+    pub fn region(&self) -> &Region {
+        &self.inner.region
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// Seconds added to the local clock when signing, learned from the
+    /// server's `Date` after a `RequestTimeTooSkewed` answer (0 until then).
+    ///
+    /// ```
+    /// let client = coscls::cos::Client::builder().region("ap-guangzhou").build().unwrap();
+    /// assert_eq!(client.clock_offset(), 0);
+    /// ```
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.pipeline.signer().clock_offset()
+    }
+
+    pub(crate) fn bucket(bucket: &str) -> Result<BucketName, Error> {
+        BucketName::parse(bucket)
+    }
+
+    pub(crate) fn target<'a>(&'a self, bucket: &'a BucketName) -> Target<'a> {
+        Target {
+            endpoint: &self.inner.endpoint,
+            bucket,
+        }
+    }
+
+    pub(crate) fn info(&self, operation: &'static str, bucket: &BucketName) -> OperationInfo {
+        OperationInfo::cos(operation, self.inner.region.as_str(), bucket.as_str())
+    }
+
+    pub(crate) fn verify_crc(&self) -> bool {
+        self.inner.verify_crc
+    }
+
+    /// Sends `request` through the pipeline; replayable bodies are cloned
+    /// per attempt, a streamed one is sent once.
+    pub(crate) async fn send(
+        &self,
+        info: &OperationInfo,
+        request: PreparedRequest,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let slot = Mutex::new(Some(request));
+        let build = || {
+            let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(copy) = guard.as_ref().and_then(request::try_clone) {
+                return Ok(copy);
+            }
+            guard
+                .take()
+                .ok_or_else(|| Error::protocol("a streamed request body cannot be sent twice"))
+        };
+        self.inner
+            .pipeline
+            .execute(info, build, response::parse_error)
+            .await
+    }
+
+    /// Like [`send`](Self::send), and reads the (XML) body of the answer.
+    pub(crate) async fn send_for_body(
+        &self,
+        info: &OperationInfo,
+        request: PreparedRequest,
+    ) -> Result<(http::response::Parts, bytes::Bytes), Error> {
+        let response = self.send(info, request).await?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect(XML_BODY_LIMIT).await?;
+        Ok((parts, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Credentials;
+
+    #[test]
+    fn builder_validation() {
+        let e = Client::builder().build().unwrap_err();
+        assert!(e.to_string().contains("region"), "{e}");
+        assert!(Client::builder().region("AP").build().is_err());
+        let e = Client::builder()
+            .region("ap-guangzhou")
+            .accelerate(true)
+            .endpoint(Endpoint::custom("http://127.0.0.1:1").unwrap())
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("acceleration"), "{e}");
+    }
+
+    #[test]
+    fn endpoints() {
+        let c = Client::builder()
+            .region("ap-beijing")
+            .credentials(Credentials::new("a", "b").unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.endpoint(),
+            &Endpoint::for_region(&Region::parse("ap-beijing").unwrap())
+        );
+        assert!(
+            c.endpoint().service_url().starts_with("https://"),
+            "https by default"
+        );
+        let c = Client::builder()
+            .region("ap-beijing")
+            .accelerate(true)
+            .build()
+            .unwrap();
+        assert_eq!(c.endpoint(), &Endpoint::accelerate());
+        let shared = reqwest::Client::new();
+        assert!(Client::builder()
+            .region("ap-beijing")
+            .http_client(shared)
+            .build()
+            .is_ok());
+    }
+}

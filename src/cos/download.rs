@@ -1,0 +1,284 @@
+//! `download_file`: a HEAD for size, ETag and CRC-64, then concurrent ranged
+//! GETs pinned to that ETag with `If-Match`, each written in place into a
+//! temporary file next to the destination. A part whose body breaks off is
+//! resumed from the byte it reached. The part CRCs are combined and compared
+//! with the object's; only a complete, verified file is renamed into place,
+//! and the temporary file is removed on any failure.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::task::JoinSet;
+
+use super::crc64::{self, Crc64};
+use super::object::check_crc;
+use super::options::{
+    check_concurrency, ByteRange, DownloadOptions, GetOptions, Progress, ProgressCallback,
+};
+use super::{Client, Error};
+
+/// Smallest ranged GET `download_file` accepts.
+pub const MIN_DOWNLOAD_PART_SIZE: u64 = 64 * 1024;
+
+/// What `download_file` wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DownloadOutput {
+    /// Bytes written.
+    pub size: u64,
+    /// ETag of the object read.
+    pub etag: Option<String>,
+    /// CRC-64 of the file; `Some` only when it was verified against the server's.
+    pub crc64_verified: Option<u64>,
+    /// Ranged GETs used.
+    pub parts: u32,
+}
+
+/// Shared state of one download's parts.
+#[derive(Debug)]
+struct Job {
+    client: Client,
+    bucket: String,
+    key: String,
+    temp: PathBuf,
+    etag: Option<String>,
+    get: GetOptions,
+    transferred: AtomicU64,
+    total: u64,
+    progress: Option<ProgressCallback>,
+}
+
+impl Job {
+    fn advance(&self, n: u64) {
+        let now = self.transferred.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(cb) = &self.progress {
+            cb.call(Progress {
+                transferred: now,
+                total: Some(self.total),
+            });
+        }
+    }
+
+    /// Downloads bytes `first..=last` into the temp file at their offset,
+    /// resuming after a broken body; returns the range's CRC-64.
+    async fn part(self: Arc<Self>, first: u64, last: u64) -> Result<u64, Error> {
+        let io = |what: &'static str| {
+            let temp = self.temp.display().to_string();
+            move |source| Error::Io {
+                context: format!("{what} {temp}"),
+                source,
+            }
+        };
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.temp)
+            .await
+            .map_err(io("opening"))?;
+        let policy = *self.client.inner.pipeline.retry_policy();
+        let mut crc = Crc64::new();
+        let mut failures = 0u32;
+        loop {
+            let offset = first + crc.len();
+            if offset > last {
+                break;
+            }
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(io("seeking in"))?;
+            let mut opts = self.get.clone();
+            opts.range = Some(ByteRange::new(offset, last)?);
+            opts.if_match = self.etag.clone();
+            let object = self
+                .client
+                .get_object_with(&self.bucket, &self.key, &opts)
+                .await?;
+            match object.content_range {
+                Some(r) if r.first == offset && r.last == last => {}
+                other => {
+                    return Err(Error::protocol(format!(
+                        "GetObject {}: asked for bytes {offset}-{last}, got {other:?}",
+                        self.key
+                    )))
+                }
+            }
+            let mut body = object.body;
+            let mut broken = None;
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(chunk) => {
+                        file.write_all(&chunk).await.map_err(io("writing"))?;
+                        crc.update(&chunk);
+                        self.advance(chunk.len() as u64);
+                    }
+                    Err(e) => {
+                        broken = Some(e);
+                        break;
+                    }
+                }
+            }
+            match broken {
+                None => continue,
+                Some(e @ Error::Transport(_)) => {
+                    failures += 1;
+                    if failures >= policy.max_attempts {
+                        return Err(e);
+                    }
+                    tracing::info!(target: "coscls::cos", offset = (first + crc.len()) as i64, "download body broke off; resuming");
+                    tokio::time::sleep(policy.backoff(failures)).await;
+                }
+                Some(e) => return Err(e),
+            }
+        }
+        file.flush().await.map_err(io("flushing"))?;
+        Ok(crc.value())
+    }
+}
+
+impl Client {
+    /// Downloads `key` into the file at `path` with concurrent ranged GETs
+    /// (see [`DownloadOptions`]), verifying the whole file's CRC-64 when the
+    /// server has one. The file appears only when complete and verified.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::DownloadOptions;
+    /// let out = client
+    ///     .download_file("examplebucket-1250000000", "backup.tar", "/tmp/backup.tar", &DownloadOptions::default())
+    ///     .await?;
+    /// println!("{} bytes in {} parts, CRC {:?}", out.size, out.parts, out.crc64_verified);
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: impl AsRef<Path>,
+        opts: &DownloadOptions,
+    ) -> Result<DownloadOutput, Error> {
+        let path = path.as_ref();
+        check_concurrency(opts.concurrency)?;
+        if opts.part_size < MIN_DOWNLOAD_PART_SIZE {
+            return Err(Error::invalid_input(
+                "part size",
+                &opts.part_size.to_string(),
+                "must be at least 64 KiB for downloads",
+            ));
+        }
+        let file_name = path.file_name().ok_or_else(|| {
+            Error::invalid_input("path", &path.display().to_string(), "names no file")
+        })?;
+        let get = GetOptions {
+            version_id: opts.version_id.clone(),
+            customer_key: opts.customer_key.clone(),
+            ..GetOptions::default()
+        };
+        let meta = self.head_object_with(bucket, key, &get).await?;
+        let size = meta.content_length;
+        let mut temp_name = file_name.to_os_string();
+        temp_name.push(format!(".coscls-{:016x}.tmp", fastrand::u64(..)));
+        let temp = path.with_file_name(temp_name);
+        let job = Arc::new(Job {
+            client: self.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            temp: temp.clone(),
+            etag: meta.etag.clone(),
+            get,
+            transferred: AtomicU64::new(0),
+            total: size,
+            progress: opts.progress.clone(),
+        });
+        let result = self.download_into(&job, size, opts).await;
+        let result = match result {
+            Ok(crc) => {
+                let verified = if self.verify_crc() {
+                    check_crc(&format!("download of {key}"), meta.crc64, Some(crc))
+                        .map(|()| meta.crc64)
+                } else {
+                    Ok(None)
+                };
+                match verified {
+                    Ok(v) => tokio::fs::rename(&temp, path)
+                        .await
+                        .map(|()| v)
+                        .map_err(|source| Error::Io {
+                            context: format!("renaming the download to {}", path.display()),
+                            source,
+                        }),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(crc64_verified) => Ok(DownloadOutput {
+                size,
+                etag: meta.etag,
+                crc64_verified,
+                parts: size.div_ceil(opts.part_size).max(1) as u32,
+            }),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&temp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn download_into(
+        &self,
+        job: &Arc<Job>,
+        size: u64,
+        opts: &DownloadOptions,
+    ) -> Result<u64, Error> {
+        let file = tokio::fs::File::create(&job.temp)
+            .await
+            .map_err(|source| Error::Io {
+                context: format!("creating {}", job.temp.display()),
+                source,
+            })?;
+        file.set_len(size).await.map_err(|source| Error::Io {
+            context: format!("sizing {}", job.temp.display()),
+            source,
+        })?;
+        drop(file);
+        if size == 0 {
+            return Ok(crc64::checksum(b""));
+        }
+        let ranges: Vec<(u64, u64)> = (0..size.div_ceil(opts.part_size))
+            .map(|i| {
+                let first = i * opts.part_size;
+                (first, (first + opts.part_size).min(size) - 1)
+            })
+            .collect();
+        let mut crcs: Vec<Option<(u64, u64)>> = vec![None; ranges.len()];
+        let mut tasks: JoinSet<(usize, Result<u64, Error>)> = JoinSet::new();
+        let mut next = 0;
+        let outcome = loop {
+            while tasks.len() < opts.concurrency && next < ranges.len() {
+                let (first, last) = ranges[next];
+                let job = job.clone();
+                let index = next;
+                tasks.spawn(async move { (index, job.part(first, last).await) });
+                next += 1;
+            }
+            match tasks.join_next().await {
+                None => break Ok(()),
+                Some(Ok((index, Ok(crc)))) => {
+                    let (first, last) = ranges[index];
+                    crcs[index] = Some((crc, last - first + 1));
+                }
+                Some(Ok((_, Err(e)))) => break Err(e),
+                Some(Err(e)) => break Err(Error::protocol(format!("a download task failed: {e}"))),
+            }
+        };
+        // Stop the other parts before the caller removes the file.
+        tasks.shutdown().await;
+        outcome?;
+        let parts: Option<Vec<(u64, u64)>> = crcs.into_iter().collect();
+        let parts = parts.ok_or_else(|| Error::protocol("a download part is missing"))?;
+        Ok(crc64::combine_all(parts))
+    }
+}

@@ -1,0 +1,801 @@
+//! Multipart upload: the five API calls, and `upload_file` / `upload_stream`
+//! that split data into parts, upload them concurrently with bounded
+//! memory, retry failed parts, complete in order, verify the combined
+//! CRC-64, and abort the upload when they give up.
+//!
+//! # Retrying the non-idempotent steps
+//!
+//! * **InitiateMultipartUpload** (POST) is retried like any request: a retry
+//!   after a lost response creates a second, empty upload. It holds no parts
+//!   and so no storage, but it would linger in ListMultipartUploads; so when
+//!   the initiate needed more than one attempt, the uploads of the same key
+//!   initiated during that call (by the server's clock, a few seconds of
+//!   slack) other than the one returned are aborted. The residual risk is
+//!   another client initiating an upload of the *same key* in the same
+//!   seconds; a bucket lifecycle rule "abort incomplete multipart uploads"
+//!   is the backstop.
+//! * **UploadPart** is idempotent: a part number uploaded again replaces
+//!   the earlier data. Parts are in-memory `Bytes`, so the pipeline retries
+//!   them, and a part whose CRC-64 the server reports differently is sent
+//!   again (up to three times).
+//! * **CompleteMultipartUpload** (POST) is retried by the pipeline only when
+//!   no answer arrived or the answer was a 5xx/429/RequestTimeout: COS
+//!   completes an upload once for a given part list, so a repeat either
+//!   completes it or finds it already completed. The latter answers 404
+//!   `NoSuchUpload`; then (and only after more than one attempt) the object
+//!   is checked with a HEAD, and accepted when its CRC-64 equals the one
+//!   combined from the parts. A 200 whose body is an `<Error>` is a failure.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::task::JoinSet;
+
+use super::crc64;
+use super::object::{check_crc, PutObjectOutput};
+use super::options::{
+    check_concurrency, choose_part_size, Progress, PutOptions, UploadOptions, MAX_PARTS,
+};
+use super::request;
+use super::response::{self, header};
+use super::xml::{self, PartRef};
+use super::{BucketName, Client, Error};
+
+/// One uploaded part, as CompleteMultipartUpload needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompletedPart {
+    /// Part number, 1 to 10 000.
+    pub part_number: u32,
+    /// The part's ETag.
+    pub etag: String,
+    /// Bytes in the part.
+    pub size: u64,
+    /// CRC-64 of the part's bytes (computed locally; the server's agreed).
+    pub crc64: u64,
+}
+
+impl CompletedPart {
+    /// A part known from elsewhere (a ListParts answer, a checkpoint).
+    pub fn new(part_number: u32, etag: impl Into<String>, size: u64, crc64: u64) -> Self {
+        CompletedPart {
+            part_number,
+            etag: etag.into(),
+            size,
+            crc64,
+        }
+    }
+}
+
+/// What CompleteMultipartUpload (or a whole `upload_*`) produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadOutput {
+    /// ETag of the object.
+    pub etag: Option<String>,
+    /// CRC-64 of the object as the server reports it (verified).
+    pub crc64: Option<u64>,
+    /// Version id on a versioned bucket.
+    pub version_id: Option<String>,
+    /// Parts used; 0 when the data fit a single PutObject.
+    pub parts: u32,
+    /// Bytes uploaded.
+    pub size: u64,
+    /// `x-cos-request-id` of the final request.
+    pub request_id: Option<String>,
+}
+
+/// A part listed by ListParts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartInfo {
+    /// Part number.
+    pub part_number: u32,
+    /// ETag.
+    pub etag: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// When it was uploaded.
+    pub last_modified: Option<SystemTime>,
+}
+
+/// An upload in progress, listed by ListMultipartUploads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MultipartUploadInfo {
+    /// The key being uploaded.
+    pub key: String,
+    /// The upload id.
+    pub upload_id: String,
+    /// When it was initiated (server clock).
+    pub initiated: Option<SystemTime>,
+    /// Storage class.
+    pub storage_class: Option<String>,
+}
+
+/// How many times a part is re-sent after the server reported a CRC-64
+/// different from ours (damage in transit).
+const PART_CRC_ATTEMPTS: u32 = 3;
+
+impl Client {
+    /// Starts a multipart upload and returns its upload id. The object's
+    /// headers (content type, metadata, class, encryption) are given here.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let b = "examplebucket-1250000000";
+    /// let id = client.create_multipart_upload(b, "big.bin", &Default::default()).await?;
+    /// let p1 = client.upload_part(b, "big.bin", &id, 1, vec![0u8; 1 << 20], &Default::default()).await?;
+    /// let p2 = client.upload_part(b, "big.bin", &id, 2, vec![1u8; 10], &Default::default()).await?;
+    /// client.complete_multipart_upload(b, "big.bin", &id, &[p1, p2]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &PutOptions,
+    ) -> Result<String, Error> {
+        let bucket = Self::bucket(bucket)?;
+        self.initiate(&bucket, key, opts).await
+    }
+
+    async fn initiate(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        opts: &PutOptions,
+    ) -> Result<String, Error> {
+        let req = request::initiate_multipart(self.target(bucket), key, opts)?;
+        let started = SystemTime::now();
+        let attempts = AtomicU32::new(0);
+        let info = self.info("InitiateMultipartUpload", bucket).with_key(key);
+        let response = self.send_counting(&info, req, &attempts).await?;
+        let (_, body) = response.into_parts();
+        let body = body.collect(response::XML_BODY_LIMIT).await?;
+        let result: xml::InitiateMultipartUploadResult =
+            xml::parse("InitiateMultipartUpload", &body)?;
+        if result.upload_id.is_empty() {
+            return Err(Error::protocol(
+                "InitiateMultipartUpload returned no UploadId",
+            ));
+        }
+        if attempts.load(Ordering::Relaxed) > 1 {
+            self.abort_strays(bucket, key, &result.upload_id, started)
+                .await;
+        }
+        Ok(result.upload_id)
+    }
+
+    /// Aborts uploads of `key` other than `ours` that a retried initiate may
+    /// have created between `started` and now.
+    async fn abort_strays(&self, bucket: &BucketName, key: &str, ours: &str, started: SystemTime) {
+        let offset = self.clock_offset();
+        let shift = |t: SystemTime, slack: i64| {
+            let secs = offset + slack;
+            if secs >= 0 {
+                t + Duration::from_secs(secs as u64)
+            } else {
+                t - Duration::from_secs(secs.unsigned_abs())
+            }
+        };
+        let (from, to) = (shift(started, -5), shift(SystemTime::now(), 5));
+        let uploads = match self.list_uploads(bucket, Some(key)).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(target: "coscls::cos", error = %e, "could not list uploads to clean up after a retried initiate");
+                return;
+            }
+        };
+        for u in uploads {
+            let in_window = u.initiated.is_some_and(|t| t >= from && t <= to);
+            if u.key == key && u.upload_id != ours && in_window {
+                tracing::info!(target: "coscls::cos", upload_id = %u.upload_id, "aborting an upload created by a retried initiate");
+                if let Err(e) = self.abort(bucket, key, &u.upload_id).await {
+                    tracing::warn!(target: "coscls::cos", error = %e, "aborting a stray upload failed");
+                }
+            }
+        }
+    }
+
+    /// Uploads part `part_number` (1–10 000) of an upload and checks the
+    /// server's CRC-64 of it. Re-uploading a part number replaces it. Every
+    /// part but the last must be at least 1 MiB.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::PutOptions;
+    /// let part = client
+    ///     .upload_part("examplebucket-1250000000", "big.bin", &id, 1, vec![0u8; 8 << 20], &PutOptions::default().with_content_md5())
+    ///     .await?;
+    /// println!("part {} has ETag {}", part.part_number, part.etag);
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: impl Into<Bytes>,
+        opts: &PutOptions,
+    ) -> Result<CompletedPart, Error> {
+        let bucket = Self::bucket(bucket)?;
+        self.upload_part_once(&bucket, key, upload_id, part_number, body.into(), opts)
+            .await
+    }
+
+    async fn upload_part_once(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> Result<CompletedPart, Error> {
+        let crc = crc64::checksum(&body);
+        let size = body.len() as u64;
+        let req =
+            request::upload_part(self.target(bucket), key, upload_id, part_number, body, opts)?;
+        let mut info = self.info("UploadPart", bucket).with_key(key);
+        info.upload_id = Some(upload_id.to_string());
+        info.part_number = Some(i64::from(part_number));
+        let response = self.send(&info, req).await?;
+        let h = response.headers();
+        if self.verify_crc() {
+            check_crc(
+                &format!("UploadPart {key} part {part_number}"),
+                response::crc64_header(h)?,
+                Some(crc),
+            )?;
+        }
+        let etag = header(h, "etag")
+            .ok_or_else(|| Error::protocol(format!("UploadPart {part_number} returned no ETag")))?;
+        Ok(CompletedPart {
+            part_number,
+            etag,
+            size,
+            crc64: crc,
+        })
+    }
+
+    /// Completes an upload from its parts (any order; they are sorted). The
+    /// CRC-64 the server reports for the object is compared with the one
+    /// combined from the parts. See the module notes on retrying it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String, parts: Vec<coscls::cos::CompletedPart>) -> Result<(), coscls::cos::Error> {
+    /// let out = client.complete_multipart_upload("examplebucket-1250000000", "big.bin", &id, &parts).await?;
+    /// println!("{} bytes in {} parts, CRC {:?}", out.size, out.parts, out.crc64);
+    /// # Ok(()) }
+    /// ```
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<UploadOutput, Error> {
+        let bucket = Self::bucket(bucket)?;
+        self.complete(&bucket, key, upload_id, parts).await
+    }
+
+    async fn complete(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<UploadOutput, Error> {
+        let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
+        sorted.sort_by_key(|p| p.part_number);
+        let refs: Vec<PartRef<'_>> = sorted
+            .iter()
+            .map(|p| PartRef {
+                number: p.part_number,
+                etag: &p.etag,
+            })
+            .collect();
+        let req = request::complete_multipart(self.target(bucket), key, upload_id, &refs)?;
+        let size: u64 = sorted.iter().map(|p| p.size).sum();
+        let expected = crc64::combine_all(sorted.iter().map(|p| (p.crc64, p.size)));
+        let mut info = self.info("CompleteMultipartUpload", bucket).with_key(key);
+        info.upload_id = Some(upload_id.to_string());
+        let what = format!("CompleteMultipartUpload {key}");
+        let (parts_head, body) = match self.send_for_body(&info, req).await {
+            Ok(r) => r,
+            Err(e) => {
+                let retried = e.service().is_some_and(|s| s.attempts > 1);
+                if e.code() == Some("NoSuchUpload") && retried {
+                    // An earlier attempt may have completed it (module docs).
+                    if let Ok(meta) = self.head_object(bucket.as_str(), key).await {
+                        if meta.crc64 == Some(expected) && meta.content_length == size {
+                            return Ok(UploadOutput {
+                                etag: meta.etag,
+                                crc64: meta.crc64,
+                                version_id: meta.version_id,
+                                parts: sorted.len() as u32,
+                                size,
+                                request_id: meta.request_id,
+                            });
+                        }
+                    }
+                }
+                return Err(e);
+            }
+        };
+        if xml::is_error_document(&body) {
+            return Err(response::service_error(
+                parts_head.status,
+                &parts_head.headers,
+                &body,
+            ));
+        }
+        let result: xml::CompleteMultipartUploadResult =
+            xml::parse("CompleteMultipartUpload", &body)?;
+        let server_crc = match response::crc64_header(&parts_head.headers)? {
+            Some(c) => Some(c),
+            None => result
+                .crc64
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(response::parse_crc)
+                .transpose()?,
+        };
+        if self.verify_crc() {
+            check_crc(&what, server_crc, Some(expected))?;
+        }
+        Ok(UploadOutput {
+            etag: result.etag.or_else(|| header(&parts_head.headers, "etag")),
+            crc64: server_crc,
+            version_id: header(&parts_head.headers, "x-cos-version-id"),
+            parts: sorted.len() as u32,
+            size,
+            request_id: header(&parts_head.headers, "x-cos-request-id"),
+        })
+    }
+
+    /// Abandons an upload and frees its parts.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let b = "examplebucket-1250000000";
+    /// // Clean up everything a crashed process left behind.
+    /// for u in client.list_multipart_uploads(b, None).await? {
+    ///     client.abort_multipart_upload(b, &u.key, &u.upload_id).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), Error> {
+        let bucket = Self::bucket(bucket)?;
+        self.abort(&bucket, key, upload_id).await
+    }
+
+    async fn abort(&self, bucket: &BucketName, key: &str, upload_id: &str) -> Result<(), Error> {
+        let req = request::abort_multipart(self.target(bucket), key, upload_id)?;
+        let mut info = self.info("AbortMultipartUpload", bucket).with_key(key);
+        info.upload_id = Some(upload_id.to_string());
+        self.send(&info, req).await?;
+        Ok(())
+    }
+
+    /// The parts uploaded so far (all pages).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String) -> Result<(), coscls::cos::Error> {
+    /// let parts = client.list_parts("examplebucket-1250000000", "big.bin", &id).await?;
+    /// let done: u64 = parts.iter().map(|p| p.size).sum();
+    /// println!("{done} bytes uploaded so far");
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<PartInfo>, Error> {
+        let bucket = Self::bucket(bucket)?;
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let req = request::list_parts(self.target(&bucket), key, upload_id, marker.as_deref())?;
+            let mut info = self.info("ListParts", &bucket).with_key(key);
+            info.upload_id = Some(upload_id.to_string());
+            let (_, body) = self.send_for_body(&info, req).await?;
+            let page: xml::ListPartsResult = xml::parse("ListParts", &body)?;
+            out.extend(page.parts.into_iter().map(|p| PartInfo {
+                part_number: p.part_number,
+                etag: p.etag,
+                size: p.size,
+                last_modified: p.last_modified.as_deref().and_then(xml::parse_date),
+            }));
+            match (page.is_truncated, page.next_part_number_marker) {
+                (true, Some(m)) if Some(&m) != marker.as_ref() && !m.is_empty() => marker = Some(m),
+                (true, _) => {
+                    return Err(Error::protocol(
+                        "ListParts is truncated but gives no new marker",
+                    ))
+                }
+                (false, _) => return Ok(out),
+            }
+        }
+    }
+
+    /// Uploads in progress in `bucket`, optionally under `prefix` (all pages).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// for u in client.list_multipart_uploads("examplebucket-1250000000", Some("backups/")).await? {
+    ///     println!("{} {} started {:?}", u.key, u.upload_id, u.initiated);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<MultipartUploadInfo>, Error> {
+        let bucket = Self::bucket(bucket)?;
+        self.list_uploads(&bucket, prefix).await
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: &BucketName,
+        prefix: Option<&str>,
+    ) -> Result<Vec<MultipartUploadInfo>, Error> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let req = request::list_multipart_uploads(
+                self.target(bucket),
+                prefix,
+                key_marker.as_deref(),
+                id_marker.as_deref(),
+            )?;
+            let (_, body) = self
+                .send_for_body(&self.info("ListMultipartUploads", bucket), req)
+                .await?;
+            let page: xml::ListMultipartUploadsResult = xml::parse("ListMultipartUploads", &body)?;
+            out.extend(page.uploads.into_iter().map(|u| MultipartUploadInfo {
+                key: u.key,
+                upload_id: u.upload_id,
+                initiated: u.initiated.as_deref().and_then(xml::parse_date),
+                storage_class: u.storage_class,
+            }));
+            let next = (page.next_key_marker, page.next_upload_id_marker);
+            if !page.is_truncated {
+                return Ok(out);
+            }
+            if next.0.is_none() || (next.0 == key_marker && next.1 == id_marker) {
+                return Err(Error::protocol(
+                    "ListMultipartUploads is truncated but gives no new marker",
+                ));
+            }
+            (key_marker, id_marker) = next;
+        }
+    }
+
+    /// Uploads a local file: one PutObject when it fits one part, else a
+    /// concurrent multipart upload (see [`UploadOptions`]). Memory use is
+    /// about `part_size × (concurrency + 1)` whatever the file size. If the
+    /// file changes size while being read the upload is aborted.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::UploadOptions;
+    /// let opts = UploadOptions::default()
+    ///     .concurrency(8)
+    ///     .on_progress(|p| eprintln!("{}/{:?}", p.transferred, p.total));
+    /// let out = client.upload_file("examplebucket-1250000000", "backup.tar", "/tmp/backup.tar", &opts).await?;
+    /// println!("{} parts, CRC {:?}", out.parts, out.crc64);
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: impl AsRef<Path>,
+        opts: &UploadOptions,
+    ) -> Result<UploadOutput, Error> {
+        let path = path.as_ref();
+        let bucket = Self::bucket(bucket)?;
+        super::validate_key(key)?;
+        let io = |what: &str| {
+            let context = format!("{what} {}", path.display());
+            move |source| Error::Io { context, source }
+        };
+        let file = tokio::fs::File::open(path).await.map_err(io("opening"))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(io("reading the size of"))?
+            .len();
+        self.upload_reader(&bucket, key, file, Some(size), opts)
+            .await
+    }
+
+    /// Uploads everything `reader` yields, of unknown length, in parts (a
+    /// single PutObject when it all fits in one part). Give
+    /// [`UploadOptions::size_hint`] for streams over 80 GB so the part size
+    /// can grow; without it at most 10 000 parts of `part_size` fit.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// // Any AsyncRead: a socket, a decompressor, a child process's stdout…
+    /// let file = tokio::fs::File::open("/var/log/app.log").await.unwrap();
+    /// let reader = tokio::io::BufReader::new(file);
+    /// client.upload_stream("examplebucket-1250000000", "app.log", reader, &Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_stream<R>(
+        &self,
+        bucket: &str,
+        key: &str,
+        reader: R,
+        opts: &UploadOptions,
+    ) -> Result<UploadOutput, Error>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let bucket = Self::bucket(bucket)?;
+        super::validate_key(key)?;
+        self.upload_reader(&bucket, key, reader, None, opts).await
+    }
+
+    async fn upload_reader<R>(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        mut reader: R,
+        total: Option<u64>,
+        opts: &UploadOptions,
+    ) -> Result<UploadOutput, Error>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        check_concurrency(opts.concurrency)?;
+        let part_size = choose_part_size(total.or(opts.size_hint), opts.part_size)?;
+        // Validate the headers before reading or sending anything.
+        opts.put.object_headers()?;
+        opts.put
+            .transfer_headers(&mut http::HeaderMap::new(), b"")?;
+        let report = |transferred| {
+            if let Some(cb) = &opts.progress {
+                cb.call(Progress { transferred, total });
+            }
+        };
+        let first = read_part(&mut reader, part_size).await?;
+        let second = if first.len() as u64 == part_size {
+            read_part(&mut reader, part_size).await?
+        } else {
+            Bytes::new()
+        };
+        if second.is_empty() {
+            check_total(total, first.len() as u64)?;
+            let size = first.len() as u64;
+            let out: PutObjectOutput = self
+                .put_object_with(bucket.as_str(), key, first, &opts.put)
+                .await?;
+            report(size);
+            return Ok(UploadOutput {
+                etag: out.etag,
+                crc64: out.crc64,
+                version_id: out.version_id,
+                parts: 0,
+                size,
+                request_id: out.request_id,
+            });
+        }
+        let upload_id = self.initiate(bucket, key, &opts.put).await?;
+        let parts = match self
+            .upload_parts(
+                bucket,
+                key,
+                &upload_id,
+                &mut reader,
+                [first, second],
+                part_size,
+                total,
+                opts,
+            )
+            .await
+        {
+            Ok(parts) => parts,
+            Err(e) => {
+                self.abort_quietly(bucket, key, &upload_id).await;
+                return Err(e);
+            }
+        };
+        match self.complete(bucket, key, &upload_id, &parts).await {
+            Ok(out) => Ok(out),
+            // The upload did complete; there is nothing left to abort.
+            Err(e @ Error::ChecksumMismatch { .. }) => Err(e),
+            Err(e) => {
+                self.abort_quietly(bucket, key, &upload_id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives up cleanly: parts left behind would be billed as storage.
+    async fn abort_quietly(&self, bucket: &BucketName, key: &str, upload_id: &str) {
+        if let Err(abort) = self.abort(bucket, key, upload_id).await {
+            tracing::warn!(target: "coscls::cos", upload_id = %upload_id, error = %abort, "aborting the failed upload failed; a lifecycle rule will clean it up");
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_parts<R>(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &str,
+        reader: &mut R,
+        first: [Bytes; 2],
+        part_size: u64,
+        total: Option<u64>,
+        opts: &UploadOptions,
+    ) -> Result<Vec<CompletedPart>, Error>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let mut pending: VecDeque<Bytes> = first.into_iter().collect();
+        let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
+        let mut done: Vec<CompletedPart> = Vec::new();
+        let mut next_number = 1u32;
+        let mut read_total = 0u64;
+        let mut eof = false;
+        let mut transferred = 0u64;
+        loop {
+            while tasks.len() < opts.concurrency && !eof {
+                let data = match pending.pop_front() {
+                    Some(d) => d,
+                    None => read_part(reader, part_size).await?,
+                };
+                if data.is_empty() {
+                    eof = true;
+                    break;
+                }
+                if (data.len() as u64) < part_size {
+                    eof = true;
+                }
+                if next_number > MAX_PARTS {
+                    return Err(Error::invalid_input(
+                        "stream",
+                        &format!("more than {} bytes", u64::from(MAX_PARTS) * part_size),
+                        "does not fit 10 000 parts; set a larger part_size or a size_hint",
+                    ));
+                }
+                read_total += data.len() as u64;
+                let client = self.clone();
+                let (bucket, key, upload_id, put) = (
+                    bucket.clone(),
+                    key.to_string(),
+                    upload_id.to_string(),
+                    opts.put.clone(),
+                );
+                let number = next_number;
+                next_number += 1;
+                tasks.spawn(async move {
+                    let mut attempt = 1;
+                    loop {
+                        match client
+                            .upload_part_once(&bucket, &key, &upload_id, number, data.clone(), &put)
+                            .await
+                        {
+                            Err(Error::ChecksumMismatch { .. }) if attempt < PART_CRC_ATTEMPTS => {
+                                tracing::warn!(target: "coscls::cos", part = number as i64, "part damaged in transit; sending it again");
+                                attempt += 1;
+                            }
+                            other => return other,
+                        }
+                    }
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let part =
+                joined.map_err(|e| Error::protocol(format!("an upload task failed: {e}")))??;
+            transferred += part.size;
+            if let Some(cb) = &opts.progress {
+                cb.call(Progress { transferred, total });
+            }
+            done.push(part);
+        }
+        check_total(total, read_total)?;
+        Ok(done)
+    }
+
+    /// Sends like `send`, counting the attempts the pipeline makes.
+    async fn send_counting(
+        &self,
+        info: &crate::telemetry::OperationInfo,
+        req: crate::transport::PreparedRequest,
+        attempts: &AtomicU32,
+    ) -> Result<http::Response<crate::transport::ResponseBody>, Error> {
+        let build = || {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            request::try_clone(&req).ok_or_else(|| Error::protocol("initiate has no streamed body"))
+        };
+        self.inner
+            .pipeline
+            .execute(info, build, response::parse_error)
+            .await
+    }
+}
+
+fn check_total(expected: Option<u64>, read: u64) -> Result<(), Error> {
+    match expected {
+        Some(size) if size != read => Err(Error::Io {
+            context: format!(
+                "the file changed while being uploaded: expected {size} bytes, read {read}"
+            ),
+            source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "size changed"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads up to `size` bytes, fewer only at the end of the input.
+async fn read_part<R: AsyncRead + Unpin>(reader: &mut R, size: u64) -> Result<Bytes, Error> {
+    let mut buf = BytesMut::with_capacity(size as usize);
+    while (buf.len() as u64) < size {
+        let n = reader
+            .read_buf(&mut buf)
+            .await
+            .map_err(|source| Error::Io {
+                context: "reading the data to upload".into(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn read_part_fills_parts_across_short_reads() {
+        let data: Vec<u8> = (0..10u8).collect();
+        // A reader that yields 3 bytes at a time.
+        let (client, mut server) = tokio::io::duplex(3);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            server.write_all(&data).await.unwrap();
+        });
+        let mut reader = client;
+        let a = read_part(&mut reader, 4).await.unwrap();
+        let b = read_part(&mut reader, 4).await.unwrap();
+        writer.await.unwrap();
+        let c = read_part(&mut reader, 4).await.unwrap();
+        let d = read_part(&mut reader, 4).await.unwrap();
+        assert_eq!(
+            (&a[..], &b[..], &c[..], d.len()),
+            (&[0, 1, 2, 3][..], &[4, 5, 6, 7][..], &[8, 9][..], 0)
+        );
+    }
+
+    #[test]
+    fn total_check() {
+        assert!(check_total(Some(3), 3).is_ok());
+        assert!(check_total(None, 3).is_ok());
+        assert!(matches!(check_total(Some(4), 3), Err(Error::Io { .. })));
+    }
+}

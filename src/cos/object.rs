@@ -1,0 +1,623 @@
+//! Single-request object operations: put, get, head, delete, batch delete, copy.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncReadExt;
+
+use super::body::ObjectBody;
+use super::crc64::{self, Crc64};
+use super::options::{CopyOptions, GetOptions, PutOptions};
+use super::request::{self, MAX_DELETE_KEYS};
+use super::response::{self, header, ContentRange, ObjectMeta};
+use super::xml;
+use super::{Client, Error};
+use crate::transport::RequestBody;
+
+/// Files up to this size are read into memory by `put_object_file`, which
+/// makes the request replayable and therefore retried.
+pub const PUT_FILE_IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// What COS answered to a write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutObjectOutput {
+    /// `ETag` of the new object.
+    pub etag: Option<String>,
+    /// The server's CRC-64 (already compared with the local one).
+    pub crc64: Option<u64>,
+    /// `x-cos-version-id` on a versioned bucket.
+    pub version_id: Option<String>,
+    /// `x-cos-request-id`.
+    pub request_id: Option<String>,
+}
+
+impl PutObjectOutput {
+    fn from_headers(headers: &http::HeaderMap) -> Result<Self, Error> {
+        Ok(PutObjectOutput {
+            etag: header(headers, "etag"),
+            crc64: response::crc64_header(headers)?,
+            version_id: header(headers, "x-cos-version-id"),
+            request_id: header(headers, "x-cos-request-id"),
+        })
+    }
+}
+
+/// A GetObject answer: the headers, and the body still streaming.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GetObjectOutput {
+    /// Headers of the object.
+    pub meta: ObjectMeta,
+    /// For a ranged read, which bytes the body holds.
+    pub content_range: Option<ContentRange>,
+    /// The body; verified against the CRC-64 when the whole object is read.
+    pub body: ObjectBody,
+}
+
+/// An object to delete, optionally a specific version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectIdentifier {
+    /// The key.
+    pub key: String,
+    /// The version, on a versioned bucket.
+    pub version_id: Option<String>,
+}
+
+impl From<&str> for ObjectIdentifier {
+    fn from(key: &str) -> Self {
+        ObjectIdentifier {
+            key: key.to_string(),
+            version_id: None,
+        }
+    }
+}
+
+impl From<String> for ObjectIdentifier {
+    fn from(key: String) -> Self {
+        ObjectIdentifier {
+            key,
+            version_id: None,
+        }
+    }
+}
+
+impl From<&String> for ObjectIdentifier {
+    fn from(key: &String) -> Self {
+        key.as_str().into()
+    }
+}
+
+impl From<(&str, &str)> for ObjectIdentifier {
+    fn from((key, version): (&str, &str)) -> Self {
+        ObjectIdentifier {
+            key: key.to_string(),
+            version_id: Some(version.to_string()),
+        }
+    }
+}
+
+/// The outcome of a batch delete. COS reports each key separately; a
+/// request-level failure is an `Err` instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteObjectsOutput {
+    /// Keys deleted (deleting a missing key counts as deleted).
+    pub deleted: Vec<DeletedObject>,
+    /// Keys that could not be deleted.
+    pub errors: Vec<DeleteError>,
+}
+
+/// One deleted key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeletedObject {
+    /// The key.
+    pub key: String,
+    /// The version deleted.
+    pub version_id: Option<String>,
+    /// Whether a delete marker was created (versioned bucket).
+    pub delete_marker: bool,
+    /// The delete marker's version.
+    pub delete_marker_version_id: Option<String>,
+}
+
+/// One key that could not be deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteError {
+    /// The key.
+    pub key: String,
+    /// The version.
+    pub version_id: Option<String>,
+    /// COS error code.
+    pub code: String,
+    /// COS message.
+    pub message: String,
+}
+
+/// What COS answered to a copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CopyObjectOutput {
+    /// ETag of the copy.
+    pub etag: Option<String>,
+    /// When the copy was written.
+    pub last_modified: Option<SystemTime>,
+    /// CRC-64 of the copy.
+    pub crc64: Option<u64>,
+    /// Version of the copy.
+    pub version_id: Option<String>,
+    /// `x-cos-request-id`.
+    pub request_id: Option<String>,
+}
+
+impl Client {
+    /// Uploads `body` as `key` in one request. The body is in memory, so the
+    /// request is retried on transient failures, and its CRC-64 is compared
+    /// with the server's.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let out = client.put_object("examplebucket-1250000000", "hello.txt", "hello cos").await?;
+    /// println!("stored, ETag {:?}", out.etag);
+    /// # Ok(()) }
+    /// ```
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<PutObjectOutput, Error> {
+        self.put_object_with(bucket, key, body, &PutOptions::default())
+            .await
+    }
+
+    /// [`put_object`](Self::put_object) with content headers, metadata,
+    /// storage class, encryption and the other [`PutOptions`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::{PutOptions, StorageClass};
+    /// let opts = PutOptions::default()
+    ///     .content_type("application/json")
+    ///     .metadata("source", "billing")
+    ///     .storage_class(StorageClass::STANDARD_IA)
+    ///     .with_content_md5();
+    /// client.put_object_with("examplebucket-1250000000", "a.json", "{}", &opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn put_object_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: impl Into<Bytes>,
+        opts: &PutOptions,
+    ) -> Result<PutObjectOutput, Error> {
+        let bucket = Self::bucket(bucket)?;
+        let body: Bytes = body.into();
+        let local_crc = self.verify_crc().then(|| crc64::checksum(&body));
+        let req = request::put_object(self.target(&bucket), key, RequestBody::Bytes(body), opts)?;
+        let response = self
+            .send(&self.info("PutObject", &bucket).with_key(key), req)
+            .await?;
+        let out = PutObjectOutput::from_headers(response.headers())?;
+        check_crc(&format!("PutObject {key}"), out.crc64, local_crc)?;
+        Ok(out)
+    }
+
+    /// Uploads a stream of exactly `len` bytes in one request, holding one
+    /// chunk in memory at a time. **Not retried**: a stream cannot be
+    /// replayed. For large data prefer
+    /// [`upload_stream`](Self::upload_stream), which retries per part.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use bytes::Bytes;
+    /// let chunks = futures_util::stream::iter(vec![
+    ///     Ok::<_, std::io::Error>(Bytes::from("hello ")),
+    ///     Ok(Bytes::from("cos")),
+    /// ]);
+    /// client
+    ///     .put_object_stream("examplebucket-1250000000", "s.txt", 9, chunks, &Default::default())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn put_object_stream<S>(
+        &self,
+        bucket: &str,
+        key: &str,
+        len: u64,
+        stream: S,
+        opts: &PutOptions,
+    ) -> Result<PutObjectOutput, Error>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let bucket = Self::bucket(bucket)?;
+        let tee = Arc::new(Mutex::new(Crc64::new()));
+        let seen = tee.clone();
+        let mut remaining = len;
+        let stream = stream.map(move |chunk| {
+            let chunk = chunk?;
+            if chunk.len() as u64 > remaining {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the stream yields more than the declared {len} bytes"),
+                ));
+            }
+            remaining -= chunk.len() as u64;
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .update(&chunk);
+            Ok(chunk)
+        });
+        let body = RequestBody::Stream {
+            len,
+            stream: Box::pin(stream),
+        };
+        let req = request::put_object(self.target(&bucket), key, body, opts)?;
+        let response = self
+            .send(&self.info("PutObject", &bucket).with_key(key), req)
+            .await?;
+        let out = PutObjectOutput::from_headers(response.headers())?;
+        let local = *tee.lock().unwrap_or_else(|e| e.into_inner());
+        if local.len() != len {
+            return Err(Error::protocol(format!(
+                "PutObject {key}: the server accepted {} bytes of a declared {len}",
+                local.len()
+            )));
+        }
+        if self.verify_crc() {
+            check_crc(&format!("PutObject {key}"), out.crc64, Some(local.value()))?;
+        }
+        Ok(out)
+    }
+
+    /// Uploads a local file in one request. Files up to
+    /// [`PUT_FILE_IN_MEMORY_LIMIT`] are read into memory and retried on
+    /// transient failures; larger ones are streamed once. For big files use
+    /// [`upload_file`](Self::upload_file) (multipart, retried per part).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::PutOptions;
+    /// let opts = PutOptions::default().content_type("image/png");
+    /// client.put_object_file("examplebucket-1250000000", "logo.png", "assets/logo.png", &opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn put_object_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: impl AsRef<Path>,
+        opts: &PutOptions,
+    ) -> Result<PutObjectOutput, Error> {
+        let path = path.as_ref();
+        let io = |what: &str| {
+            let what = format!("{what} {}", path.display());
+            move |source| Error::Io {
+                context: what,
+                source,
+            }
+        };
+        let mut file = tokio::fs::File::open(path).await.map_err(io("opening"))?;
+        let len = file
+            .metadata()
+            .await
+            .map_err(io("reading the size of"))?
+            .len();
+        if len <= PUT_FILE_IN_MEMORY_LIMIT {
+            let mut buf = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut buf).await.map_err(io("reading"))?;
+            return self.put_object_with(bucket, key, buf, opts).await;
+        }
+        let stream = futures_util::stream::unfold(file, |mut file| async move {
+            let mut buf = bytes::BytesMut::with_capacity(256 * 1024);
+            match file.read_buf(&mut buf).await {
+                Ok(0) => None,
+                Ok(_) => Some((Ok(buf.freeze()), file)),
+                Err(e) => Some((Err(e), file)),
+            }
+        });
+        self.put_object_stream(bucket, key, len, stream, opts).await
+    }
+
+    /// Downloads `key`; the body streams, and a whole-object read is checked
+    /// against the server's CRC-64 when the last byte arrives.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let object = client.get_object("examplebucket-1250000000", "hello.txt").await?;
+    /// println!("{:?} bytes of {:?}", object.meta.content_length, object.meta.content_type);
+    /// let mut file = tokio::fs::File::create("/tmp/hello.txt").await.unwrap();
+    /// object.body.write_to(&mut file).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<GetObjectOutput, Error> {
+        self.get_object_with(bucket, key, &GetOptions::default())
+            .await
+    }
+
+    /// [`get_object`](Self::get_object) with a range, conditions, a version
+    /// or `response-*` header overrides.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::{ByteRange, GetOptions};
+    /// let first_kb = client
+    ///     .get_object_with("examplebucket-1250000000", "big.bin", &GetOptions::default().range(ByteRange::new(0, 1023)?))
+    ///     .await?
+    ///     .body
+    ///     .bytes()
+    ///     .await?;
+    /// assert!(first_kb.len() <= 1024);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_object_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &GetOptions,
+    ) -> Result<GetObjectOutput, Error> {
+        let bucket = Self::bucket(bucket)?;
+        let req = request::get_object(self.target(&bucket), key, opts)?;
+        let response = self
+            .send(&self.info("GetObject", &bucket).with_key(key), req)
+            .await?;
+        let (parts, body) = response.into_parts();
+        let meta = ObjectMeta::from_headers(&parts.headers)?;
+        let content_range =
+            header(&parts.headers, "content-range").and_then(|v| ContentRange::parse(&v));
+        let whole = parts.status == http::StatusCode::OK && opts.range.is_none();
+        let expected_crc = if whole && self.verify_crc() {
+            meta.crc64
+        } else {
+            None
+        };
+        let expected_len = parts
+            .headers
+            .contains_key(http::header::CONTENT_LENGTH)
+            .then_some(meta.content_length);
+        let body = ObjectBody::new(body, format!("GetObject {key}"), expected_len, expected_crc);
+        Ok(GetObjectOutput {
+            meta,
+            content_range,
+            body,
+        })
+    }
+
+    /// The object's headers without its body. A missing object is an error
+    /// with status 404 ([`Error::is_not_found`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let meta = client.head_object("examplebucket-1250000000", "hello.txt").await?;
+    /// println!("{} bytes, CRC {:?}", meta.content_length, meta.crc64);
+    /// # Ok(()) }
+    /// ```
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
+        self.head_object_with(bucket, key, &GetOptions::default())
+            .await
+    }
+
+    /// [`head_object`](Self::head_object) with a version or conditions.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::GetOptions;
+    /// let old = client
+    ///     .head_object_with("examplebucket-1250000000", "a.txt", &GetOptions::default().version_id("MTg0NDUxNTc1NjIzMTQ1MDAwODg"))
+    ///     .await?;
+    /// println!("that version had {} bytes", old.content_length);
+    /// # Ok(()) }
+    /// ```
+    pub async fn head_object_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &GetOptions,
+    ) -> Result<ObjectMeta, Error> {
+        let bucket = Self::bucket(bucket)?;
+        let req = request::head_object(self.target(&bucket), key, opts)?;
+        let response = self
+            .send(&self.info("HeadObject", &bucket).with_key(key), req)
+            .await?;
+        ObjectMeta::from_headers(response.headers())
+    }
+
+    /// Whether `key` exists (a HEAD; 404 is `false`, other errors are errors).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// if !client.object_exists("examplebucket-1250000000", "report.csv").await? {
+    ///     println!("not there yet");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, Error> {
+        match self.head_object(bucket, key).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes `key`. Deleting a missing key succeeds, as in S3.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// client.delete_object("examplebucket-1250000000", "hello.txt").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        self.delete_object_inner(bucket, key, None).await
+    }
+
+    /// Deletes one version of `key` on a versioned bucket.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// client
+    ///     .delete_object_version("examplebucket-1250000000", "a.txt", "MTg0NDUxNTc1NjIzMTQ1MDAwODg")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(), Error> {
+        self.delete_object_inner(bucket, key, Some(version_id))
+            .await
+    }
+
+    async fn delete_object_inner(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), Error> {
+        let bucket = Self::bucket(bucket)?;
+        let req = request::delete_object(self.target(&bucket), key, version)?;
+        self.send(&self.info("DeleteObject", &bucket).with_key(key), req)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes many objects, 1000 per request (COS's limit), and reports
+    /// per key. All keys are validated before the first request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let out = client.delete_objects("examplebucket-1250000000", ["a.txt", "b.txt"]).await?;
+    /// assert!(out.errors.is_empty(), "{:?}", out.errors);
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_objects<I>(
+        &self,
+        bucket: &str,
+        objects: I,
+    ) -> Result<DeleteObjectsOutput, Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<ObjectIdentifier>,
+    {
+        let bucket = Self::bucket(bucket)?;
+        let objects: Vec<ObjectIdentifier> = objects.into_iter().map(Into::into).collect();
+        if objects.is_empty() {
+            return Err(Error::invalid_input(
+                "keys",
+                "[]",
+                "name at least one object to delete",
+            ));
+        }
+        for o in &objects {
+            super::validate_key(&o.key)?;
+        }
+        let mut out = DeleteObjectsOutput::default();
+        for batch in objects.chunks(MAX_DELETE_KEYS) {
+            let pairs: Vec<(&str, Option<&str>)> = batch
+                .iter()
+                .map(|o| (o.key.as_str(), o.version_id.as_deref()))
+                .collect();
+            let req = request::delete_objects(self.target(&bucket), &pairs, false)?;
+            let (_, body) = self
+                .send_for_body(&self.info("DeleteMultipleObjects", &bucket), req)
+                .await?;
+            let result: xml::DeleteResult = xml::parse("DeleteMultipleObjects", &body)?;
+            out.deleted
+                .extend(result.deleted.into_iter().map(|d| DeletedObject {
+                    key: d.key,
+                    version_id: d.version_id,
+                    delete_marker: d.delete_marker.unwrap_or(false),
+                    delete_marker_version_id: d.delete_marker_version_id,
+                }));
+            out.errors
+                .extend(result.errors.into_iter().map(|e| DeleteError {
+                    key: e.key,
+                    version_id: e.version_id,
+                    code: e.code,
+                    message: e.message,
+                }));
+        }
+        Ok(out)
+    }
+
+    /// Copies `source_key` of `source_bucket` to `key` in `bucket` on the
+    /// server side (up to 5 GiB), keeping or replacing the metadata.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
+    /// let b = "examplebucket-1250000000";
+    /// client.copy_object(b, "a.txt", b, "backup/a.txt", &Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_object(
+        &self,
+        source_bucket: &str,
+        source_key: &str,
+        bucket: &str,
+        key: &str,
+        opts: &CopyOptions,
+    ) -> Result<CopyObjectOutput, Error> {
+        let source_bucket = Self::bucket(source_bucket)?;
+        super::validate_key(source_key)?;
+        let bucket = Self::bucket(bucket)?;
+        let source_region = opts.source_region.as_ref().unwrap_or(&self.inner.region);
+        if let Some(v) = &opts.source_version_id {
+            if v.is_empty() {
+                return Err(Error::invalid_input("source version id", v, "is empty"));
+            }
+        }
+        let source = self.inner.endpoint.copy_source(
+            &source_bucket,
+            source_region,
+            source_key,
+            opts.source_version_id.as_deref(),
+        );
+        let req = request::copy_object(self.target(&bucket), key, &source, opts)?;
+        let (parts, body) = self
+            .send_for_body(&self.info("CopyObject", &bucket).with_key(key), req)
+            .await?;
+        if xml::is_error_document(&body) {
+            // COS may fail a copy after sending 200 (cos.md §3).
+            return Err(response::service_error(parts.status, &parts.headers, &body));
+        }
+        let result: xml::CopyObjectResult = xml::parse("CopyObject", &body)?;
+        let crc64 = match result
+            .crc64
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(v) => Some(response::parse_crc(v)?),
+            None => response::crc64_header(&parts.headers)?,
+        };
+        Ok(CopyObjectOutput {
+            etag: result.etag,
+            last_modified: result.last_modified.as_deref().and_then(xml::parse_date),
+            crc64,
+            version_id: result
+                .version_id
+                .or_else(|| header(&parts.headers, "x-cos-version-id")),
+            request_id: header(&parts.headers, "x-cos-request-id"),
+        })
+    }
+}
+
+/// Compares the server's CRC-64 with the local one when both exist.
+pub(crate) fn check_crc(what: &str, server: Option<u64>, local: Option<u64>) -> Result<(), Error> {
+    match (server, local) {
+        (Some(server), Some(computed)) if server != computed => Err(Error::ChecksumMismatch {
+            what: what.to_string(),
+            server,
+            computed,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,344 @@
+//! Reading COS responses: error answers into [`ServiceError`], and the
+//! object headers every GET, HEAD and PUT returns into typed fields.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use http::{HeaderMap, StatusCode};
+
+use super::xml::{self, ErrorBody};
+use super::{Error, ServiceError};
+use crate::transport::ResponseBody;
+
+/// Error bodies are small; anything larger is not a COS error document.
+pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Bodies of successful XML answers (a 1000-key listing is ~500 KB).
+pub(crate) const XML_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Turns a non-2xx response into a [`cos::Error`](Error), reading at most
+/// 64 KiB of its body. HEAD answers and some proxies send no body; the code
+/// is then derived from the status.
+pub(crate) async fn parse_error(response: http::Response<ResponseBody>) -> Error {
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect(ERROR_BODY_LIMIT).await.unwrap_or_default();
+    service_error(parts.status, &parts.headers, &bytes)
+}
+
+/// Builds the service error of a response with `body` (possibly empty).
+pub(crate) fn service_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    let parsed: Option<ErrorBody> = if xml::is_error_document(body) {
+        xml::parse("error", body).ok()
+    } else {
+        None
+    };
+    let header_code = header(headers, "x-cos-error-code");
+    let mut err = ServiceError {
+        status: status.as_u16(),
+        request_id: header(headers, "x-cos-request-id"),
+        trace_id: header(headers, "x-cos-trace-id"),
+        server_date: header(headers, "date").and_then(|d| httpdate::parse_http_date(&d).ok()),
+        ..Default::default()
+    };
+    match parsed {
+        Some(body) => {
+            err.code = body.code;
+            err.message = body.message;
+            err.resource = body.resource;
+            err.string_to_sign = body.string_to_sign;
+            err.format_string = body.format_string.map(|s| redact_format_string(&s));
+            if err.request_id.is_none() {
+                err.request_id = body.request_id;
+            }
+            if err.trace_id.is_none() {
+                err.trace_id = body.trace_id;
+            }
+        }
+        None => {
+            let snippet = String::from_utf8_lossy(&body[..body.len().min(200)]);
+            err.message = if snippet.trim().is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("no error body")
+                    .to_string()
+            } else {
+                snippet.trim().to_string()
+            };
+        }
+    }
+    if err.code.is_empty() {
+        err.code = header_code.unwrap_or_else(|| code_for_status(status).to_string());
+    }
+    Error::Service(Box::new(err))
+}
+
+/// The code COS would have sent for a body-less answer (the Python SDK's
+/// convention for HEAD: `NoSuchResource` on 404).
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        304 => "NotModified",
+        400 => "BadRequest",
+        401 | 403 => "AccessDenied",
+        404 => "NoSuchResource",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        411 => "MissingContentLength",
+        412 => "PreconditionFailed",
+        416 => "InvalidRange",
+        429 => "TooManyRequests",
+        500 => "InternalError",
+        501 => "NotImplemented",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        s if s >= 500 => "ServerError",
+        _ => "UnknownError",
+    }
+}
+
+/// The server echoes the signed headers in `FormatString`; blank out values
+/// that are secrets (an STS token, an SSE-C key) so the error can be logged.
+fn redact_format_string(s: &str) -> String {
+    const SECRET: [&str; 3] = [
+        "x-cos-security-token=",
+        "x-cos-server-side-encryption-customer-key=",
+        "x-ci-security-token=",
+    ];
+    s.split('\n')
+        .map(|line| {
+            line.split('&')
+                .map(|pair| match SECRET.iter().find(|p| pair.starts_with(**p)) {
+                    Some(prefix) => format!("{prefix}***"),
+                    None => pair.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A header as a string, if present and text.
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+}
+
+/// `x-cos-hash-crc64ecma`: absent is `None` (objects from before COS had
+/// CRCs), malformed is an error.
+pub(crate) fn crc64_header(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+    match header(headers, "x-cos-hash-crc64ecma") {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => parse_crc(&v).map(Some),
+    }
+}
+
+pub(crate) fn parse_crc(v: &str) -> Result<u64, Error> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::protocol(format!("x-cos-hash-crc64ecma {v:?} is not a decimal u64")))
+}
+
+/// What COS says about an object (HEAD, or the headers of a GET).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectMeta {
+    /// Bytes in this response's body (the range for a ranged GET) or, for
+    /// HEAD, in the object.
+    pub content_length: u64,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Expires`.
+    pub expires: Option<String>,
+    /// `ETag`, quoted as COS sends it. Not necessarily an MD5.
+    pub etag: Option<String>,
+    /// `Last-Modified`.
+    pub last_modified: Option<SystemTime>,
+    /// `x-cos-hash-crc64ecma` of the whole object.
+    pub crc64: Option<u64>,
+    /// `x-cos-version-id`.
+    pub version_id: Option<String>,
+    /// `x-cos-storage-class` (absent for STANDARD).
+    pub storage_class: Option<String>,
+    /// `x-cos-object-type` (`normal`, `appendable`).
+    pub object_type: Option<String>,
+    /// `x-cos-server-side-encryption`.
+    pub server_side_encryption: Option<String>,
+    /// User metadata, names without the `x-cos-meta-` prefix.
+    pub metadata: BTreeMap<String, String>,
+    /// `x-cos-request-id`.
+    pub request_id: Option<String>,
+}
+
+impl ObjectMeta {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, Error> {
+        let mut metadata = BTreeMap::new();
+        for (name, value) in headers {
+            if let Some(short) = name.as_str().strip_prefix("x-cos-meta-") {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                metadata.insert(short.to_string(), value);
+            }
+        }
+        let content_length = match header(headers, "content-length") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| Error::protocol(format!("Content-Length {v:?} is not a number")))?,
+            None => 0,
+        };
+        Ok(ObjectMeta {
+            content_length,
+            content_type: header(headers, "content-type"),
+            content_disposition: header(headers, "content-disposition"),
+            content_encoding: header(headers, "content-encoding"),
+            cache_control: header(headers, "cache-control"),
+            expires: header(headers, "expires"),
+            etag: header(headers, "etag"),
+            last_modified: header(headers, "last-modified")
+                .and_then(|d| httpdate::parse_http_date(&d).ok()),
+            crc64: crc64_header(headers)?,
+            version_id: header(headers, "x-cos-version-id"),
+            storage_class: header(headers, "x-cos-storage-class"),
+            object_type: header(headers, "x-cos-object-type"),
+            server_side_encryption: header(headers, "x-cos-server-side-encryption"),
+            metadata,
+            request_id: header(headers, "x-cos-request-id"),
+        })
+    }
+}
+
+/// `Content-Range: bytes first-last/total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// First byte in the body.
+    pub first: u64,
+    /// Last byte in the body, inclusive.
+    pub last: u64,
+    /// Object size, when the server told.
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    pub(crate) fn parse(v: &str) -> Option<Self> {
+        let rest = v.trim().strip_prefix("bytes ")?;
+        let (range, total) = rest.split_once('/')?;
+        let (first, last) = range.split_once('-')?;
+        let total = match total.trim() {
+            "*" => None,
+            t => Some(t.parse().ok()?),
+        };
+        let (first, last) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+        (first <= last).then_some(ContentRange { first, last, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn xml_error_with_headers() {
+        let h = headers(&[
+            ("x-cos-request-id", "req-9"),
+            ("date", "Wed, 01 May 2024 10:20:30 GMT"),
+        ]);
+        let body = b"<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the server's time is too large.</Message><RequestId>body-id</RequestId></Error>";
+        let e = service_error(StatusCode::FORBIDDEN, &h, body);
+        let s = e.service().unwrap();
+        assert_eq!(s.code, "RequestTimeTooSkewed");
+        assert_eq!(s.status, 403);
+        assert_eq!(s.request_id.as_deref(), Some("req-9"), "header wins");
+        assert!(s.server_date.is_some());
+        assert!(s.is_clock_skew());
+        use crate::transport::PipelineError;
+        assert!(e.clock_skew_date().is_some());
+    }
+
+    #[test]
+    fn body_less_answers_get_a_code_from_the_status() {
+        let e = service_error(
+            StatusCode::NOT_FOUND,
+            &headers(&[("x-cos-request-id", "r")]),
+            b"",
+        );
+        assert_eq!(e.code(), Some("NoSuchResource"));
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(e.request_id(), Some("r"));
+        let e = service_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &HeaderMap::new(),
+            b"<html>busy</html>",
+        );
+        assert_eq!(e.code(), Some("ServiceUnavailable"));
+        assert!(e.to_string().contains("busy"));
+        let e = service_error(
+            StatusCode::FORBIDDEN,
+            &headers(&[("x-cos-error-code", "AccessDenied")]),
+            b"",
+        );
+        assert_eq!(e.code(), Some("AccessDenied"));
+    }
+
+    #[test]
+    fn secrets_in_the_echoed_format_string_are_redacted() {
+        let body = "<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message>\
+            <FormatString>put\n/k\n\nhost=h&amp;x-cos-security-token=TOKEN&amp;x-cos-server-side-encryption-customer-key=KEY\n</FormatString></Error>";
+        let e = service_error(StatusCode::FORBIDDEN, &HeaderMap::new(), body.as_bytes());
+        let fs = e.service().unwrap().format_string.clone().unwrap();
+        assert!(!fs.contains("TOKEN") && !fs.contains("KEY"), "{fs}");
+        assert!(fs.contains("host=h"));
+    }
+
+    #[test]
+    fn object_meta() {
+        let h = headers(&[
+            ("content-length", "42"),
+            ("content-type", "text/plain"),
+            ("etag", "\"abc\""),
+            ("last-modified", "Wed, 01 May 2024 10:20:30 GMT"),
+            ("x-cos-hash-crc64ecma", "13242225731321912570"),
+            ("x-cos-meta-author", "alice"),
+            ("x-cos-version-id", "v1"),
+        ]);
+        let m = ObjectMeta::from_headers(&h).unwrap();
+        assert_eq!(m.content_length, 42);
+        assert_eq!(m.crc64, Some(13242225731321912570));
+        assert_eq!(m.metadata["author"], "alice");
+        assert_eq!(m.version_id.as_deref(), Some("v1"));
+        assert!(m.last_modified.is_some());
+        let bad = headers(&[("x-cos-hash-crc64ecma", "-1")]);
+        assert!(ObjectMeta::from_headers(&bad).is_err());
+    }
+
+    #[test]
+    fn content_range() {
+        assert_eq!(
+            ContentRange::parse("bytes 0-9/100"),
+            Some(ContentRange {
+                first: 0,
+                last: 9,
+                total: Some(100)
+            })
+        );
+        assert_eq!(ContentRange::parse("bytes 5-5/*").unwrap().total, None);
+        for bad in ["0-9/100", "bytes 9-0/100", "bytes x-1/2", "bytes 0-1"] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
+}

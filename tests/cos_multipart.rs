@@ -1,0 +1,442 @@
+//! Multipart upload and concurrent download against the emulator: splitting,
+//! progress, the low-level API, injected failures, give-up with abort, and
+//! the non-idempotent steps (lost Initiate and Complete answers).
+
+mod cos_common;
+
+use std::sync::{Arc, Mutex};
+
+use cos_common::*;
+use coscls::cos::{
+    crc64, CompletedPart, DownloadOptions, Error, ListOptions, Progress, PutOptions, UploadOptions,
+};
+use coscls_emulator::FaultConfig;
+use http::Method;
+
+fn progress_log() -> (Arc<Mutex<Vec<Progress>>>, UploadOptions) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let opts = UploadOptions::default()
+        .part_size(MIB as u64)
+        .concurrency(3)
+        .on_progress(move |p| sink.lock().unwrap().push(p));
+    (log, opts)
+}
+
+fn no_temp_files(dir: &std::path::Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".coscls-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[tokio::test]
+async fn upload_file_and_download_file_round_trip() {
+    let (emu, c) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    let body = data(5 * MIB + MIB / 2, 1);
+    std::fs::write(&src, &body).unwrap();
+
+    let (log, opts) = progress_log();
+    let out = c
+        .upload_file(BUCKET, "big/file.bin", &src, &opts)
+        .await
+        .unwrap();
+    assert_eq!(out.parts, 6);
+    assert_eq!(out.size, body.len() as u64);
+    assert_eq!(out.crc64, Some(crc64::checksum(&body)));
+    assert_eq!(emu.stats().operation("UploadPart"), 6);
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 6);
+    assert!(log.windows(2).all(|w| w[0].transferred < w[1].transferred));
+    assert_eq!(
+        log.last().copied(),
+        Some(Progress {
+            transferred: body.len() as u64,
+            total: Some(body.len() as u64)
+        })
+    );
+
+    let dst = dir.path().join("dst.bin");
+    let seen = Arc::new(Mutex::new(0u64));
+    let sink = seen.clone();
+    let dl = c
+        .download_file(
+            BUCKET,
+            "big/file.bin",
+            &dst,
+            &DownloadOptions::default()
+                .part_size(MIB as u64)
+                .concurrency(4)
+                .on_progress(move |p| *sink.lock().unwrap() = p.transferred),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dl.parts, 6);
+    assert_eq!(dl.crc64_verified, Some(crc64::checksum(&body)));
+    assert_eq!(*seen.lock().unwrap(), body.len() as u64);
+    assert_eq!(std::fs::read(&dst).unwrap(), body);
+    no_temp_files(dir.path());
+}
+
+#[tokio::test]
+async fn small_inputs_use_a_single_put() {
+    let (emu, c) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("small.bin");
+    std::fs::write(&src, data(1000, 2)).unwrap();
+    let out = c
+        .upload_file(BUCKET, "small.bin", &src, &UploadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.parts, 0);
+    // Exactly one part's worth from a stream: still a single PUT.
+    let exact = data(MIB, 3);
+    let out = c
+        .upload_stream(
+            BUCKET,
+            "exact.bin",
+            &exact[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.parts, 0);
+    assert_eq!(emu.stats().operation("InitiateMultipartUpload"), 0);
+    assert_eq!(emu.stats().operation("PutObject"), 2);
+
+    // An empty file is an empty object; its download an empty file.
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    c.upload_file(BUCKET, "empty", &empty, &UploadOptions::default())
+        .await
+        .unwrap();
+    let dst = dir.path().join("empty.out");
+    let dl = c
+        .download_file(BUCKET, "empty", &dst, &DownloadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((dl.size, dl.crc64_verified), (0, Some(0)));
+    assert_eq!(std::fs::read(&dst).unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn upload_stream_of_unknown_length() {
+    let (_emu, c) = setup().await;
+    for (len, parts) in [(2 * MIB, 2u32), (3 * MIB + 17, 4)] {
+        let body = data(len, len as u64);
+        let key = format!("stream-{len}");
+        let out = c
+            .upload_stream(
+                BUCKET,
+                &key,
+                &body[..],
+                &UploadOptions::default().part_size(MIB as u64),
+            )
+            .await
+            .unwrap();
+        assert_eq!((out.parts, out.size), (parts, len as u64));
+        let got = c
+            .get_object(BUCKET, &key)
+            .await
+            .unwrap()
+            .body
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(got, body);
+    }
+}
+
+#[tokio::test]
+async fn the_multipart_api_step_by_step() {
+    let (_emu, c) = setup().await;
+    let key = "manual/分片 +.bin";
+    let id = c
+        .create_multipart_upload(
+            BUCKET,
+            key,
+            &PutOptions::default().content_type("video/mp4"),
+        )
+        .await
+        .unwrap();
+    let one = data(MIB, 10);
+    let two = data(1234, 11);
+    // Upload out of order; re-upload part 2 to check it replaces.
+    let p2 = c
+        .upload_part(BUCKET, key, &id, 2, data(99, 12), &PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(p2.size, 99);
+    let p2 = c
+        .upload_part(
+            BUCKET,
+            key,
+            &id,
+            2,
+            two.clone(),
+            &PutOptions::default().with_content_md5(),
+        )
+        .await
+        .unwrap();
+    let p1 = c
+        .upload_part(BUCKET, key, &id, 1, one.clone(), &PutOptions::default())
+        .await
+        .unwrap();
+    let listed = c.list_parts(BUCKET, key, &id).await.unwrap();
+    let numbers: Vec<(u32, u64)> = listed.iter().map(|p| (p.part_number, p.size)).collect();
+    assert_eq!(numbers, vec![(1, MIB as u64), (2, 1234)]);
+    let uploads = c
+        .list_multipart_uploads(BUCKET, Some("manual/"))
+        .await
+        .unwrap();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].upload_id, id);
+    assert!(uploads[0].initiated.is_some());
+
+    let out = c
+        .complete_multipart_upload(BUCKET, key, &id, &[p2, p1])
+        .await
+        .unwrap();
+    let mut whole = one;
+    whole.extend_from_slice(&two);
+    assert_eq!(out.crc64, Some(crc64::checksum(&whole)));
+    let got = c.get_object(BUCKET, key).await.unwrap();
+    assert_eq!(got.meta.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(got.body.bytes().await.unwrap(), whole);
+
+    // Abort frees an upload; its id is then unknown.
+    let id = c
+        .create_multipart_upload(BUCKET, "aborted", &PutOptions::default())
+        .await
+        .unwrap();
+    c.abort_multipart_upload(BUCKET, "aborted", &id)
+        .await
+        .unwrap();
+    let e = c
+        .upload_part(BUCKET, "aborted", &id, 1, "x", &PutOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(404), Some("NoSuchUpload")),
+        "{e}"
+    );
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A part list with a wrong ETag is refused by the server.
+    let id = c
+        .create_multipart_upload(BUCKET, "bad", &PutOptions::default())
+        .await
+        .unwrap();
+    let p = c
+        .upload_part(BUCKET, "bad", &id, 1, "x", &PutOptions::default())
+        .await
+        .unwrap();
+    let forged = CompletedPart::new(1, "\"not-the-etag\"", p.size, p.crc64);
+    let e = c
+        .complete_multipart_upload(BUCKET, "bad", &id, &[forged])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidPart"), "{e}");
+}
+
+#[tokio::test]
+async fn injected_server_errors_are_retried_per_part() {
+    let (emu, c) = setup().await;
+    let body = data(4 * MIB + 5, 20);
+    emu.set_faults(FaultConfig {
+        fail_next: 3,
+        error_status: 503,
+        ..Default::default()
+    });
+    let out = c
+        .upload_stream(
+            BUCKET,
+            "retried.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.parts, 5);
+    assert_eq!(emu.stats().injected_errors, 3);
+
+    emu.set_faults(FaultConfig {
+        error_rate: 0.25,
+        error_status: 500,
+        ..Default::default()
+    });
+    let out = c
+        .upload_stream(
+            BUCKET,
+            "noisy.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
+        .await
+        .unwrap();
+    emu.set_faults(FaultConfig::default());
+    assert_eq!(out.crc64, Some(crc64::checksum(&body)));
+    let got = c
+        .get_object(BUCKET, "noisy.bin")
+        .await
+        .unwrap()
+        .body
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got, body);
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_upload_is_aborted() {
+    let (emu, c) = setup().await;
+    let emu = Arc::new(emu);
+    let trigger = emu.clone();
+    // After the first part, make the next request fail permanently (a 400
+    // is not retried): the upload must give up and abort.
+    let opts = UploadOptions::default()
+        .part_size(MIB as u64)
+        .concurrency(1)
+        .on_progress(move |p| {
+            if p.transferred == MIB as u64 {
+                trigger.set_faults(FaultConfig {
+                    fail_next: 1,
+                    error_status: 400,
+                    ..Default::default()
+                });
+            }
+        });
+    let body = data(4 * MIB, 30);
+    let e = c
+        .upload_stream(BUCKET, "doomed.bin", &body[..], &opts)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert_eq!(emu.stats().operation("AbortMultipartUpload"), 1);
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!c.object_exists(BUCKET, "doomed.bin").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_part_damaged_in_transit_is_sent_again() {
+    let emu = emulator().await;
+    let tamper = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 1);
+    let c = client_with_transport(&emu, tamper.clone());
+    let body = data(2 * MIB + 1, 40);
+    let out = c
+        .upload_stream(
+            BUCKET,
+            "resent.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tamper.remaining(), 0, "the mischief happened");
+    assert_eq!(out.parts, 3);
+    assert_eq!(
+        emu.stats().operation("UploadPart"),
+        4,
+        "one part sent twice"
+    );
+    assert_eq!(out.crc64, Some(crc64::checksum(&body)));
+
+    // The low-level call reports the mismatch instead.
+    let tamper = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 1);
+    let c = client_with_transport(&emu, tamper);
+    let id = c
+        .create_multipart_upload(BUCKET, "k", &PutOptions::default())
+        .await
+        .unwrap();
+    let e = c
+        .upload_part(BUCKET, "k", &id, 1, "abc", &PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::ChecksumMismatch { server: 12345, .. }),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_complete_answer_is_recognised_as_success() {
+    let emu = emulator().await;
+    let tamper = Tamper::new(Method::POST, "uploadId", Mischief::LoseResponse, 1);
+    let c = client_with_transport(&emu, tamper.clone());
+    let body = data(2 * MIB + 3, 50);
+    let out = c
+        .upload_stream(
+            BUCKET,
+            "completed.bin",
+            &body[..],
+            &UploadOptions::default().part_size(MIB as u64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tamper.remaining(), 0);
+    assert_eq!(
+        emu.stats().operation("CompleteMultipartUpload"),
+        2,
+        "retried once"
+    );
+    assert_eq!(out.crc64, Some(crc64::checksum(&body)));
+    assert_eq!(
+        c.get_object(BUCKET, "completed.bin")
+            .await
+            .unwrap()
+            .body
+            .bytes()
+            .await
+            .unwrap(),
+        body
+    );
+}
+
+#[tokio::test]
+async fn a_lost_initiate_answer_leaves_no_stray_upload() {
+    let emu = emulator().await;
+    let tamper = Tamper::new(Method::POST, "uploads", Mischief::LoseResponse, 1);
+    let c = client_with_transport(&emu, tamper.clone());
+    let body = data(2 * MIB, 60);
+    c.upload_stream(
+        BUCKET,
+        "initiated.bin",
+        &body[..],
+        &UploadOptions::default().part_size(MIB as u64),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tamper.remaining(), 0);
+    let stats = emu.stats();
+    assert_eq!(stats.operation("InitiateMultipartUpload"), 2);
+    assert_eq!(stats.operation("AbortMultipartUpload"), 1, "the stray one");
+    assert!(c
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let page = c
+        .list_objects(BUCKET, &ListOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(page.objects.len(), 1);
+}
