@@ -1,5 +1,6 @@
 //! Response bodies, request-body helpers and the fault-injecting body wrappers.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -74,16 +75,27 @@ pub(crate) async fn drain(body: &mut Incoming, limit: u64) {
 
 pin_project_lite::pin_project! {
     /// Sends `left` bytes of the inner body, then fails, which makes hyper
-    /// close the connection mid-response.
+    /// close the connection mid-response. Before failing it pauses briefly,
+    /// so hyper flushes what was sent instead of discarding its buffer.
     pub(crate) struct Cut {
         #[pin]
         inner: Body,
         left: u64,
+        #[pin]
+        pause: Option<tokio::time::Sleep>,
     }
 }
 
+/// How long a cut body waits (so the partial response reaches the socket).
+const CUT_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub(crate) fn cut(inner: Body, after: u64) -> Body {
-    Cut { inner, left: after }.boxed_unsync()
+    Cut {
+        inner,
+        left: after,
+        pause: None,
+    }
+    .boxed_unsync()
 }
 
 impl HttpBody for Cut {
@@ -94,8 +106,14 @@ impl HttpBody for Cut {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = self.project();
+        let mut this = self.project();
         if *this.left == 0 {
+            if this.pause.is_none() {
+                this.pause.set(Some(tokio::time::sleep(CUT_PAUSE)));
+            }
+            if let Some(pause) = this.pause.as_mut().as_pin_mut() {
+                std::task::ready!(pause.poll(cx));
+            }
             return Poll::Ready(Some(Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "connection dropped by fault injection",

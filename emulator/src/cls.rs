@@ -92,7 +92,9 @@ impl ClsError {
             ),
             AuthError::MissingToken => Self::new(401, "Unauthorized", "Temporary credentials require X-Cls-Token."),
             AuthError::WrongToken => Self::new(401, "Unauthorized", "X-Cls-Token is invalid."),
-            AuthError::ListedButAbsent(what) => Self::new(401, "Unauthorized", format!("Signature error: {what}.")),
+            AuthError::ListedButAbsent { what, .. } => {
+                Self::new(401, "Unauthorized", format!("Signature error: {what}."))
+            }
             AuthError::Mismatch {
                 string_to_sign,
                 format_string,

@@ -68,8 +68,13 @@ pub(crate) enum AuthError {
     MissingToken,
     /// A token that does not belong to the SecretId.
     WrongToken,
-    /// A header or parameter named in the lists is absent from the request.
-    ListedButAbsent(String),
+    /// A header or parameter named in the lists is absent from the request;
+    /// the canonical strings are computed with it empty.
+    ListedButAbsent {
+        what: String,
+        string_to_sign: String,
+        format_string: String,
+    },
     /// The recomputed signature differs; the server's canonical strings.
     Mismatch {
         string_to_sign: String,
@@ -165,6 +170,7 @@ pub(crate) fn verify(
 
     // Values of the listed headers, one per listing (a name listed twice takes
     // the header's first and second values, as the Go SDK signs them).
+    let mut absent: Vec<String> = Vec::new();
     let mut headers: Vec<(String, String)> = Vec::new();
     for name in dedup_counts(&parsed.header_list) {
         let (name, count) = name;
@@ -178,31 +184,24 @@ pub(crate) fn verify(
             values.push(req.authority.to_string());
         }
         if values.len() < count {
-            return Err(AuthError::ListedButAbsent(format!(
-                "header {name} is in q-header-list but not in the request"
-            )));
+            absent.push(format!("header {name}"));
+            values.resize(count, String::new());
         }
         headers.extend(values.into_iter().take(count).map(|v| (name.clone(), v)));
     }
     let mut params: Vec<(String, String)> = Vec::new();
     for (name, count) in dedup_counts(&parsed.param_list) {
-        let values: Vec<&String> = req
+        let mut values: Vec<String> = req
             .query
             .iter()
             .filter(|(k, _)| uri_encode(k).to_ascii_lowercase() == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.clone())
             .collect();
         if values.len() < count {
-            return Err(AuthError::ListedButAbsent(format!(
-                "parameter {name} is in q-url-param-list but not in the request"
-            )));
+            absent.push(format!("parameter {name}"));
+            values.resize(count, String::new());
         }
-        params.extend(
-            values
-                .into_iter()
-                .take(count)
-                .map(|v| (name.clone(), v.clone())),
-        );
+        params.extend(values.into_iter().take(count).map(|v| (name.clone(), v)));
     }
     let header_refs: Vec<(&str, &str)> = headers
         .iter()
@@ -223,6 +222,16 @@ pub(crate) fn verify(
             headers: &header_refs,
         },
     );
+    if !absent.is_empty() {
+        return Err(AuthError::ListedButAbsent {
+            what: format!(
+                "{} listed in the signature but absent from the request",
+                absent.join(", ")
+            ),
+            string_to_sign: expected.string_to_sign,
+            format_string: expected.http_string,
+        });
+    }
     if !constant_eq(
         expected.signature.as_bytes(),
         parsed.signature.to_ascii_lowercase().as_bytes(),
@@ -396,12 +405,13 @@ mod tests {
         let query = q(&[("partNumber", "1")]);
         assert!(matches!(
             verify(&request(&h, &query, 150), lookup),
-            Err(AuthError::ListedButAbsent(m)) if m.contains("x-cos-meta-a")
+            Err(AuthError::ListedButAbsent { what, format_string, .. })
+                if what.contains("header x-cos-meta-a") && format_string.contains("x-cos-meta-a=\n")
         ));
         let h = signed_headers(ID, KEY, KeyTime::new(100, 200), &[]);
         assert!(matches!(
             verify(&request(&h, &[], 150), lookup),
-            Err(AuthError::ListedButAbsent(m)) if m.contains("partnumber")
+            Err(AuthError::ListedButAbsent { what, .. }) if what.contains("parameter partnumber")
         ));
     }
 

@@ -71,7 +71,17 @@ async fn unsigned_headers_may_change_but_listed_ones_must_be_present() {
     let r = Reply::read(http.execute(missing).await.unwrap()).await;
     r.expect(403);
     assert_eq!(r.code(), "SignatureDoesNotMatch");
-    assert!(r.text().contains("x-cos-meta-a"), "{}", r.text());
+    assert!(
+        r.xml("Message").unwrap().contains("header x-cos-meta-a"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.xml("FormatString")
+            .is_some_and(|f| f.contains("x-cos-meta-a=\n")),
+        "{}",
+        r.text()
+    );
     emu.shutdown().await;
 }
 

@@ -227,6 +227,14 @@ async fn abort_and_unknown_uploads() {
         .await;
     r.expect(400);
     assert_eq!(r.code(), "InvalidArgument");
+    let r = Req::new("PUT", "k")
+        .param("partNumber", "")
+        .param("uploadId", &id)
+        .body("x")
+        .send(&emu)
+        .await;
+    r.expect(400);
+    assert_eq!(r.code(), "InvalidArgument");
     // An upload id belongs to its key.
     let r = Req::new("PUT", "other")
         .param("partNumber", "1")

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -197,7 +198,7 @@ def _():
 def _():
     dest = os.path.join(workdir, "down.bin")
     client.download_file(Bucket=BUCKET, Key="big/object.bin", DestFilePath=dest, PartSize=1,
-                         MAXThread=3, EnableCRC=True)
+                         MAXThread=3, EnableCRC=True, DumpRecordDir=workdir)
     with open(dest, "rb") as f:
         assert f.read() == big
 
@@ -291,6 +292,7 @@ def _():
     assert admin(f"cls/{TOPIC}-wrong/logs") == []
 
 
+shutil.rmtree(workdir, ignore_errors=True)
 passed = sum(1 for _, ok in results if ok)
 failed = len(results) - passed
 print(f"interop: {passed} passed, {failed} failed")

@@ -12,7 +12,10 @@ COS_SDK_VERSION="1.9.44"
 CLS_SDK_VERSION="1.0.9"
 
 if [ ! -x "$venv/bin/python" ]; then
-  "$python" -m venv "$venv"
+  if ! "$python" -m venv "$venv"; then
+    echo "interop: cannot create a virtualenv with $python (on Debian: apt-get install python3-venv)" >&2
+    exit 1
+  fi
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "cos-python-sdk-v5==$COS_SDK_VERSION" "tencentcloud-cls-sdk-python==$CLS_SDK_VERSION"

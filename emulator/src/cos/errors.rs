@@ -136,11 +136,20 @@ impl CosError {
                 "InvalidToken",
                 "The provided x-cos-security-token is malformed or otherwise invalid.",
             ),
-            AuthError::ListedButAbsent(what) => Self::new(
-                403,
-                "SignatureDoesNotMatch",
-                format!("The request signature we calculated does not match the signature you provided: {what}."),
-            ),
+            AuthError::ListedButAbsent {
+                what,
+                string_to_sign,
+                format_string,
+            } => CosError {
+                canonical: Some((string_to_sign, format_string)),
+                ..Self::new(
+                    403,
+                    "SignatureDoesNotMatch",
+                    format!(
+                        "The request signature we calculated does not match the signature you provided: {what}."
+                    ),
+                )
+            },
             AuthError::Mismatch {
                 string_to_sign,
                 format_string,

@@ -266,7 +266,14 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::Unsupported => {
             let mut request = request;
             body::drain(&mut request.body, DRAIN_LIMIT).await;
-            Err(CosError::not_implemented("This operation"))
+            let what = match UNSUPPORTED_SUBRESOURCES
+                .iter()
+                .find(|s| has_param(&request.query, s))
+            {
+                Some(sub) => format!("{} ?{sub}", request.method),
+                None => format!("{} on this resource", request.method),
+            };
+            Err(CosError::not_implemented(&what))
         }
     };
     match result {

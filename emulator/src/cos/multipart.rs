@@ -51,10 +51,10 @@ pub(crate) async fn upload_part(
     mut req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
     require_bucket(state, &req)?;
-    let number = int_param(&req, "partNumber", 0, 1..=MAX_PARTS)?;
-    if req.param("partNumber").is_none() {
+    if req.param("partNumber").is_none_or(str::is_empty) {
         return Err(CosError::invalid_argument("partNumber is required"));
     }
+    let number = int_param(&req, "partNumber", 0, 1..=MAX_PARTS)?;
     let id = upload_id(&req)?;
     if state.store.upload(&id, req.bucket(), req.key()).is_none() {
         crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;

@@ -116,7 +116,17 @@ impl Req {
 
     /// Signs and builds the reqwest request for `emu`.
     pub fn build(&self, http: &reqwest::Client, emu: &Emulator) -> reqwest::RequestBuilder {
-        let host = emu.addr().to_string();
+        self.build_for(http, emu.addr())
+    }
+
+    /// Signs and builds the request for an emulator at `addr`; the body is
+    /// left to the caller when `self.body` is empty.
+    pub fn build_for(
+        &self,
+        http: &reqwest::Client,
+        addr: std::net::SocketAddr,
+    ) -> reqwest::RequestBuilder {
+        let host = addr.to_string();
         let mut headers = self.headers.clone();
         if let Some(t) = self.creds.session_token() {
             headers.push(("x-cos-security-token".into(), t.expose().to_string()));
@@ -157,7 +167,7 @@ impl Req {
             }
         }
         rb = rb.header("authorization", sig.authorization);
-        if !self.body.is_empty() || matches!(self.method, "PUT" | "POST") {
+        if !self.body.is_empty() {
             rb = rb.body(self.body.clone());
         }
         rb
@@ -165,7 +175,11 @@ impl Req {
 
     pub async fn send(&self, emu: &Emulator) -> Reply {
         let http = reqwest::Client::new();
-        let resp = self.build(&http, emu).send().await.expect("request sent");
+        let mut rb = self.build(&http, emu);
+        if self.body.is_empty() && matches!(self.method, "PUT" | "POST") {
+            rb = rb.body(Vec::new());
+        }
+        let resp = rb.send().await.expect("request sent");
         Reply::read(resp).await
     }
 }
