@@ -567,8 +567,10 @@ impl Client {
     {
         check_concurrency(opts.concurrency)?;
         let part_size = choose_part_size(total.or(opts.size_hint), opts.part_size)?;
-        // Validate the headers before reading anything.
+        // Validate the headers before reading or sending anything.
         opts.put.object_headers()?;
+        opts.put
+            .transfer_headers(&mut http::HeaderMap::new(), b"")?;
         let report = |transferred| {
             if let Some(cb) = &opts.progress {
                 cb.call(Progress { transferred, total });
