@@ -1,10 +1,42 @@
-//! Spans and metrics around every COS and CLS operation (ARCHITECTURE.md,
-//! "Telemetry schema").
+//! Spans and metrics around every COS and CLS operation, exported over OTLP.
 //!
-//! The transport pipeline opens an `OperationGuard` per SDK call; COS and
-//! CLS code only describe the call with an [`OperationInfo`].
+//! Every operation is one `tracing` span (`COS PutObject`, kind CLIENT, a
+//! child of the caller's current span) with one child span per HTTP attempt,
+//! and one sample of the `coscls.client.operation.duration` histogram. The
+//! names are a public contract, listed in [`schema`] and `docs/telemetry.md`.
+//!
+//! The transport pipeline opens the operation's guard; COS and CLS code only
+//! describe the call with an [`OperationInfo`].
+//!
+//! To export, install the OTLP pipeline once at start-up:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), coscls::telemetry::TelemetryError> {
+//! // Honours OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME…
+//! let telemetry = coscls::telemetry::init()?;
+//! // … use the COS and CLS clients …
+//! telemetry.shutdown()?; // flushes spans and metrics
+//! # Ok(()) }
+//! ```
+//!
+//! Applications that already own a `tracing` subscriber add
+//! [`TelemetryGuard::layer`] to it instead (see [`TelemetryBuilder::build`]).
 
-use crate::transport::ResponseBody;
+mod export;
+mod instruments;
+mod operation;
+mod otlp;
+mod redact;
+pub mod schema;
+
+pub use instruments::set_meter;
+pub use otlp::{
+    init, layer, quiet_sdk_export_errors, Protocol, Telemetry, TelemetryBuilder, TelemetryError,
+    TelemetryGuard,
+};
+pub use redact::{is_secret_param, redact_url};
+
+pub(crate) use operation::{record_retry, OperationGuard};
 
 /// Which service an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,6 +54,14 @@ impl Service {
         match self {
             Service::Cos => "COS",
             Service::Cls => "CLS",
+        }
+    }
+
+    /// `cos` or `cls`, the value of the `service` metric attribute.
+    pub fn label(self) -> &'static str {
+        match self {
+            Service::Cos => "cos",
+            Service::Cls => "cls",
         }
     }
 }
@@ -76,39 +116,16 @@ impl OperationInfo {
         self.key = Some(key.to_string());
         self
     }
-}
 
-/// Lives for the duration of one operation (including the reading of a
-/// streamed body); records its span and metrics.
-#[derive(Debug)]
-pub(crate) struct OperationGuard {
-    span: tracing::Span,
-}
-
-impl OperationGuard {
-    /// Opens the operation span as a child of the caller's current span.
-    pub(crate) fn start(info: &OperationInfo) -> Self {
-        let span = tracing::info_span!("operation", otel.name = %format!("{} {}", info.service.as_str(), info.operation));
-        OperationGuard { span }
+    /// Adds the multipart upload id.
+    pub fn with_upload_id(mut self, upload_id: &str) -> Self {
+        self.upload_id = Some(upload_id.to_string());
+        self
     }
 
-    /// The operation span, for instrumenting the attempts.
-    pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
-    }
-
-    /// Records what one attempt got back.
-    pub(crate) fn record_response(&self, _status: u16, _request_id: Option<&str>) {}
-
-    /// Ends the operation with its outcome (`Err` carries the error type).
-    pub(crate) fn finish(self, _outcome: Result<(), String>) {}
-
-    /// Ends the operation when `body` has been read to the end or dropped.
-    pub(crate) fn finish_with_body(self, body: ResponseBody) -> ResponseBody {
-        self.finish(Ok(()));
-        body
+    /// Adds the multipart part number.
+    pub fn with_part_number(mut self, part_number: i64) -> Self {
+        self.part_number = Some(part_number);
+        self
     }
 }
-
-/// Counts one retry of the current operation (`coscls.client.retries`).
-pub(crate) fn record_retry(_reason: &'static str) {}

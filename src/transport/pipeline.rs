@@ -239,26 +239,27 @@ impl Pipeline {
     {
         let guard = OperationGuard::start(info);
         let span = guard.span().clone();
-        let result = async {
-            // Build the first request up front: its body decides whether the
-            // operation may be retried at all.
-            let mut first = Some(build()?);
-            let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
-            let policy = if replayable {
-                self.retry
-            } else {
-                RetryPolicy::none()
-            };
-            retry::run(&policy, |_attempt| {
-                let built = first.take().map(Ok).unwrap_or_else(&build);
-                let guard = &guard;
-                let parse_error = &parse_error;
-                async move { self.attempt(built?, guard, parse_error).await }
+        let result = guard
+            .scope_retries(async {
+                // Build the first request up front: its body decides whether the
+                // operation may be retried at all.
+                let mut first = Some(build()?);
+                let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
+                let policy = if replayable {
+                    self.retry
+                } else {
+                    RetryPolicy::none()
+                };
+                retry::run(&policy, |resend| {
+                    let built = first.take().map(Ok).unwrap_or_else(&build);
+                    let guard = &guard;
+                    let parse_error = &parse_error;
+                    async move { self.attempt(built?, resend, guard, parse_error).await }
+                })
+                .await
             })
-            .await
-        }
-        .instrument(span)
-        .await;
+            .instrument(span)
+            .await;
         match result {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
@@ -268,7 +269,7 @@ impl Pipeline {
                 ))
             }
             Err(e) => {
-                guard.finish(Err(e.type_name()));
+                guard.finish(Err(&e.type_name()));
                 Err(e)
             }
         }
@@ -279,6 +280,7 @@ impl Pipeline {
     async fn attempt<E, P, PF>(
         &self,
         mut request: PreparedRequest,
+        resend: u32,
         guard: &OperationGuard,
         parse_error: &P,
     ) -> Result<http::Response<ResponseBody>, E>
@@ -291,22 +293,27 @@ impl Pipeline {
             .sign(&mut request)
             .await
             .map_err(SignFailure::into_error::<E>)?;
-        let response = self.transport.send(to_http(request)?).await?;
-        let status = response.status();
-        let request_id = response
-            .headers()
-            .get("x-cos-request-id")
-            .or_else(|| response.headers().get("x-cls-requestid"))
-            .and_then(|v| v.to_str().ok());
-        guard.record_response(status.as_u16(), request_id);
-        if status.is_success() {
-            return Ok(response);
+        let attempt = guard.attempt(&request, resend);
+        let mut request = to_http(request)?;
+        // After signing: the trace context is never part of the signature.
+        attempt.inject_trace_context(request.headers_mut());
+        let result = async {
+            let response = self.transport.send(request).await?;
+            guard.record_response(&attempt, &response);
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let err = parse_error(response).await;
+            if let Some(date) = err.clock_skew_date() {
+                self.signer.correct_clock(date);
+            }
+            Err(err)
         }
-        let err = parse_error(response).await;
-        if let Some(date) = err.clock_skew_date() {
-            self.signer.correct_clock(date);
+        .await;
+        if let Err(e) = &result {
+            attempt.fail(&e.type_name());
         }
-        Err(err)
+        result
     }
 }
 

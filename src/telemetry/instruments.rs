@@ -1,0 +1,93 @@
+//! The three metric instruments, created once per meter.
+//!
+//! Until [`set_meter`] is called (the telemetry builder does it), the
+//! instruments come from `opentelemetry::global`'s meter provider at first
+//! use; with no provider installed that is the no-op meter, which makes
+//! recording free.
+
+use std::sync::{Arc, RwLock};
+
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::InstrumentationScope;
+
+use super::schema::{metric, DURATION_BOUNDARIES, SCOPE_NAME};
+
+/// The instruments of one meter.
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    pub(crate) duration: Histogram<f64>,
+    pub(crate) transferred: Counter<u64>,
+    pub(crate) retries: Counter<u64>,
+}
+
+impl Instruments {
+    fn new(meter: &Meter) -> Self {
+        Instruments {
+            duration: meter
+                .f64_histogram(metric::OPERATION_DURATION)
+                .with_unit("s")
+                .with_description(
+                    "Duration of COS and CLS operations, from the call to the end of the response body",
+                )
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
+                .build(),
+            transferred: meter
+                .u64_counter(metric::TRANSFERRED)
+                .with_unit("By")
+                .with_description("Request body bytes sent and response body bytes read")
+                .build(),
+            retries: meter
+                .u64_counter(metric::RETRIES)
+                .with_unit("{retry}")
+                .with_description("Attempts repeated after a transient failure")
+                .build(),
+        }
+    }
+}
+
+static CURRENT: RwLock<Option<Arc<Instruments>>> = RwLock::new(None);
+
+/// The instruments operations record into.
+pub(crate) fn current() -> Arc<Instruments> {
+    if let Some(i) = CURRENT.read().ok().and_then(|g| g.clone()) {
+        return i;
+    }
+    let mut slot = match CURRENT.write() {
+        Ok(slot) => slot,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    slot.get_or_insert_with(|| {
+        Arc::new(Instruments::new(&opentelemetry::global::meter_with_scope(
+            scope(),
+        )))
+    })
+    .clone()
+}
+
+/// Records coscls metrics with `meter` from now on.
+///
+/// The telemetry builder calls this for you. Call it yourself when your
+/// application builds its own `SdkMeterProvider`:
+///
+/// ```
+/// use opentelemetry::metrics::MeterProvider as _;
+/// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+/// coscls::telemetry::set_meter(&provider.meter("coscls"));
+/// ```
+///
+/// Without it, coscls uses the meter provider installed in
+/// `opentelemetry::global` at the time of the first operation.
+pub fn set_meter(meter: &Meter) {
+    let instruments = Arc::new(Instruments::new(meter));
+    match CURRENT.write() {
+        Ok(mut slot) => *slot = Some(instruments),
+        Err(poisoned) => *poisoned.into_inner() = Some(instruments),
+    }
+}
+
+/// The instrumentation scope (`coscls` and the crate version).
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}

@@ -1,0 +1,512 @@
+//! The instrumenting layer around one operation: its span, its per-attempt
+//! child spans, the `traceparent` header, and its metric samples.
+//!
+//! The transport pipeline is the only caller; COS and CLS code never touch
+//! spans or labels.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{HeaderMap, HeaderValue};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::KeyValue;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::instruments::{self, Instruments};
+use super::redact::redact_url;
+use super::schema::{label, STATUS_CANCELLED, STATUS_OK};
+use super::OperationInfo;
+use crate::transport::{self, PreparedRequest, ResponseBody};
+
+/// Metric attributes shared by every sample of one operation.
+#[derive(Debug)]
+struct Labels {
+    service: KeyValue,
+    operation: KeyValue,
+    bucket: KeyValue,
+    region: KeyValue,
+    topic: KeyValue,
+}
+
+impl Labels {
+    fn new(info: &OperationInfo) -> Self {
+        let text = |v: &Option<String>| -> opentelemetry::Value {
+            match v {
+                Some(s) => opentelemetry::Value::from(Arc::<str>::from(s.as_str())),
+                None => opentelemetry::Value::from(""),
+            }
+        };
+        Labels {
+            service: KeyValue::new(label::SERVICE, info.service.label()),
+            operation: KeyValue::new(label::OPERATION, info.operation),
+            bucket: KeyValue::new(label::BUCKET, text(&info.bucket)),
+            region: KeyValue::new(label::REGION, text(&info.region)),
+            topic: KeyValue::new(label::TOPIC, text(&info.topic)),
+        }
+    }
+}
+
+/// What the last attempt sent and got, copied onto the operation span when
+/// it ends (each attribute is recorded once).
+#[derive(Debug, Default)]
+struct LastAttempt {
+    status: Option<u16>,
+    request_id: Option<String>,
+    resends: u32,
+}
+
+/// Lives for the duration of one operation (including the reading of a
+/// streamed body); records its span and metrics.
+#[derive(Debug)]
+pub(crate) struct OperationGuard {
+    span: tracing::Span,
+    started: Instant,
+    instruments: Arc<Instruments>,
+    labels: Arc<Labels>,
+    last: Mutex<LastAttempt>,
+    finished: bool,
+}
+
+impl OperationGuard {
+    /// Opens the operation span as a child of the caller's current span.
+    pub(crate) fn start(info: &OperationInfo) -> Self {
+        // Known values are given at creation: one pass through the layer
+        // instead of one `record` call each.
+        let span = tracing::info_span!(
+            target: "coscls",
+            "coscls.operation",
+            otel.name = %format_args!("{} {}", info.service.as_str(), info.operation),
+            otel.kind = "client",
+            otel.status_description = Empty,
+            cloud.provider = "tencent_cloud",
+            cloud.region = info.region.as_deref(),
+            rpc.service = info.service.as_str(),
+            rpc.method = info.operation,
+            tencent_cloud.cos.bucket = info.bucket.as_deref(),
+            tencent_cloud.cos.key = info.key.as_deref(),
+            tencent_cloud.cos.upload_id = info.upload_id.as_deref(),
+            tencent_cloud.cos.part_number = info.part_number,
+            tencent_cloud.cls.topic_id = info.topic.as_deref(),
+            tencent_cloud.request_id = Empty,
+            http.request.method = Empty,
+            http.response.status_code = Empty,
+            server.address = Empty,
+            url.full = Empty,
+            http.request.body.size = Empty,
+            http.response.body.size = Empty,
+            http.request.resend_count = Empty,
+            error.type = Empty,
+        );
+        OperationGuard {
+            span,
+            started: Instant::now(),
+            instruments: instruments::current(),
+            labels: Arc::new(Labels::new(info)),
+            last: Mutex::new(LastAttempt::default()),
+            finished: false,
+        }
+    }
+
+    /// The operation span, for instrumenting the attempts.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Runs `fut` (the retry loop) so that retries are counted for this operation.
+    pub(crate) fn scope_retries<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> {
+        RETRY_SCOPE.scope(
+            RetryScope {
+                instruments: self.instruments.clone(),
+                labels: self.labels.clone(),
+            },
+            fut,
+        )
+    }
+
+    /// Opens the child span of one HTTP attempt (`resend` is 0 on the first
+    /// try). The span is not entered: it names the request in `traceparent`
+    /// and ends when the response head arrived.
+    pub(crate) fn attempt(&self, request: &PreparedRequest, resend: u32) -> Attempt {
+        let method = request.method.as_str();
+        let body_size = request.body.len();
+        let (host, port) = split_host(&request.url);
+        let span = tracing::info_span!(
+            target: "coscls::attempt",
+            parent: &self.span,
+            "coscls.attempt",
+            otel.name = method,
+            otel.kind = "client",
+            otel.status_description = Empty,
+            http.request.method = method,
+            server.address = host,
+            server.port = port,
+            url.full = Empty,
+            http.request.body.size = body_size as i64,
+            http.request.resend_count = (resend > 0).then_some(i64::from(resend)),
+            http.response.status_code = Empty,
+            http.response.body.size = Empty,
+            tencent_cloud.request_id = Empty,
+            error.type = Empty,
+        );
+        // The request is the same on every attempt: describe it on the
+        // operation span once.
+        let first = resend == 0 && !self.span.is_disabled();
+        if first || !span.is_disabled() {
+            let url = redact_url(&request.url);
+            span.record("url.full", url.as_ref());
+            if first {
+                let op = &self.span;
+                op.record("http.request.method", method);
+                op.record("url.full", url.as_ref());
+                op.record("server.address", host);
+                op.record("http.request.body.size", body_size as i64);
+            }
+        }
+        // What the operation span reports comes from the last attempt only.
+        *lock(&self.last) = LastAttempt {
+            resends: resend,
+            ..LastAttempt::default()
+        };
+        let fallback = span.is_disabled().then(|| self.span.clone());
+        Attempt {
+            span,
+            fallback,
+            request_size: body_size,
+        }
+    }
+
+    /// Records what one attempt got back: the status, request id and body
+    /// length on its span, the request bytes on the transfer counter.
+    pub(crate) fn record_response(
+        &self,
+        attempt: &Attempt,
+        response: &http::Response<ResponseBody>,
+    ) {
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-cos-request-id")
+            .or_else(|| response.headers().get("x-cls-requestid"))
+            .and_then(|v| v.to_str().ok());
+        let span = &attempt.span;
+        span.record("http.response.status_code", i64::from(status));
+        if let Some(id) = request_id {
+            span.record("tencent_cloud.request_id", id);
+        }
+        if let Some(len) = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            span.record("http.response.body.size", len);
+        }
+        {
+            let mut last = lock(&self.last);
+            last.status = Some(status);
+            last.request_id = request_id.map(str::to_string);
+        }
+        if attempt.request_size > 0 {
+            let l = &self.labels;
+            self.instruments.transferred.add(
+                attempt.request_size,
+                &[
+                    l.service.clone(),
+                    l.operation.clone(),
+                    l.bucket.clone(),
+                    KeyValue::new(label::DIRECTION, "upload"),
+                ],
+            );
+        }
+    }
+
+    /// Ends the operation with its outcome (`Err` carries the error type).
+    pub(crate) fn finish(mut self, outcome: Result<(), &str>) {
+        self.complete(outcome, None);
+    }
+
+    /// Ends the operation when `body` has been read to the end, failed, or
+    /// been dropped; counts the bytes the caller read.
+    pub(crate) fn finish_with_body(self, body: ResponseBody) -> ResponseBody {
+        ResponseBody::new(InstrumentedBody {
+            inner: body,
+            guard: Some(self),
+            read: 0,
+        })
+    }
+
+    fn complete(&mut self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        if !self.span.is_disabled() {
+            self.record_summary(outcome, response_bytes);
+        }
+        let l = &self.labels;
+        let status = match outcome {
+            Ok(()) => KeyValue::new(label::STATUS, STATUS_OK),
+            Err(kind) => KeyValue::new(label::STATUS, kind.to_string()),
+        };
+        self.instruments.duration.record(
+            elapsed,
+            &[
+                l.service.clone(),
+                l.operation.clone(),
+                l.bucket.clone(),
+                l.region.clone(),
+                l.topic.clone(),
+                status,
+            ],
+        );
+        if let Some(n) = response_bytes.filter(|n| *n > 0) {
+            self.instruments.transferred.add(
+                n,
+                &[
+                    l.service.clone(),
+                    l.operation.clone(),
+                    l.bucket.clone(),
+                    KeyValue::new(label::DIRECTION, "download"),
+                ],
+            );
+        }
+    }
+
+    fn record_summary(&self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
+        let span = &self.span;
+        let last = lock(&self.last);
+        if let Some(s) = last.status {
+            span.record("http.response.status_code", i64::from(s));
+        }
+        if let Some(id) = &last.request_id {
+            span.record("tencent_cloud.request_id", id.as_str());
+        }
+        if last.resends > 0 {
+            span.record("http.request.resend_count", i64::from(last.resends));
+        }
+        if let Some(n) = response_bytes {
+            span.record("http.response.body.size", n as i64);
+        }
+        if let Err(kind) = outcome {
+            span.record("error.type", kind);
+            span.record("otel.status_description", kind);
+        }
+    }
+}
+
+impl Drop for OperationGuard {
+    /// A guard dropped unfinished means the caller dropped the operation's
+    /// future: it is recorded as `cancelled`.
+    fn drop(&mut self) {
+        self.complete(Err(STATUS_CANCELLED), None);
+    }
+}
+
+/// One HTTP attempt of an operation.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    span: tracing::Span,
+    /// The operation span, when the attempt span itself is disabled.
+    fallback: Option<tracing::Span>,
+    request_size: u64,
+}
+
+impl Attempt {
+    /// Adds W3C `traceparent` (and `tracestate`) naming this attempt's span,
+    /// so a server-side trace can join. Called after signing, so the header
+    /// is never part of the signature. Nothing is added when no OpenTelemetry
+    /// layer records the span.
+    pub(crate) fn inject_trace_context(&self, headers: &mut HeaderMap) {
+        // When the attempt span is filtered out, name the operation instead.
+        let carrier = self.fallback.as_ref().unwrap_or(&self.span);
+        if carrier.is_disabled() {
+            return;
+        }
+        let cx = carrier.context();
+        let otel_span = cx.span();
+        let sc = otel_span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        let traceparent = traceparent(
+            sc.trace_id().to_bytes(),
+            sc.span_id().to_bytes(),
+            sc.trace_flags().to_u8(),
+        );
+        if let Ok(v) = HeaderValue::from_bytes(&traceparent) {
+            headers.insert("traceparent", v);
+        }
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&state) {
+                headers.insert("tracestate", v);
+            }
+        }
+    }
+
+    /// Marks the attempt failed with `error_type`.
+    pub(crate) fn fail(&self, error_type: &str) {
+        self.span.record("error.type", error_type);
+        self.span.record("otel.status_description", error_type);
+    }
+}
+
+/// `00-<trace id>-<span id>-<flags>`, lower-case hex (W3C Trace Context).
+fn traceparent(trace_id: [u8; 16], span_id: [u8; 8], flags: u8) -> [u8; 55] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 55];
+    out[0] = b'0';
+    out[1] = b'0';
+    let mut put = |at: usize, bytes: &[u8]| {
+        for (i, b) in bytes.iter().enumerate() {
+            out[at + 2 * i] = HEX[usize::from(b >> 4)];
+            out[at + 2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+    };
+    put(3, &trace_id);
+    put(36, &span_id);
+    put(53, &[flags]);
+    out
+}
+
+/// Host and port of an absolute URL (`http://host:port/path`), for
+/// `server.address` and `server.port`.
+fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (None, None);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(p) => (h, Some(p)),
+            Err(_) => (authority, None),
+        },
+        None => (authority, None),
+    };
+    let port = port.or(match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ((!host.is_empty()).then_some(host), port.map(i64::from))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A response body that ends its operation when read to the end, on its
+/// first error, or when dropped.
+struct InstrumentedBody {
+    inner: ResponseBody,
+    guard: Option<OperationGuard>,
+    read: u64,
+}
+
+impl Stream for InstrumentedBody {
+    type Item = Result<Bytes, transport::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(guard) = this.guard.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.read += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                guard.complete(Err(e.kind().as_str()), Some(this.read));
+                this.guard = None;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                guard.complete(Ok(()), Some(this.read));
+                this.guard = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for InstrumentedBody {
+    /// A body dropped before its end still ends the operation: the response
+    /// was a success, the caller chose to stop reading.
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            guard.complete(Ok(()), Some(self.read));
+        }
+    }
+}
+
+/// What [`record_retry`] needs to know about the running operation.
+struct RetryScope {
+    instruments: Arc<Instruments>,
+    labels: Arc<Labels>,
+}
+
+tokio::task_local! {
+    static RETRY_SCOPE: RetryScope;
+}
+
+/// Counts one retry of the current operation (`coscls.client.retries`).
+/// The retry loop calls it; outside an operation it does nothing.
+pub(crate) fn record_retry(reason: &'static str) {
+    let _ = RETRY_SCOPE.try_with(|s| {
+        s.instruments.retries.add(
+            1,
+            &[
+                s.labels.service.clone(),
+                s.labels.operation.clone(),
+                KeyValue::new(label::REASON, reason),
+            ],
+        );
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_the_w3c_layout() {
+        let tp = traceparent(
+            [0xab; 16],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef],
+            1,
+        );
+        assert_eq!(
+            std::str::from_utf8(&tp).unwrap(),
+            "00-abababababababababababababababab-0123456789abcdef-01"
+        );
+    }
+
+    #[test]
+    fn host_and_port_come_from_the_url() {
+        assert_eq!(
+            split_host("http://127.0.0.1:9000/b/k?x=1"),
+            (Some("127.0.0.1"), Some(9000))
+        );
+        assert_eq!(
+            split_host("https://b-1.cos.ap-guangzhou.myqcloud.com/k"),
+            (Some("b-1.cos.ap-guangzhou.myqcloud.com"), Some(443))
+        );
+        assert_eq!(split_host("http://[::1]:8080/"), (Some("::1"), Some(8080)));
+        assert_eq!(split_host("http://u:p@h/"), (Some("h"), Some(80)));
+        assert_eq!(split_host("not a url"), (None, None));
+    }
+}

@@ -1,0 +1,700 @@
+//! OTLP export of traces and metrics: [`init`], the [`Telemetry`] builder,
+//! the [`TelemetryGuard`] that flushes on shutdown, and [`layer`] for
+//! applications that already own a subscriber.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use tracing::{Metadata, Subscriber};
+use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::filter::FilterFn;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use super::export::{ExportHealth, ExportRuntime, ReportingMetricExporter, ReportingSpanExporter};
+use super::instruments::{scope, set_meter};
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP/gRPC, port 4317 (the default; what Jaeger and the Collector listen on).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies, port 4318, paths `/v1/traces` and `/v1/metrics`.
+    HttpProtobuf,
+}
+
+impl Protocol {
+    /// The `OTEL_EXPORTER_OTLP_PROTOCOL` spelling: `grpc` or `http/protobuf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "grpc" => Some(Protocol::Grpc),
+            "http/protobuf" => Some(Protocol::HttpProtobuf),
+            _ => None,
+        }
+    }
+
+    fn default_base(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "http://localhost:4317",
+            Protocol::HttpProtobuf => "http://localhost:4318",
+        }
+    }
+}
+
+/// Why telemetry could not be set up or shut down.
+#[derive(Debug, thiserror::Error)]
+#[error("telemetry {what}: {message}")]
+pub struct TelemetryError {
+    what: &'static str,
+    message: String,
+}
+
+impl TelemetryError {
+    fn config(message: impl Into<String>) -> Self {
+        TelemetryError {
+            what: "configuration",
+            message: message.into(),
+        }
+    }
+}
+
+/// Entry point of the builder: `Telemetry::builder()`.
+#[derive(Debug)]
+pub struct Telemetry;
+
+impl Telemetry {
+    /// A builder with nothing set: everything comes from `OTEL_*` variables,
+    /// then the defaults (gRPC to `http://localhost:4317`, traces and metrics on).
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::default()
+    }
+}
+
+/// Configures OTLP export. Anything set here wins over the `OTEL_*`
+/// environment variables; anything left unset comes from them.
+///
+/// ```no_run
+/// use coscls::telemetry::{Protocol, Telemetry};
+/// # fn main() -> Result<(), coscls::telemetry::TelemetryError> {
+/// let telemetry = Telemetry::builder()
+///     .service_name("photo-archiver")
+///     .protocol(Protocol::HttpProtobuf)
+///     .endpoint("http://127.0.0.1:4318")
+///     .install()?;
+/// telemetry.shutdown()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryBuilder {
+    service_name: Option<String>,
+    protocol: Option<Protocol>,
+    endpoint: Option<String>,
+    traces_endpoint: Option<String>,
+    metrics_endpoint: Option<String>,
+    traces: Option<bool>,
+    metrics: Option<bool>,
+    timeout: Option<Duration>,
+    metric_interval: Option<Duration>,
+    log_to_stderr: Option<bool>,
+}
+
+impl TelemetryBuilder {
+    /// `service.name` of the resource (else `OTEL_SERVICE_NAME`, else the SDK default).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The transport for both signals (else `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL`,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`, else gRPC).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// Base URL of the collector, like `OTEL_EXPORTER_OTLP_ENDPOINT`: over
+    /// HTTP the signal paths `/v1/traces` and `/v1/metrics` are appended.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// Full URL for traces, used as is (like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
+    pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces_endpoint = Some(url.into());
+        self
+    }
+
+    /// Full URL for metrics, used as is (like `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`).
+    pub fn metrics_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.metrics_endpoint = Some(url.into());
+        self
+    }
+
+    /// Whether to export traces (else off when `OTEL_TRACES_EXPORTER=none`).
+    pub fn traces(mut self, on: bool) -> Self {
+        self.traces = Some(on);
+        self
+    }
+
+    /// Whether to export metrics (else off when `OTEL_METRICS_EXPORTER=none`).
+    /// Jaeger alone refuses metrics; send them to a Collector.
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = Some(on);
+        self
+    }
+
+    /// Timeout of one export request (else `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How often metrics are exported (else `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s).
+    pub fn metric_interval(mut self, interval: Duration) -> Self {
+        self.metric_interval = Some(interval);
+        self
+    }
+
+    /// Whether [`install`](Self::install) also prints log lines to stderr
+    /// (default true; level from `RUST_LOG`, default `info`).
+    pub fn log_to_stderr(mut self, on: bool) -> Self {
+        self.log_to_stderr = Some(on);
+        self
+    }
+
+    /// Builds the exporters and providers, and points coscls's metrics at
+    /// the new meter provider, without touching the global subscriber: add
+    /// [`TelemetryGuard::layer`] to yours.
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// use tracing_subscriber::util::SubscriberInitExt as _;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let telemetry = coscls::telemetry::Telemetry::builder().build()?;
+    /// tracing_subscriber::registry()
+    ///     .with(tracing_subscriber::fmt::layer())
+    ///     .with(telemetry.layer())
+    ///     .init();
+    /// # Ok(()) }
+    /// ```
+    pub fn build(self) -> Result<TelemetryGuard, TelemetryError> {
+        let guard = self.build_providers()?;
+        guard.use_for_coscls_metrics();
+        Ok(guard)
+    }
+
+    fn build_providers(self) -> Result<TelemetryGuard, TelemetryError> {
+        let plan = plan(&self, |k| std::env::var(k).ok())?;
+        let resource = match plan.service_name.clone() {
+            Some(name) => Resource::builder().with_service_name(name).build(),
+            None => Resource::builder().build(),
+        };
+        let uses_grpc = [&plan.traces, &plan.metrics]
+            .iter()
+            .any(|s| s.as_ref().is_some_and(|s| s.protocol == Protocol::Grpc));
+        let runtime = if uses_grpc {
+            Some(Arc::new(ExportRuntime::new().map_err(|e| {
+                TelemetryError::config(format!("starting the gRPC export runtime: {e}"))
+            })?))
+        } else {
+            None
+        };
+        let health = Arc::new(ExportHealth::new(plan.destination()));
+        let timeout = self.timeout;
+
+        let tracer_provider = match &plan.traces {
+            Some(signal) => {
+                let exporter = {
+                    let _entered = runtime.as_ref().and_then(|r| r.handle()).map(|h| h.enter());
+                    let builder = opentelemetry_otlp::SpanExporter::builder();
+                    let built = match signal.protocol {
+                        Protocol::Grpc => {
+                            let b = builder.with_tonic().with_endpoint(&signal.endpoint);
+                            let b = with_timeout(b, timeout);
+                            b.build()
+                        }
+                        Protocol::HttpProtobuf => {
+                            let b = builder
+                                .with_http()
+                                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                                .with_endpoint(&signal.endpoint);
+                            with_timeout(b, timeout).build()
+                        }
+                    };
+                    built.map_err(|e| {
+                        TelemetryError::config(format!("building the OTLP span exporter: {e}"))
+                    })?
+                };
+                Some(
+                    SdkTracerProvider::builder()
+                        .with_batch_exporter(ReportingSpanExporter {
+                            inner: exporter,
+                            runtime: runtime.clone(),
+                            health: health.clone(),
+                        })
+                        .with_resource(resource.clone())
+                        .build(),
+                )
+            }
+            None => None,
+        };
+
+        let meter_provider = match &plan.metrics {
+            Some(signal) => {
+                let exporter = {
+                    let _entered = runtime.as_ref().and_then(|r| r.handle()).map(|h| h.enter());
+                    let builder = opentelemetry_otlp::MetricExporter::builder();
+                    let built = match signal.protocol {
+                        Protocol::Grpc => {
+                            let b = builder.with_tonic().with_endpoint(&signal.endpoint);
+                            with_timeout(b, timeout).build()
+                        }
+                        Protocol::HttpProtobuf => {
+                            let b = builder
+                                .with_http()
+                                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                                .with_endpoint(&signal.endpoint);
+                            with_timeout(b, timeout).build()
+                        }
+                    };
+                    built.map_err(|e| {
+                        TelemetryError::config(format!("building the OTLP metric exporter: {e}"))
+                    })?
+                };
+                let mut reader = PeriodicReader::builder(ReportingMetricExporter {
+                    inner: exporter,
+                    runtime: runtime.clone(),
+                    health: health.clone(),
+                });
+                if let Some(interval) = self.metric_interval {
+                    reader = reader.with_interval(interval);
+                }
+                let provider = SdkMeterProvider::builder()
+                    .with_reader(reader.build())
+                    .with_resource(resource)
+                    .build();
+                Some(provider)
+            }
+            None => None,
+        };
+
+        Ok(TelemetryGuard {
+            tracer_provider,
+            meter_provider,
+            health,
+            _runtime: runtime,
+            log_to_stderr: self.log_to_stderr.unwrap_or(true),
+            shut_down: false,
+        })
+    }
+
+    /// [`build`](Self::build), then installs the global `tracing` subscriber
+    /// (an `EnvFilter` from `RUST_LOG`, default `info`; a stderr log layer
+    /// unless turned off; the OpenTelemetry layer) and the global OpenTelemetry
+    /// tracer and meter providers and W3C propagator.
+    ///
+    /// Fails if the application already installed a global subscriber: use
+    /// `build` and [`TelemetryGuard::layer`] then.
+    pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
+        // Nothing global changes unless the subscriber can be installed.
+        let guard = self.build_providers()?;
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let fmt = guard
+            .log_to_stderr
+            .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(quiet_sdk_export_errors())
+            .with(fmt)
+            .with(guard.layer())
+            .try_init()
+            .map_err(|e| TelemetryError {
+                what: "installation",
+                message: format!(
+                    "{e}; an application with its own subscriber should use Telemetry::builder().build() and add guard.layer() to it"
+                ),
+            })?;
+        guard.use_for_coscls_metrics();
+        if let Some(tp) = &guard.tracer_provider {
+            opentelemetry::global::set_tracer_provider(tp.clone());
+        }
+        if let Some(mp) = &guard.meter_provider {
+            opentelemetry::global::set_meter_provider(mp.clone());
+        }
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        Ok(guard)
+    }
+}
+
+fn with_timeout<B: opentelemetry_otlp::WithExportConfig>(b: B, timeout: Option<Duration>) -> B {
+    match timeout {
+        Some(t) => b.with_timeout(t),
+        None => b,
+    }
+}
+
+/// Installs the OTLP pipeline from the `OTEL_*` environment variables (see
+/// [`TelemetryBuilder::install`]). Keep the guard and call
+/// [`TelemetryGuard::shutdown`] before exiting, so the last spans are sent.
+///
+/// When no collector listens the application keeps working; the first failed
+/// export is reported once on the log (or stderr).
+pub fn init() -> Result<TelemetryGuard, TelemetryError> {
+    Telemetry::builder().install()
+}
+
+/// The `tracing-opentelemetry` layer coscls's spans need, for an application
+/// with its own `SdkTracerProvider` and subscriber. Location, thread, target
+/// and timing attributes are off: spans carry only the schema's attributes.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt as _;
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let subscriber = tracing_subscriber::registry().with(coscls::telemetry::layer(&provider));
+/// # let _ = subscriber;
+/// ```
+pub fn layer<S>(provider: &SdkTracerProvider) -> OpenTelemetryLayer<S, SdkTracer>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer_with_scope(scope()))
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_level(false)
+        .with_tracked_inactivity(false)
+}
+
+/// A filter that hides the OpenTelemetry SDK's per-batch `ExportError`
+/// events: coscls reports a failing collector once instead. Add it to your
+/// subscriber when you use [`TelemetryGuard::layer`].
+pub fn quiet_sdk_export_errors() -> FilterFn<fn(&Metadata<'_>) -> bool> {
+    fn keep(m: &Metadata<'_>) -> bool {
+        !(m.target() == "opentelemetry_sdk" && m.name().ends_with("ExportError"))
+    }
+    FilterFn::new(keep as fn(&Metadata<'_>) -> bool)
+}
+
+/// Owns the providers; [`shutdown`](Self::shutdown) (or dropping it) flushes
+/// the remaining spans and metrics.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+    health: Arc<ExportHealth>,
+    _runtime: Option<Arc<ExportRuntime>>,
+    log_to_stderr: bool,
+    shut_down: bool,
+}
+
+impl TelemetryGuard {
+    fn use_for_coscls_metrics(&self) {
+        if let Some(mp) = &self.meter_provider {
+            set_meter(&mp.meter_with_scope(scope()));
+        }
+    }
+
+    /// The OpenTelemetry layer to add to an existing subscriber; `None` (a
+    /// layer that does nothing) when traces are off.
+    pub fn layer<S>(&self) -> Option<OpenTelemetryLayer<S, SdkTracer>>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        self.tracer_provider.as_ref().map(layer)
+    }
+
+    /// The tracer provider, when traces are exported.
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.tracer_provider.as_ref()
+    }
+
+    /// The meter provider, when metrics are exported.
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.meter_provider.as_ref()
+    }
+
+    /// Whether the last export attempt failed (no collector listening…).
+    pub fn export_failing(&self) -> bool {
+        self.health.is_failing()
+    }
+
+    /// Exports everything recorded so far, now.
+    pub fn force_flush(&self) -> Result<(), TelemetryError> {
+        let mut errors = Vec::new();
+        if let Some(tp) = &self.tracer_provider {
+            if let Err(e) = tp.force_flush() {
+                errors.push(format!("traces: {e}"));
+            }
+        }
+        if let Some(mp) = &self.meter_provider {
+            if let Err(e) = mp.force_flush() {
+                errors.push(format!("metrics: {e}"));
+            }
+        }
+        joined("flush", errors)
+    }
+
+    /// Flushes and stops both providers. Blocks until the last export ends
+    /// (bounded by the export timeout). Errors say what could not be sent.
+    pub fn shutdown(mut self) -> Result<(), TelemetryError> {
+        self.shutdown_inner()
+    }
+
+    fn shutdown_inner(&mut self) -> Result<(), TelemetryError> {
+        if self.shut_down {
+            return Ok(());
+        }
+        self.shut_down = true;
+        let mut errors = Vec::new();
+        if let Some(tp) = &self.tracer_provider {
+            if let Err(e) = tp.shutdown() {
+                errors.push(format!("traces: {e}"));
+            }
+        }
+        if let Some(mp) = &self.meter_provider {
+            if let Err(e) = mp.shutdown() {
+                errors.push(format!("metrics: {e}"));
+            }
+        }
+        joined("shutdown", errors)
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.shutdown_inner();
+    }
+}
+
+fn joined(what: &'static str, errors: Vec<String>) -> Result<(), TelemetryError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(TelemetryError {
+            what,
+            message: errors.join("; "),
+        })
+    }
+}
+
+/// Where one signal goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SignalPlan {
+    protocol: Protocol,
+    endpoint: String,
+}
+
+/// The resolved configuration: builder settings, then `OTEL_*`, then defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    service_name: Option<String>,
+    traces: Option<SignalPlan>,
+    metrics: Option<SignalPlan>,
+}
+
+impl Plan {
+    fn destination(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for s in [&self.traces, &self.metrics].into_iter().flatten() {
+            let d = format!("{} ({})", s.endpoint, s.protocol.as_str());
+            if !parts.contains(&d) {
+                parts.push(d);
+            }
+        }
+        parts.join(" and ")
+    }
+}
+
+fn plan(
+    b: &TelemetryBuilder,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Plan, TelemetryError> {
+    let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let disabled = env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let exporter_on = |var: &str| env(var).is_none_or(|v| !v.trim().eq_ignore_ascii_case("none"));
+    let signal = |on: Option<bool>,
+                  exporter_var: &str,
+                  protocol_var: &str,
+                  endpoint_var: &str,
+                  explicit: &Option<String>,
+                  path: &str|
+     -> Result<Option<SignalPlan>, TelemetryError> {
+        if !on.unwrap_or(!disabled && exporter_on(exporter_var)) {
+            return Ok(None);
+        }
+        let protocol = match b.protocol {
+            Some(p) => p,
+            None => match env(protocol_var).or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
+                Some(v) => Protocol::parse(&v).ok_or_else(|| {
+                    TelemetryError::config(format!(
+                        "unsupported OTLP protocol {v:?} (supported: grpc, http/protobuf)"
+                    ))
+                })?,
+                None => Protocol::Grpc,
+            },
+        };
+        let with_path = |base: &str| match protocol {
+            Protocol::Grpc => base.to_string(),
+            Protocol::HttpProtobuf => format!("{}{path}", base.trim_end_matches('/')),
+        };
+        let endpoint = if let Some(full) = explicit {
+            full.clone()
+        } else if let Some(base) = &b.endpoint {
+            with_path(base)
+        } else if let Some(full) = env(endpoint_var) {
+            full
+        } else if let Some(base) = env("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            with_path(&base)
+        } else {
+            with_path(protocol.default_base())
+        };
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(TelemetryError::config(format!(
+                "OTLP endpoint {endpoint:?} must start with http:// or https://"
+            )));
+        }
+        Ok(Some(SignalPlan { protocol, endpoint }))
+    };
+    Ok(Plan {
+        service_name: b.service_name.clone(),
+        traces: signal(
+            b.traces,
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &b.traces_endpoint,
+            "/v1/traces",
+        )?,
+        metrics: signal(
+            b.metrics,
+            "OTEL_METRICS_EXPORTER",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            &b.metrics_endpoint,
+            "/v1/metrics",
+        )?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn plan_with(b: TelemetryBuilder, vars: &[(&str, &str)]) -> Result<Plan, TelemetryError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        plan(&b, |k| vars.get(k).cloned())
+    }
+
+    fn sig(protocol: Protocol, endpoint: &str) -> Option<SignalPlan> {
+        Some(SignalPlan {
+            protocol,
+            endpoint: endpoint.into(),
+        })
+    }
+
+    #[test]
+    fn defaults_are_grpc_to_localhost_4317_for_both_signals() {
+        let p = plan_with(Telemetry::builder(), &[]).unwrap();
+        assert_eq!(p.traces, sig(Protocol::Grpc, "http://localhost:4317"));
+        assert_eq!(p.metrics, sig(Protocol::Grpc, "http://localhost:4317"));
+        assert_eq!(p.destination(), "http://localhost:4317 (grpc)");
+    }
+
+    #[test]
+    fn http_appends_signal_paths_to_base_endpoints_only() {
+        let p = plan_with(
+            Telemetry::builder(),
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/custom"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.traces,
+            sig(Protocol::HttpProtobuf, "http://collector:4318/v1/traces")
+        );
+        assert_eq!(p.metrics, sig(Protocol::HttpProtobuf, "http://m:9/custom"));
+    }
+
+    #[test]
+    fn builder_settings_win_over_the_environment() {
+        let b = Telemetry::builder()
+            .protocol(Protocol::HttpProtobuf)
+            .endpoint("http://127.0.0.1:1234")
+            .metrics(true);
+        let p = plan_with(
+            b,
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://elsewhere:4317"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.traces,
+            sig(Protocol::HttpProtobuf, "http://127.0.0.1:1234/v1/traces")
+        );
+        assert_eq!(
+            p.metrics,
+            sig(Protocol::HttpProtobuf, "http://127.0.0.1:1234/v1/metrics")
+        );
+    }
+
+    #[test]
+    fn per_signal_protocol_and_none_exporters_are_honoured() {
+        let p = plan_with(
+            Telemetry::builder(),
+            &[
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.traces,
+            sig(Protocol::HttpProtobuf, "http://localhost:4318/v1/traces")
+        );
+        assert_eq!(p.metrics, None);
+        let off = plan_with(Telemetry::builder(), &[("OTEL_SDK_DISABLED", "true")]).unwrap();
+        assert_eq!((off.traces, off.metrics), (None, None));
+    }
+
+    #[test]
+    fn unsupported_protocols_and_bad_endpoints_are_named() {
+        let e = plan_with(
+            Telemetry::builder(),
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("http/json"), "{e}");
+        let e = plan_with(Telemetry::builder().endpoint("localhost:4317"), &[]).unwrap_err();
+        assert!(e.to_string().contains("localhost:4317"), "{e}");
+    }
+}

@@ -1,0 +1,106 @@
+//! `coscls::telemetry::init()` configured only by `OTEL_*` variables: it
+//! installs the global subscriber and providers, and its guard's shutdown
+//! delivers everything. (Its own binary: it sets process-wide state.)
+
+mod telemetry_support;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coscls::auth::Credentials;
+use coscls::cos;
+use coscls::telemetry::OperationInfo;
+use coscls::transport::retry::RetryPolicy;
+use coscls::transport::{
+    Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
+    Timeouts,
+};
+use http::{HeaderMap, HeaderValue, Method};
+use telemetry_support::{FakeCos, Receiver};
+
+async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
+    cos::Error::Service(Box::new(cos::ServiceError {
+        status: r.status().as_u16(),
+        code: "Error".into(),
+        ..Default::default()
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_reads_the_otel_environment_and_shutdown_flushes() {
+    let receiver = Receiver::http();
+    // This binary has a single test, so changing the environment is safe.
+    std::env::set_var("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint());
+    std::env::set_var("OTEL_SERVICE_NAME", "coscls-init-test");
+    std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test");
+    let telemetry = coscls::telemetry::init().expect("init");
+    assert!(
+        coscls::telemetry::init().is_err(),
+        "a second global subscriber is refused with an explanation"
+    );
+
+    let cos = FakeCos::start(0).await;
+    let creds = Credentials::new("AKIDtest", "secret").unwrap();
+    let p = Pipeline::new(
+        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
+        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
+        RetryPolicy::default(),
+    );
+    let info = OperationInfo::cos("PutObject", "ap-guangzhou", "init-1250000000");
+    let app = tracing::info_span!("app.main");
+    let _entered = app.enter();
+    p.execute(
+        &info,
+        || {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "host",
+                HeaderValue::from_str(&cos.addr.to_string()).unwrap(),
+            );
+            Ok(PreparedRequest {
+                method: Method::PUT,
+                url: format!("http://{}/init-1250000000/k", cos.addr),
+                signed_path: "/init-1250000000/k".into(),
+                params: vec![],
+                headers,
+                body: RequestBody::Bytes(Bytes::from_static(b"hello")),
+            })
+        },
+        parse_error,
+    )
+    .await
+    .unwrap();
+    drop(_entered);
+    drop(app);
+    telemetry.shutdown().expect("flushed");
+
+    let spans = receiver.spans();
+    let op = spans
+        .iter()
+        .find(|s| s.name == "COS PutObject")
+        .expect("exported");
+    let parent = spans
+        .iter()
+        .find(|s| s.name == "app.main")
+        .expect("app span");
+    assert_eq!(op.parent_span_id, parent.span_id);
+    assert!(receiver
+        .service_names()
+        .iter()
+        .any(|n| n == "coscls-init-test"));
+    let c = receiver.collected.lock().unwrap();
+    let env_attr = c.traces.iter().flat_map(|t| &t.resource_spans).any(|rs| {
+        rs.resource.as_ref().is_some_and(|r| {
+            telemetry_support::string_attr(&r.attributes, "deployment.environment").as_deref()
+                == Some("test")
+        })
+    });
+    assert!(env_attr, "OTEL_RESOURCE_ATTRIBUTES reaches the resource");
+    assert!(
+        !c.metrics.is_empty(),
+        "metrics are exported at shutdown too"
+    );
+    let traceparent = &cos.seen()[0].headers["traceparent"];
+    assert!(traceparent.starts_with(&format!("00-{}-", hex::encode(&op.trace_id))));
+}

@@ -1,0 +1,791 @@
+//! Telemetry end to end over OTLP/gRPC: operations run through the transport
+//! pipeline against a local HTTP server, the spans and metrics are exported by
+//! `coscls::telemetry` to an in-test OTLP receiver (tonic server on the
+//! official protobuf definitions), and the tests assert what arrived.
+//!
+//! One `TelemetryGuard` serves the whole binary (metrics instruments are
+//! process-wide); each test uses its own bucket name and filters on it.
+
+mod telemetry_support;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use coscls::auth::{parse_query, Credentials};
+use coscls::cos;
+use coscls::telemetry::schema::DURATION_BOUNDARIES;
+use coscls::telemetry::{OperationInfo, Protocol, Telemetry, TelemetryGuard};
+use coscls::transport::retry::RetryPolicy;
+use coscls::transport::{
+    Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
+    Timeouts,
+};
+use http::{HeaderMap, HeaderValue, Method};
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
+use telemetry_support::{int_attr, keys, string_attr, wait_for, FakeCos, Receiver};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+const SECRET_KEY: &str = "test-secret-KEY-9f8e7d6c";
+const TOKEN: &str = "sts-token-XYZ-123456";
+
+struct Shared {
+    receiver: Receiver,
+    guard: TelemetryGuard,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let receiver = Receiver::grpc();
+        let guard = Telemetry::builder()
+            .service_name("coscls-telemetry-test")
+            .protocol(Protocol::Grpc)
+            .endpoint(receiver.endpoint())
+            .metric_interval(Duration::from_secs(3600))
+            .build()
+            .expect("telemetry builds");
+        Shared { receiver, guard }
+    })
+}
+
+fn unique_bucket(prefix: &str) -> String {
+    format!("{prefix}-{:08x}-1250000000", fastrand::u32(..))
+}
+
+fn pipeline(max_attempts: u32) -> Pipeline {
+    let creds = Credentials::new("AKIDtest", SECRET_KEY)
+        .unwrap()
+        .with_session_token(TOKEN)
+        .unwrap();
+    Pipeline::new(
+        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
+        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
+        RetryPolicy::default()
+            .with_max_attempts(max_attempts)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
+    )
+}
+
+fn prepared(
+    addr: std::net::SocketAddr,
+    method: Method,
+    path: &str,
+    query: &str,
+    body: Bytes,
+) -> PreparedRequest {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_str(&addr.to_string()).unwrap());
+    PreparedRequest {
+        method,
+        url: format!(
+            "http://{addr}{path}{}",
+            if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            }
+        ),
+        signed_path: path.to_string(),
+        params: parse_query(query).unwrap_or_default(),
+        headers,
+        body: if body.is_empty() {
+            RequestBody::Empty
+        } else {
+            RequestBody::Bytes(body)
+        },
+    }
+}
+
+async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
+    let status = r.status().as_u16();
+    let request_id = r
+        .headers()
+        .get("x-cos-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    cos::Error::Service(Box::new(cos::ServiceError {
+        status,
+        code: if status == 503 {
+            "SlowDown".into()
+        } else {
+            format!("Http{status}")
+        },
+        request_id,
+        ..Default::default()
+    }))
+}
+
+fn spans_of(receiver: &Receiver, name: &str, bucket: &str) -> Vec<Span> {
+    receiver
+        .spans()
+        .into_iter()
+        .filter(|s| {
+            s.name == name
+                && string_attr(&s.attributes, "tencent_cloud.cos.bucket").as_deref() == Some(bucket)
+        })
+        .collect()
+}
+
+/// Every attribute is recorded once (the SDK would export duplicates).
+fn assert_unique_keys(span: &Span) {
+    let k = keys(&span.attributes);
+    let mut d = k.clone();
+    d.dedup();
+    assert_eq!(k, d, "duplicate attribute keys on {}", span.name);
+}
+
+fn children_of(receiver: &Receiver, parent: &Span) -> Vec<Span> {
+    let mut c: Vec<Span> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
+        .collect();
+    c.sort_by_key(|s| s.start_time_unix_nano);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
+    let s = shared();
+    let cos = FakeCos::start(0).await;
+    let bucket = unique_bucket("put");
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    let app = tracing::info_span!("app.upload");
+    let p = pipeline(4);
+    let info = OperationInfo::cos("PutObject", "ap-guangzhou", &bucket).with_key("dir/a b.txt");
+    let url_path = format!("/{bucket}/dir/a%20b.txt");
+    let body = Bytes::from(vec![7u8; 4096]);
+    let response = p
+        .execute(
+            &info,
+            || Ok(prepared(cos.addr, Method::PUT, &url_path, "", body.clone())),
+            parse_error,
+        )
+        .instrument(app.clone())
+        .await
+        .expect("put succeeds");
+    response.into_body().collect(1 << 20).await.unwrap();
+    drop(app);
+    s.guard.force_flush().unwrap();
+
+    wait_for("the PutObject span", || {
+        !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS PutObject", &bucket).remove(0);
+    assert_eq!(op.kind, SpanKind::Client as i32);
+    let app_span = s
+        .receiver
+        .spans()
+        .into_iter()
+        .find(|x| x.name == "app.upload" && x.span_id == op.parent_span_id)
+        .expect("the operation span is a child of the caller's span");
+    assert_eq!(app_span.trace_id, op.trace_id);
+
+    let a = &op.attributes;
+    assert_eq!(
+        string_attr(a, "cloud.provider").as_deref(),
+        Some("tencent_cloud")
+    );
+    assert_eq!(
+        string_attr(a, "cloud.region").as_deref(),
+        Some("ap-guangzhou")
+    );
+    assert_eq!(string_attr(a, "rpc.service").as_deref(), Some("COS"));
+    assert_eq!(string_attr(a, "rpc.method").as_deref(), Some("PutObject"));
+    assert_eq!(
+        string_attr(a, "tencent_cloud.cos.key").as_deref(),
+        Some("dir/a b.txt")
+    );
+    assert!(string_attr(a, "tencent_cloud.request_id").is_some_and(|id| id.starts_with("req-")));
+    assert_eq!(
+        string_attr(a, "http.request.method").as_deref(),
+        Some("PUT")
+    );
+    assert_eq!(int_attr(a, "http.response.status_code"), Some(200));
+    assert_eq!(int_attr(a, "http.request.body.size"), Some(4096));
+    assert_eq!(int_attr(a, "http.response.body.size"), Some(0));
+    assert_eq!(
+        string_attr(a, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        string_attr(a, "url.full"),
+        Some(format!("http://{}{url_path}", cos.addr))
+    );
+    assert_eq!(
+        int_attr(a, "http.request.resend_count"),
+        None,
+        "first try: no resend count"
+    );
+    assert_eq!(string_attr(a, "error.type"), None);
+    assert_ne!(
+        op.status.as_ref().map(|st| st.code),
+        Some(StatusCode::Error as i32)
+    );
+    for unwanted in [
+        "code.file.path",
+        "thread.id",
+        "target",
+        "busy_ns",
+        "idle_ns",
+        "level",
+    ] {
+        assert_eq!(
+            telemetry_support::attr(a, unwanted),
+            None,
+            "{unwanted} must not be exported"
+        );
+    }
+
+    let attempts = children_of(&s.receiver, &op);
+    assert_eq!(attempts.len(), 1, "one attempt span");
+    let attempt = &attempts[0];
+    assert_eq!(attempt.name, "PUT");
+    assert_eq!(attempt.kind, SpanKind::Client as i32);
+    assert_eq!(
+        int_attr(&attempt.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    assert_eq!(
+        int_attr(&attempt.attributes, "server.port"),
+        Some(i64::from(cos.addr.port()))
+    );
+
+    // The server saw a W3C traceparent naming the attempt span, unsigned.
+    let seen = cos.seen();
+    assert_eq!(seen.len(), 1);
+    let traceparent = seen[0]
+        .headers
+        .get("traceparent")
+        .expect("traceparent sent");
+    assert_eq!(
+        traceparent,
+        &format!(
+            "00-{}-{}-01",
+            hex::encode(&op.trace_id),
+            hex::encode(&attempt.span_id)
+        )
+    );
+    let authorization = &seen[0].headers["authorization"];
+    assert!(!authorization.contains("traceparent"), "{authorization}");
+
+    // Histogram: one sample with the documented label set and boundaries.
+    wait_for("the duration sample", || {
+        !s.receiver
+            .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)])
+            .is_empty()
+    })
+    .await;
+    let points = s
+        .receiver
+        .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)]);
+    assert_eq!(points.len(), 1, "{points:?}");
+    let point = &points[0];
+    assert_eq!(
+        keys(&point.attributes),
+        [
+            "bucket",
+            "operation",
+            "region",
+            "service",
+            "status",
+            "topic"
+        ]
+    );
+    assert_eq!(
+        string_attr(&point.attributes, "service").as_deref(),
+        Some("cos")
+    );
+    assert_eq!(
+        string_attr(&point.attributes, "operation").as_deref(),
+        Some("PutObject")
+    );
+    assert_eq!(
+        string_attr(&point.attributes, "region").as_deref(),
+        Some("ap-guangzhou")
+    );
+    assert_eq!(string_attr(&point.attributes, "topic").as_deref(), Some(""));
+    assert_eq!(
+        string_attr(&point.attributes, "status").as_deref(),
+        Some("ok")
+    );
+    assert_eq!(point.count, 1);
+    assert_eq!(point.explicit_bounds, DURATION_BOUNDARIES.to_vec());
+    assert_eq!(point.bucket_counts.iter().sum::<u64>(), 1);
+
+    let upload = s.receiver.sum_points(
+        "coscls.client.transferred",
+        &[("bucket", &bucket), ("direction", "upload")],
+    );
+    assert_eq!(upload.len(), 1);
+    assert_eq!(
+        keys(&upload[0].attributes),
+        ["bucket", "direction", "operation", "service"]
+    );
+    assert_eq!(
+        upload[0].value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(4096))
+    );
+    assert!(s
+        .receiver
+        .service_names()
+        .iter()
+        .any(|n| n == "coscls-telemetry-test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metric() {
+    let s = shared();
+    let cos = FakeCos::start(0).await;
+    let bucket = unique_bucket("retry");
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    let p = pipeline(3);
+    let info = OperationInfo::cos("UploadPart", "ap-beijing", &bucket)
+        .with_key("big.bin")
+        .with_upload_id("upload-1")
+        .with_part_number(3);
+    let url_path = format!("/{bucket}/slow/big.bin");
+    let err = p
+        .execute(
+            &info,
+            || {
+                Ok(prepared(
+                    cos.addr,
+                    Method::PUT,
+                    &url_path,
+                    "partNumber=3&uploadId=upload-1",
+                    Bytes::from_static(b"part"),
+                ))
+            },
+            parse_error,
+        )
+        .await
+        .expect_err("503 three times");
+    assert_eq!(err.code(), Some("SlowDown"));
+    assert_eq!(cos.seen().len(), 3);
+    s.guard.force_flush().unwrap();
+
+    wait_for("the UploadPart span", || {
+        !spans_of(&s.receiver, "COS UploadPart", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS UploadPart", &bucket).remove(0);
+    let status = op.status.clone().expect("status set");
+    assert_eq!(status.code, StatusCode::Error as i32);
+    assert_eq!(
+        string_attr(&op.attributes, "error.type").as_deref(),
+        Some("SlowDown")
+    );
+    assert_eq!(
+        int_attr(&op.attributes, "http.response.status_code"),
+        Some(503)
+    );
+    assert_eq!(
+        int_attr(&op.attributes, "http.request.resend_count"),
+        Some(2)
+    );
+    assert_eq!(
+        string_attr(&op.attributes, "tencent_cloud.cos.upload_id").as_deref(),
+        Some("upload-1")
+    );
+    assert_eq!(
+        int_attr(&op.attributes, "tencent_cloud.cos.part_number"),
+        Some(3)
+    );
+    let retries: Vec<_> = op
+        .events
+        .iter()
+        .filter(|e| e.name == "retrying after a transient failure")
+        .collect();
+    assert_eq!(retries.len(), 2, "{:?}", op.events);
+    assert_eq!(
+        string_attr(&retries[0].attributes, "reason").as_deref(),
+        Some("slow_down")
+    );
+
+    assert_unique_keys(&op);
+    let attempts = children_of(&s.receiver, &op);
+    assert_eq!(attempts.len(), 3);
+    for (n, a) in attempts.iter().enumerate() {
+        assert_eq!(a.name, "PUT");
+        assert_eq!(
+            a.status.as_ref().map(|st| st.code),
+            Some(StatusCode::Error as i32)
+        );
+        assert_eq!(
+            string_attr(&a.attributes, "error.type").as_deref(),
+            Some("SlowDown")
+        );
+        assert_eq!(
+            int_attr(&a.attributes, "http.response.status_code"),
+            Some(503)
+        );
+        let expected = if n == 0 { None } else { Some(n as i64) };
+        assert_eq!(
+            int_attr(&a.attributes, "http.request.resend_count"),
+            expected
+        );
+    }
+    // Each attempt carried its own span in traceparent.
+    let sent: Vec<String> = cos
+        .seen()
+        .iter()
+        .map(|r| r.headers["traceparent"].clone())
+        .collect();
+    for (a, tp) in attempts.iter().zip(&sent) {
+        assert!(tp.contains(&hex::encode(&a.span_id)), "{tp}");
+    }
+
+    wait_for("the failure sample", || {
+        !s.receiver
+            .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)])
+            .is_empty()
+    })
+    .await;
+    let points = s
+        .receiver
+        .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)]);
+    assert_eq!(points.len(), 1);
+    assert_eq!(
+        string_attr(&points[0].attributes, "status").as_deref(),
+        Some("SlowDown")
+    );
+    assert_eq!(points[0].count, 1);
+    let retried = s.receiver.sum_points(
+        "coscls.client.retries",
+        &[("operation", "UploadPart"), ("reason", "slow_down")],
+    );
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        keys(&retried[0].attributes),
+        ["operation", "reason", "service"]
+    );
+    assert_eq!(
+        retried[0].value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
+    let s = shared();
+    let cos = FakeCos::start(65536).await;
+    let bucket = unique_bucket("get");
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let p = pipeline(1);
+    let url_path = format!("/{bucket}/obj");
+    let get = |op: &'static str| {
+        let info = OperationInfo::cos(op, "ap-guangzhou", &bucket).with_key("obj");
+        let p = &p;
+        let url_path = &url_path;
+        let addr = cos.addr;
+        async move {
+            p.execute(
+                &info,
+                || Ok(prepared(addr, Method::GET, url_path, "", Bytes::new())),
+                parse_error,
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    let response = get("GetObject").await;
+    s.guard.force_flush().unwrap();
+    // The flush has delivered every closed span: this one must still be open.
+    assert!(
+        spans_of(&s.receiver, "COS GetObject", &bucket).is_empty(),
+        "the span must stay open while the body is unread"
+    );
+    let body = response.into_body().collect(1 << 20).await.unwrap();
+    assert_eq!(body.len(), 65536);
+    s.guard.force_flush().unwrap();
+    wait_for("the GetObject span", || {
+        !spans_of(&s.receiver, "COS GetObject", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS GetObject", &bucket).remove(0);
+    assert_eq!(
+        int_attr(&op.attributes, "http.response.body.size"),
+        Some(65536)
+    );
+    let download = s.receiver.sum_points(
+        "coscls.client.transferred",
+        &[
+            ("bucket", &bucket),
+            ("direction", "download"),
+            ("operation", "GetObject"),
+        ],
+    );
+    assert_eq!(
+        download[0].value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(65536))
+    );
+
+    // Dropped unread: the operation ends as a success with what was read.
+    let response = get("HeadObject").await;
+    drop(response);
+    s.guard.force_flush().unwrap();
+    wait_for("the dropped span", || {
+        !spans_of(&s.receiver, "COS HeadObject", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS HeadObject", &bucket).remove(0);
+    assert_eq!(int_attr(&op.attributes, "http.response.body.size"), Some(0));
+    assert_eq!(string_attr(&op.attributes, "error.type"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_operation_is_recorded_as_cancelled() {
+    let s = shared();
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            h.lock().unwrap().push(stream);
+        }
+    });
+    let bucket = unique_bucket("cancel");
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let p = pipeline(1);
+    let info = OperationInfo::cos("GetObject", "ap-guangzhou", &bucket);
+    let url_path = format!("/{bucket}/obj");
+    let outcome = tokio::time::timeout(
+        Duration::from_millis(300),
+        p.execute(
+            &info,
+            || Ok(prepared(addr, Method::GET, &url_path, "", Bytes::new())),
+            parse_error,
+        ),
+    )
+    .await;
+    assert!(outcome.is_err(), "the server never answers");
+    s.guard.force_flush().unwrap();
+    wait_for("the cancelled span", || {
+        !spans_of(&s.receiver, "COS GetObject", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS GetObject", &bucket).remove(0);
+    assert_eq!(
+        string_attr(&op.attributes, "error.type").as_deref(),
+        Some("cancelled")
+    );
+    wait_for("the cancelled sample", || {
+        !s.receiver
+            .histogram_points(
+                "coscls.client.operation.duration",
+                &[("bucket", &bucket), ("status", "cancelled")],
+            )
+            .is_empty()
+    })
+    .await;
+}
+
+/// Collects everything the `fmt` layer writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_exported_byte_or_log_line_contains_the_secret_token_or_signature() {
+    let s = shared();
+    let cos = FakeCos::start(16).await;
+    let bucket = unique_bucket("secret");
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_ansi(false),
+        )
+        .with(s.guard.layer());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+
+    let p = pipeline(2);
+    // A presigned-style query: the values must not reach telemetry.
+    let query =
+        format!("q-ak=AKIDtest&q-signature=querysig0123456789abcdef&x-cos-security-token={TOKEN}");
+    for (op, path) in [
+        ("GetObject", format!("/{bucket}/k")),
+        ("PutObject", format!("/{bucket}/slow/k")),
+    ] {
+        let info = OperationInfo::cos(op, "ap-guangzhou", &bucket).with_key("k");
+        let method = if op == "GetObject" {
+            Method::GET
+        } else {
+            Method::PUT
+        };
+        let r = p
+            .execute(
+                &info,
+                || {
+                    Ok(prepared(
+                        cos.addr,
+                        method.clone(),
+                        &path,
+                        &query,
+                        Bytes::from_static(b"data"),
+                    ))
+                },
+                parse_error,
+            )
+            .await;
+        if let Ok(r) = r {
+            r.into_body().collect(1024).await.unwrap();
+        }
+    }
+    s.guard.force_flush().unwrap();
+    wait_for("both spans", || {
+        !spans_of(&s.receiver, "COS GetObject", &bucket).is_empty()
+            && !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+    })
+    .await;
+
+    let op = spans_of(&s.receiver, "COS GetObject", &bucket).remove(0);
+    let url = string_attr(&op.attributes, "url.full").unwrap();
+    assert!(url.contains("q-signature=REDACTED"), "{url}");
+    assert!(url.contains("x-cos-security-token=REDACTED"), "{url}");
+    assert!(url.contains("q-ak=REDACTED"), "{url}");
+
+    let mut forbidden: Vec<String> = vec![
+        SECRET_KEY.into(),
+        TOKEN.into(),
+        "querysig0123456789abcdef".into(),
+    ];
+    for req in cos.seen() {
+        let auth = &req.headers["authorization"];
+        let sig = auth
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("q-signature="))
+            .expect("signed request");
+        forbidden.push(sig.to_string());
+    }
+    let exports = s.receiver.raw_exports();
+    assert!(!exports.is_empty());
+    for bytes in &exports {
+        for secret in &forbidden {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "an export contains {secret:?}"
+            );
+        }
+    }
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("retrying"),
+        "the retry was logged: {logged}"
+    );
+    for secret in &forbidden {
+        assert!(
+            !logged.contains(secret.as_str()),
+            "a log line contains {secret:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow() {
+    let s = shared();
+    let cos = FakeCos::start(0).await;
+    let bucket = unique_bucket("nolayer");
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let p = pipeline(1);
+    let info = OperationInfo::cos("PutObject", "ap-guangzhou", &bucket);
+    let url_path = format!("/{bucket}/k");
+    p.execute(
+        &info,
+        || {
+            Ok(prepared(
+                cos.addr,
+                Method::PUT,
+                &url_path,
+                "",
+                Bytes::from_static(b"x"),
+            ))
+        },
+        parse_error,
+    )
+    .await
+    .unwrap();
+    assert!(!cos.seen()[0].headers.contains_key("traceparent"));
+    s.guard.force_flush().unwrap();
+    wait_for("the sample", || {
+        !s.receiver
+            .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)])
+            .is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filtering_out_attempt_spans_keeps_the_operation_span_in_traceparent() {
+    let s = shared();
+    let cos = FakeCos::start(0).await;
+    let bucket = unique_bucket("noattempt");
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "info,coscls::attempt=off",
+        ))
+        .with(s.guard.layer());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let p = pipeline(1);
+    let info = OperationInfo::cos("PutObject", "ap-guangzhou", &bucket);
+    let url_path = format!("/{bucket}/k");
+    p.execute(
+        &info,
+        || {
+            Ok(prepared(
+                cos.addr,
+                Method::PUT,
+                &url_path,
+                "",
+                Bytes::from_static(b"x"),
+            ))
+        },
+        parse_error,
+    )
+    .await
+    .unwrap();
+    s.guard.force_flush().unwrap();
+    wait_for("the PutObject span", || {
+        !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+    })
+    .await;
+    let op = spans_of(&s.receiver, "COS PutObject", &bucket).remove(0);
+    assert!(children_of(&s.receiver, &op).is_empty(), "no attempt spans");
+    assert_eq!(
+        int_attr(&op.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    let tp = &cos.seen()[0].headers["traceparent"];
+    assert_eq!(
+        tp,
+        &format!(
+            "00-{}-{}-01",
+            hex::encode(&op.trace_id),
+            hex::encode(&op.span_id)
+        )
+    );
+}

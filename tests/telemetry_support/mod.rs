@@ -1,0 +1,399 @@
+//! Test support for the telemetry tests: OTLP receivers built on the official
+//! protobuf definitions (gRPC with tonic, and HTTP/protobuf), and a small
+//! HTTP server that plays COS for the pipeline.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, HistogramDataPoint, NumberDataPoint};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Everything a receiver got.
+#[derive(Default)]
+pub struct Collected {
+    pub traces: Vec<ExportTraceServiceRequest>,
+    pub metrics: Vec<ExportMetricsServiceRequest>,
+    /// The protobuf bytes of every export (as sent over HTTP; re-encoded for gRPC).
+    pub raw: Vec<Vec<u8>>,
+    /// `service.name` of every resource seen.
+    pub service_names: Vec<String>,
+}
+
+/// An OTLP receiver on a random loopback port, on its own runtime thread so
+/// it outlives any one test's runtime.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub collected: Arc<Mutex<Collected>>,
+}
+
+struct Grpc(Arc<Mutex<Collected>>);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        store_traces(&self.0, request.into_inner(), None);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        store_metrics(&self.0, request.into_inner(), None);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+fn store_traces(c: &Mutex<Collected>, req: ExportTraceServiceRequest, raw: Option<Vec<u8>>) {
+    let mut c = c.lock().unwrap();
+    c.raw.push(raw.unwrap_or_else(|| req.encode_to_vec()));
+    for rs in &req.resource_spans {
+        if let Some(r) = &rs.resource {
+            c.service_names
+                .extend(string_attr(&r.attributes, "service.name"));
+        }
+    }
+    c.traces.push(req);
+}
+
+fn store_metrics(c: &Mutex<Collected>, req: ExportMetricsServiceRequest, raw: Option<Vec<u8>>) {
+    let mut c = c.lock().unwrap();
+    c.raw.push(raw.unwrap_or_else(|| req.encode_to_vec()));
+    c.metrics.push(req);
+}
+
+fn spawn_runtime_thread<F>(f: impl FnOnce() -> F + Send + 'static) -> SocketAddr
+where
+    F: std::future::Future<Output = (SocketAddr, tokio::task::JoinHandle<()>)>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (addr, task) = f().await;
+            tx.send(addr).unwrap();
+            let _ = task.await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+impl Receiver {
+    /// OTLP/gRPC (traces and metrics services).
+    pub fn grpc() -> Self {
+        let collected = Arc::new(Mutex::new(Collected::default()));
+        let c = collected.clone();
+        let addr = spawn_runtime_thread(move || async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            let task = tokio::spawn(async move {
+                tonic::transport::Server::builder()
+                    .add_service(TraceServiceServer::new(Grpc(c.clone())))
+                    .add_service(MetricsServiceServer::new(Grpc(c)))
+                    .serve_with_incoming(incoming)
+                    .await
+                    .unwrap();
+            });
+            (addr, task)
+        });
+        Receiver { addr, collected }
+    }
+
+    /// OTLP/HTTP with protobuf bodies (`POST /v1/traces`, `POST /v1/metrics`).
+    pub fn http() -> Self {
+        let collected = Arc::new(Mutex::new(Collected::default()));
+        let c = collected.clone();
+        let addr = spawn_runtime_thread(move || async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let task = tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let c = c.clone();
+                    tokio::spawn(serve_http(stream, move |req| match req.path.as_str() {
+                        "/v1/traces" => {
+                            let body = req.body.clone();
+                            let msg = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+                            store_traces(&c, msg, Some(body));
+                            reply(200, &[("content-type", "application/x-protobuf")], b"")
+                        }
+                        "/v1/metrics" => {
+                            let body = req.body.clone();
+                            let msg = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
+                            store_metrics(&c, msg, Some(body));
+                            reply(200, &[("content-type", "application/x-protobuf")], b"")
+                        }
+                        _ => reply(404, &[], b""),
+                    }));
+                }
+            });
+            (addr, task)
+        });
+        Receiver { addr, collected }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// All spans received so far.
+    pub fn spans(&self) -> Vec<Span> {
+        let c = self.collected.lock().unwrap();
+        c.traces
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect()
+    }
+
+    /// The latest export's metric called `name` (cumulative temporality).
+    pub fn latest_metric(&self, name: &str) -> Option<metric::Data> {
+        let c = self.collected.lock().unwrap();
+        c.metrics
+            .iter()
+            .rev()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .find(|m| m.name == name)
+            .and_then(|m| m.data.clone())
+    }
+
+    /// Histogram points of `name` whose attributes include all of `labels`.
+    pub fn histogram_points(&self, name: &str, labels: &[(&str, &str)]) -> Vec<HistogramDataPoint> {
+        match self.latest_metric(name) {
+            Some(metric::Data::Histogram(h)) => h
+                .data_points
+                .into_iter()
+                .filter(|p| has_labels(&p.attributes, labels))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    /// Sum (counter) points of `name` whose attributes include all of `labels`.
+    pub fn sum_points(&self, name: &str, labels: &[(&str, &str)]) -> Vec<NumberDataPoint> {
+        match self.latest_metric(name) {
+            Some(metric::Data::Sum(s)) => s
+                .data_points
+                .into_iter()
+                .filter(|p| has_labels(&p.attributes, labels))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    pub fn raw_exports(&self) -> Vec<Vec<u8>> {
+        self.collected.lock().unwrap().raw.clone()
+    }
+
+    pub fn service_names(&self) -> Vec<String> {
+        self.collected.lock().unwrap().service_names.clone()
+    }
+}
+
+fn has_labels(attrs: &[KeyValue], labels: &[(&str, &str)]) -> bool {
+    labels
+        .iter()
+        .all(|(k, v)| string_attr(attrs, k).as_deref() == Some(*v))
+}
+
+/// The string value of attribute `key`.
+pub fn string_attr(attrs: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attrs, key)? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The integer value of attribute `key` (None if absent or not an integer).
+pub fn int_attr(attrs: &[KeyValue], key: &str) -> Option<i64> {
+    match attr(attrs, key)? {
+        any_value::Value::IntValue(i) => Some(i),
+        _ => None,
+    }
+}
+
+pub fn attr(attrs: &[KeyValue], key: &str) -> Option<any_value::Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.clone())
+        .and_then(|AnyValue { value }| value)
+}
+
+/// Attribute keys, sorted, to compare label sets.
+pub fn keys(attrs: &[KeyValue]) -> Vec<String> {
+    let mut k: Vec<String> = attrs.iter().map(|kv| kv.key.clone()).collect();
+    k.sort();
+    k
+}
+
+/// Polls `cond` until it holds, or panics with `what` after a generous bound
+/// (this waits for background exports; it does not measure anything).
+pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+// ---------------------------------------------------------------------------
+// A minimal HTTP/1.1 server.
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+pub fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+async fn serve_http(
+    mut stream: tokio::net::TcpStream,
+    handle: impl Fn(&SeenRequest) -> Vec<u8> + Send + 'static,
+) {
+    let mut buf = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let mut first = lines.next().unwrap_or_default().split(' ');
+        let method = first.next().unwrap_or_default().to_string();
+        let path = first.next().unwrap_or_default().to_string();
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let body_start = head_end + 4;
+        while buf.len() < body_start + len {
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = buf[body_start..body_start + len].to_vec();
+        buf.drain(..body_start + len);
+        let req = SeenRequest {
+            method,
+            path,
+            headers,
+            body,
+        };
+        let response = handle(&req);
+        if stream.write_all(&response).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A stand-in for COS: records every request; `/slow/...` answers 503
+/// SlowDown, GET answers `get_body_len` bytes, anything else 200 empty.
+#[derive(Clone)]
+pub struct FakeCos {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+}
+
+impl FakeCos {
+    pub async fn start(get_body_len: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let s = s.clone();
+                n += 1;
+                let conn = n;
+                tokio::spawn(serve_http(stream, move |req| {
+                    s.lock().unwrap().push(req.clone());
+                    let id = format!("req-{conn}-{}", req.path.len());
+                    if req.path.contains("/slow") {
+                        reply(
+                            503,
+                            &[("x-cos-request-id", &id), ("content-type", "application/xml")],
+                            b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+                        )
+                    } else if req.method == "GET" {
+                        reply(200, &[("x-cos-request-id", &id)], &vec![b'x'; get_body_len])
+                    } else {
+                        reply(200, &[("x-cos-request-id", &id)], b"")
+                    }
+                }));
+            }
+        });
+        FakeCos { addr, seen }
+    }
+
+    pub fn seen(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
