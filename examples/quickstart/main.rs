@@ -16,7 +16,6 @@
 mod stats;
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coscls::auth::{Credentials, EnvProvider};
@@ -27,8 +26,11 @@ use coscls_emulator::Emulator;
 use futures_util::TryStreamExt;
 use opentelemetry::trace::TracerProvider as _;
 use tracing::Instrument;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -46,13 +48,21 @@ struct Target {
 
 async fn target() -> Result<Target, BoxError> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let (Some(region), Some(bucket), Some(topic)) = (env("COS_REGION"), env("COS_BUCKET"), env("CLS_TOPIC_ID")) {
+    if let (Some(region), Some(bucket), Some(topic)) =
+        (env("COS_REGION"), env("COS_BUCKET"), env("CLS_TOPIC_ID"))
+    {
         let creds = EnvProvider::load()?;
         println!("Running against Tencent Cloud: bucket {bucket} in {region}, CLS topic {topic}");
         let cls_region = env("CLS_REGION").unwrap_or_else(|| region.clone());
         return Ok(Target {
-            cos: cos::Client::builder().region(region).credentials(creds.clone()).build()?,
-            cls: cls::Client::builder().region(cls_region).credentials(creds).build()?,
+            cos: cos::Client::builder()
+                .region(region)
+                .credentials(creds.clone())
+                .build()?,
+            cls: cls::Client::builder()
+                .region(cls_region)
+                .credentials(creds)
+                .build()?,
             bucket,
             topic,
             emulator: None,
@@ -61,8 +71,16 @@ async fn target() -> Result<Target, BoxError> {
     let (id, key) = ("AKIDquickstart", "quickstart-secret-key");
     let bucket = "quickstart-1250000000".to_string();
     let topic = "0e69453c-0727-4c9c-9d4f-3b6b1c2a9e11".to_string();
-    let emulator = Emulator::builder().credentials(id, key).bucket(&bucket).topic(&topic).start().await?;
-    println!("No COS_REGION/COS_BUCKET/CLS_TOPIC_ID set: using the embedded emulator at {}", emulator.endpoint());
+    let emulator = Emulator::builder()
+        .credentials(id, key)
+        .bucket(&bucket)
+        .topic(&topic)
+        .start()
+        .await?;
+    println!(
+        "No COS_REGION/COS_BUCKET/CLS_TOPIC_ID set: using the embedded emulator at {}",
+        emulator.endpoint()
+    );
     println!("(it verifies every signature exactly as COS and CLS do)\n");
     let creds = Credentials::new(id, key)?;
     Ok(Target {
@@ -71,7 +89,11 @@ async fn target() -> Result<Target, BoxError> {
             .endpoint(Endpoint::custom(&emulator.endpoint())?)
             .credentials(creds.clone())
             .build()?,
-        cls: cls::Client::builder().region("ap-guangzhou").endpoint(emulator.endpoint()).credentials(creds).build()?,
+        cls: cls::Client::builder()
+            .region("ap-guangzhou")
+            .endpoint(emulator.endpoint())
+            .credentials(creds)
+            .build()?,
         bucket,
         topic,
         emulator: Some(emulator),
@@ -92,8 +114,14 @@ fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn progress_bar(label: &'static str) -> impl Fn(cos::Progress) + Send + Sync + 'static {
+    let last_percent = std::sync::atomic::AtomicU64::new(u64::MAX);
     move |p: cos::Progress| {
         let total = p.total.unwrap_or(0).max(1);
+        let percent = p.transferred.min(total) * 100 / total;
+        // Redraw only when the percentage moves: parts report often.
+        if last_percent.swap(percent, std::sync::atomic::Ordering::Relaxed) == percent {
+            return;
+        }
         let filled = (p.transferred.min(total) * 30 / total) as usize;
         eprint!(
             "\r  {label} [{}{}] {:>3}%",
@@ -113,7 +141,10 @@ async fn cos_workload(t: &Target) -> Result<(), BoxError> {
     println!("COS");
     let small = [
         (format!("{PREFIX}hello.txt"), b"hello, COS".to_vec()),
-        (format!("{PREFIX}docs/文件 +1.txt"), "keys with spaces, + and CJK just work".as_bytes().to_vec()),
+        (
+            format!("{PREFIX}docs/文件 +1.txt"),
+            "keys with spaces, + and CJK just work".as_bytes().to_vec(),
+        ),
         (format!("{PREFIX}data.json"), br#"{"answer":42}"#.to_vec()),
     ];
     for (key, body) in &small {
@@ -126,12 +157,22 @@ async fn cos_workload(t: &Target) -> Result<(), BoxError> {
     let large_path = dir.path().join("large.bin");
     std::fs::write(&large_path, &large)?;
     let large_key = format!("{PREFIX}large.bin");
-    let opts = UploadOptions::default().part_size(8 * 1024 * 1024).concurrency(3).on_progress(progress_bar("upload"));
-    let up = client.upload_file(bucket, &large_key, &large_path, &opts).await?;
-    println!("  uploaded {large_key}: {} MiB in {} parts", LARGE_SIZE >> 20, up.parts);
+    let opts = UploadOptions::default()
+        .part_size(8 * 1024 * 1024)
+        .concurrency(3)
+        .on_progress(progress_bar("upload"));
+    let up = client
+        .upload_file(bucket, &large_key, &large_path, &opts)
+        .await?;
+    println!(
+        "  uploaded {large_key}: {} MiB in {} parts",
+        LARGE_SIZE >> 20,
+        up.parts
+    );
 
     let mut listed = Vec::new();
-    let mut pages = Box::pin(client.list_objects_stream(bucket, ListOptions::default().prefix(PREFIX)));
+    let mut pages =
+        Box::pin(client.list_objects_stream(bucket, ListOptions::default().prefix(PREFIX)));
     while let Some(page) = pages.try_next().await? {
         listed.extend(page.objects.into_iter().map(|o| (o.key, o.size)));
     }
@@ -146,19 +187,41 @@ async fn cos_workload(t: &Target) -> Result<(), BoxError> {
     println!("  downloaded and compared {} small objects", small.len());
 
     let copy_path = dir.path().join("large.copy");
-    let down_opts = DownloadOptions::default().concurrency(3).on_progress(progress_bar("download"));
-    let down = client.download_file(bucket, &large_key, &copy_path, &down_opts).await?;
+    let down_opts = DownloadOptions::default()
+        .concurrency(3)
+        .on_progress(progress_bar("download"));
+    let down = client
+        .download_file(bucket, &large_key, &copy_path, &down_opts)
+        .await?;
     if std::fs::read(&copy_path)? != large {
         return Err("the downloaded large object differs from the upload".into());
     }
-    println!("  downloaded {large_key} in {} ranged parts: bytes equal, whole-object CRC-64 {}", down.parts, down.crc64_verified.map_or("not provided by the server".to_string(), |c| format!("{c} verified")));
+    println!(
+        "  downloaded {large_key} in {} ranged parts: bytes equal, whole-object CRC-64 {}",
+        down.parts,
+        down.crc64_verified
+            .map_or("not provided by the server".to_string(), |c| format!(
+                "{c} verified"
+            ))
+    );
 
-    let url = client.presigned_url(bucket, &small[0].0, &PresignOptions::get(Duration::from_secs(300))).await?;
+    let url = client
+        .presigned_url(
+            bucket,
+            &small[0].0,
+            &PresignOptions::get(Duration::from_secs(300)),
+        )
+        .await?;
     let fetched = reqwest::get(&url).await?.bytes().await?;
-    println!("  a presigned URL fetched with a plain HTTP client returned {:?}", String::from_utf8_lossy(&fetched));
+    println!(
+        "  a presigned URL fetched with a plain HTTP client returned {:?}",
+        String::from_utf8_lossy(&fetched)
+    );
 
     let keys: Vec<String> = listed.into_iter().map(|(k, _)| k).collect();
-    client.delete_objects(bucket, keys.iter().map(String::as_str)).await?;
+    client
+        .delete_objects(bucket, keys.iter().map(String::as_str))
+        .await?;
     println!("  deleted {} objects\n", keys.len());
     Ok(())
 }
@@ -172,8 +235,14 @@ async fn cls_workload(t: &Target, producer: &Producer) -> Result<(), BoxError> {
         let log = Log {
             time: now_ms,
             contents: vec![
-                LogContent { key: "event".into(), value: "checkout".into() },
-                LogContent { key: "order".into(), value: format!("{i}") },
+                LogContent {
+                    key: "event".into(),
+                    value: "checkout".into(),
+                },
+                LogContent {
+                    key: "order".into(),
+                    value: format!("{i}"),
+                },
             ],
             collect_time: None,
         };
@@ -199,12 +268,23 @@ async fn cls_workload(t: &Target, producer: &Producer) -> Result<(), BoxError> {
     println!("  producer: {delivered}/500 structured logs confirmed delivered");
     if let Some(emu) = &t.emulator {
         let logs = emu.cls_logs(&t.topic);
-        let traced: Vec<_> = logs.iter().filter(|l| l.contents.get("traceID").is_some_and(|v| !v.is_empty())).collect();
-        println!("  the emulator received {} logs; {} came from tracing events", logs.len(), traced.len());
+        let traced: Vec<_> = logs
+            .iter()
+            .filter(|l| l.contents.get("traceID").is_some_and(|v| !v.is_empty()))
+            .collect();
+        println!(
+            "  the emulator received {} logs; {} came from tracing events",
+            logs.len(),
+            traced.len()
+        );
         if let Some(l) = traced.first() {
             println!(
                 "  e.g. {:?} with traceID {} spanID {}",
-                l.contents.get("message").or(l.contents.get("content")).cloned().unwrap_or_default(),
+                l.contents
+                    .get("message")
+                    .or(l.contents.get("content"))
+                    .cloned()
+                    .unwrap_or_default(),
                 l.contents["traceID"],
                 l.contents.get("spanID").cloned().unwrap_or_default()
             );
@@ -219,13 +299,24 @@ async fn main() -> Result<(), BoxError> {
     let target = target().await?;
     let producer = Producer::new(
         target.cls.clone(),
-        ProducerConfig { linger: Duration::from_millis(200), ..ProducerConfig::default() },
+        ProducerConfig {
+            linger: Duration::from_millis(200),
+            ..ProducerConfig::default()
+        },
     )?;
 
     // Export only when asked to; otherwise a local tracer still gives every
     // span a trace id, so the shipped logs show how they join traces.
     let exporting = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
-    let telemetry = if exporting { Some(Telemetry::builder().service_name("coscls-quickstart").build()?) } else { None };
+    let telemetry = if exporting {
+        Some(
+            Telemetry::builder()
+                .service_name("coscls-quickstart")
+                .build()?,
+        )
+    } else {
+        None
+    };
     let local = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let otel_layer = match telemetry.as_ref().and_then(|t| t.layer()) {
         Some(layer) => layer,
@@ -235,7 +326,11 @@ async fn main() -> Result<(), BoxError> {
     tracing_subscriber::registry()
         .with(otel_layer)
         .with(stats.clone())
-        .with(ClsLayer::new(producer.clone(), target.topic.as_str()))
+        // Ship this program's own events; libraries log elsewhere.
+        .with(
+            ClsLayer::new(producer.clone(), target.topic.as_str())
+                .with_filter(Targets::new().with_target("quickstart", Level::INFO)),
+        )
         .init();
 
     let root = tracing::info_span!("quickstart");
@@ -247,7 +342,10 @@ async fn main() -> Result<(), BoxError> {
     .await?;
 
     let report = producer.close(Duration::from_secs(30)).await;
-    println!("Producer closed: {} accepted, {} delivered, {} failed\n", report.accepted, report.delivered, report.failed);
+    println!(
+        "Producer closed: {} accepted, {} delivered, {} failed\n",
+        report.accepted, report.delivered, report.failed
+    );
     println!("{}", stats.table());
 
     match telemetry {
@@ -266,7 +364,11 @@ async fn main() -> Result<(), BoxError> {
         emu.shutdown().await;
     }
     if !report.all_delivered() {
-        return Err(format!("{} logs were not delivered", report.accepted - report.delivered).into());
+        return Err(format!(
+            "{} logs were not delivered",
+            report.accepted - report.delivered
+        )
+        .into());
     }
     Ok(())
 }

@@ -13,9 +13,12 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-/// Per-operation samples: (duration, bytes moved).
+/// Samples of one operation: (duration, bytes moved).
+type Samples = Vec<(Duration, u64)>;
+
+/// Per-operation samples, keyed by span name (`COS PutObject`).
 #[derive(Clone, Default)]
-pub struct Stats(Arc<Mutex<BTreeMap<String, Vec<(Duration, u64)>>>>);
+pub struct Stats(Arc<Mutex<BTreeMap<String, Samples>>>);
 
 struct Open {
     name: String,
@@ -36,7 +39,10 @@ impl Visit for Fields {
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if matches!(field.name(), "http.request.body.size" | "http.response.body.size") {
+        if matches!(
+            field.name(),
+            "http.request.body.size" | "http.response.body.size"
+        ) {
             self.bytes += value.max(0) as u64;
         }
     }
@@ -55,7 +61,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Stats {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
         if let (Some(span), Some(name)) = (ctx.span(id), fields.name) {
-            span.extensions_mut().insert(Open { name, started: Instant::now(), bytes: fields.bytes });
+            span.extensions_mut().insert(Open {
+                name,
+                started: Instant::now(),
+                bytes: fields.bytes,
+            });
         }
     }
 
@@ -73,7 +83,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Stats {
         if let Some(span) = ctx.span(&id) {
             if let Some(open) = span.extensions_mut().remove::<Open>() {
                 if let Ok(mut map) = self.0.lock() {
-                    map.entry(open.name).or_default().push((open.started.elapsed(), open.bytes));
+                    map.entry(open.name)
+                        .or_default()
+                        .push((open.started.elapsed(), open.bytes));
                 }
             }
         }
@@ -84,7 +96,10 @@ impl Stats {
     /// `operation  count  p50  p99  bytes`, one row per operation.
     pub fn table(&self) -> String {
         let map = self.0.lock().map(|m| m.clone()).unwrap_or_default();
-        let mut out = format!("{:<32} {:>6} {:>10} {:>10} {:>12}\n", "operation", "count", "p50 ms", "p99 ms", "bytes");
+        let mut out = format!(
+            "{:<32} {:>6} {:>10} {:>10} {:>12}\n",
+            "operation", "count", "p50 ms", "p99 ms", "bytes"
+        );
         for (name, samples) in map {
             let mut d: Vec<Duration> = samples.iter().map(|(d, _)| *d).collect();
             d.sort();
