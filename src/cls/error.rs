@@ -33,7 +33,20 @@ pub enum Error {
     /// Credentials could not be obtained.
     #[error("CLS credentials unavailable")]
     Credentials(#[from] auth::Error),
-    /// The producer is closed or its buffer is full.
+    /// The producer's memory cap is reached: the record was not accepted.
+    #[error("producer buffer full: {requested} more bytes do not fit in the {limit}-byte cap (waited {waited:?})")]
+    BufferFull {
+        /// Bytes the record needs.
+        requested: usize,
+        /// The producer's memory cap.
+        limit: usize,
+        /// How long the call waited for room.
+        waited: std::time::Duration,
+    },
+    /// The producer was closed: the record was not accepted.
+    #[error("producer is closed")]
+    ProducerClosed,
+    /// Another producer failure (no runtime, bad configuration).
     #[error("producer: {0}")]
     Producer(String),
 }
@@ -76,6 +89,8 @@ impl Error {
             Error::Service { code, .. } => code.clone(),
             Error::Transport(t) => t.kind().as_str().into(),
             Error::Credentials(_) => "credentials".into(),
+            Error::BufferFull { .. } => "buffer_full".into(),
+            Error::ProducerClosed => "producer_closed".into(),
             Error::Producer(_) => "producer".into(),
         }
     }

@@ -1,0 +1,165 @@
+//! Producer settings, with defaults no worse than the official Go producer's
+//! (cls.md §5) and hard limits never above the service's (§4).
+
+use std::time::Duration;
+
+use crate::cls::limits::{MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP};
+use crate::cls::Error;
+use crate::transport::retry::RetryPolicy;
+
+/// What [`Producer::send`](super::Producer::send) does when the memory cap is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait up to this long for delivered batches to free room, then fail
+    /// with [`Error::BufferFull`]. `Duration::MAX` waits forever.
+    Block(Duration),
+    /// Fail with [`Error::BufferFull`] at once.
+    FailFast,
+}
+
+/// How a producer batches, buffers and retries.
+///
+/// ```
+/// use coscls::cls::producer::{ProducerConfig, WhenFull};
+/// use std::time::Duration;
+/// let config = ProducerConfig {
+///     linger: Duration::from_millis(200),
+///     when_full: WhenFull::FailFast,
+///     ..ProducerConfig::default()
+/// };
+/// assert!(config.validate().is_ok());
+/// assert!(ProducerConfig { batch_max_logs: 20_000, ..config }.validate().is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// A batch is sent once its encoded logs reach this many bytes
+    /// (default 512 KiB, at most 5 MiB).
+    pub batch_max_bytes: usize,
+    /// A batch is sent once it holds this many logs (default 4096, at most 10 000).
+    pub batch_max_logs: usize,
+    /// A batch is sent at the latest this long after its first log (default 2 s).
+    pub linger: Duration,
+    /// Total memory of logs accepted and not yet delivered or failed
+    /// (default 100 MiB), as [`memory_bytes`](super::memory_bytes) counts it.
+    /// Counted exactly: taken when a log is accepted, returned when its
+    /// outcome is reported.
+    pub memory_limit: usize,
+    /// What `send` does when the memory cap is reached (default: block up to 60 s).
+    pub when_full: WhenFull,
+    /// Batches being sent at once (default 16).
+    pub max_in_flight: usize,
+    /// Batch-level retries of 429, 5xx and network failures, on top of the
+    /// client's own per-call retries: attempts (default 10), backoff from
+    /// 100 ms doubling up to 50 s with full jitter, and a deadline after which
+    /// no new attempt starts (default 10 min). `close` cuts this short.
+    pub retry: RetryPolicy,
+    /// `LogGroup.source` (usually the sender's IP).
+    pub source: Option<String>,
+    /// `LogGroup.hostname`.
+    pub hostname: Option<String>,
+    /// `LogGroup.filename`.
+    pub filename: Option<String>,
+    /// `LogGroup.logTags`, on every batch.
+    pub tags: Vec<(String, String)>,
+    /// Sets `LogGroup.contextFlow` to `<producer id>-<batch id>` in hex, as
+    /// the Go producer does, so a batch can be traced (default true).
+    pub context_flow: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            batch_max_bytes: 512 * 1024,
+            batch_max_logs: 4096,
+            linger: Duration::from_secs(2),
+            memory_limit: 100 * 1024 * 1024,
+            when_full: WhenFull::Block(Duration::from_secs(60)),
+            max_in_flight: 16,
+            retry: RetryPolicy::default()
+                .with_max_attempts(10)
+                .with_backoff(Duration::from_millis(100), Duration::from_secs(50))
+                .with_deadline(Duration::from_secs(600)),
+            source: None,
+            hostname: None,
+            filename: None,
+            tags: Vec::new(),
+            context_flow: true,
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// Refuses settings outside the service's limits instead of clamping them.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |reason: String| Err(Error::invalid_input("producer config", reason));
+        if !(1..=MAX_GROUP_CONTENT_BYTES).contains(&self.batch_max_bytes) {
+            return bad(format!(
+                "batch_max_bytes {} is outside 1..={MAX_GROUP_CONTENT_BYTES}",
+                self.batch_max_bytes
+            ));
+        }
+        if !(1..=MAX_LOGS_PER_GROUP).contains(&self.batch_max_logs) {
+            return bad(format!(
+                "batch_max_logs {} is outside 1..={MAX_LOGS_PER_GROUP}",
+                self.batch_max_logs
+            ));
+        }
+        if self.memory_limit == 0 || self.memory_limit > (u32::MAX as usize) {
+            return bad(format!(
+                "memory_limit {} is outside 1..={}",
+                self.memory_limit,
+                u32::MAX
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return bad("max_in_flight must be at least 1".into());
+        }
+        for (k, v) in &self.tags {
+            if k.is_empty() {
+                return bad(format!("tag with value {v:?} has an empty key"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_or_beat_the_go_producer_and_stay_within_service_limits() {
+        let c = ProducerConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.batch_max_bytes, 524_288);
+        assert_eq!(c.batch_max_logs, 4096);
+        assert_eq!(c.linger, Duration::from_secs(2));
+        assert_eq!(c.memory_limit, 104_857_600);
+        assert_eq!(c.when_full, WhenFull::Block(Duration::from_secs(60)));
+        assert_eq!(c.retry.max_attempts, 10);
+        for bad in [
+            ProducerConfig {
+                batch_max_bytes: 0,
+                ..c.clone()
+            },
+            ProducerConfig {
+                batch_max_bytes: 6 << 20,
+                ..c.clone()
+            },
+            ProducerConfig {
+                batch_max_logs: 10_001,
+                ..c.clone()
+            },
+            ProducerConfig {
+                memory_limit: 0,
+                ..c.clone()
+            },
+            ProducerConfig {
+                max_in_flight: 0,
+                ..c.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,706 @@
+//! A batching producer that loses nothing it accepted.
+//!
+//! [`Producer::send`] accepts a log into the open batch of its topic (and
+//! hash key) and returns a [`Receipt`] that resolves when the batch is
+//! delivered or has definitively failed. Batches are sealed by count, bytes
+//! or linger time, sent by a bounded number of concurrent tasks, and retried
+//! on 429, 5xx and network failures with capped, jittered backoff.
+//!
+//! The memory cap is a semaphore of bytes: each log takes its encoded size
+//! when accepted and gives it back when its outcome has been reported, so the
+//! count cannot drift. When the cap is reached, `send` waits (up to a
+//! timeout) or fails at once, per [`WhenFull`]; either way the caller is told.
+//!
+//! [`Producer::flush`] and [`Producer::close`] deliver everything accepted
+//! before them, or report exactly which batches (with their logs) were not.
+//!
+//! ```no_run
+//! # async fn demo(client: coscls::cls::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use coscls::cls::producer::{Producer, ProducerConfig};
+//! use coscls::cls::Log;
+//! use std::time::Duration;
+//!
+//! let producer = Producer::new(client, ProducerConfig::default())?;
+//! let receipt = producer.send("my-topic-id", Log::now().field("msg", "hello")).await?;
+//! let report = producer.close(Duration::from_secs(30)).await;
+//! assert!(report.all_delivered());
+//! let delivery = receipt.await?;
+//! println!("delivered in request {:?}", delivery.request_id);
+//! # Ok(()) }
+//! ```
+
+mod accumulator;
+mod batch;
+mod config;
+mod result;
+mod sender;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use prost::Message;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::time::Instant;
+
+pub use config::{ProducerConfig, WhenFull};
+pub use result::{
+    Callback, CloseReport, Delivery, FailedBatch, FailedDelivery, FailureReason, FlushReport,
+    Receipt, RecordId,
+};
+
+use accumulator::{Accumulator, Thresholds};
+use batch::{Batch, BatchKey, Counters, Pending};
+use result::{BatchOutcome, OutcomeSlot};
+
+use super::client::{check_hash_key, check_topic, Client};
+use super::limits::{self, MAX_REQUEST_BYTES};
+use super::proto::{Log, LogContent, LogGroup, LogTag};
+use super::Error;
+
+/// Where a record goes: a topic, and optionally a hash key that routes its
+/// batch to one partition (`x-cls-hashkey`). Records with different hash
+/// keys never share a batch.
+///
+/// ```
+/// use coscls::cls::producer::Destination;
+/// let plain: Destination = "topic-id".into();
+/// let routed = Destination::new("topic-id").hashed_by("user-42");
+/// assert_eq!(plain.topic(), routed.topic());
+/// assert_eq!(routed.hash_key().map(str::len), Some(32));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    key: BatchKey,
+}
+
+impl Destination {
+    /// A topic, without hash key.
+    pub fn new(topic: impl Into<Arc<str>>) -> Self {
+        Destination {
+            key: BatchKey {
+                topic: topic.into(),
+                hash_key: None,
+            },
+        }
+    }
+
+    /// Sets `x-cls-hashkey` verbatim.
+    pub fn with_hash_key(mut self, hash_key: impl Into<Arc<str>>) -> Self {
+        self.key.hash_key = Some(hash_key.into());
+        self
+    }
+
+    /// Sets the hash key to the MD5 of `routing_key` (see
+    /// [`PutOptions::hash_key_of`](crate::cls::PutOptions::hash_key_of)).
+    pub fn hashed_by(self, routing_key: &str) -> Self {
+        let key = crate::cls::PutOptions::hash_key_of(routing_key)
+            .hash_key
+            .unwrap_or_default();
+        self.with_hash_key(key)
+    }
+
+    /// The topic id.
+    pub fn topic(&self) -> &str {
+        &self.key.topic
+    }
+
+    /// The hash key.
+    pub fn hash_key(&self) -> Option<&str> {
+        self.key.hash_key.as_deref()
+    }
+}
+
+impl From<&str> for Destination {
+    fn from(topic: &str) -> Self {
+        Destination::new(topic)
+    }
+}
+
+impl From<String> for Destination {
+    fn from(topic: String) -> Self {
+        Destination::new(topic)
+    }
+}
+
+impl From<&String> for Destination {
+    fn from(topic: &String) -> Self {
+        Destination::new(topic.as_str())
+    }
+}
+
+impl From<Arc<str>> for Destination {
+    fn from(topic: Arc<str>) -> Self {
+        Destination::new(topic)
+    }
+}
+
+impl From<&Destination> for Destination {
+    fn from(d: &Destination) -> Self {
+        d.clone()
+    }
+}
+
+/// Bytes of the memory cap a log takes while the producer holds it: its heap
+/// footprint (the `Log`, its field structs and their text, by capacity),
+/// which also bounds its encoded and compressed forms once its batch is sent.
+///
+/// ```
+/// use coscls::cls::{limits, producer::memory_bytes, Log};
+/// let log = Log::new(1).field("level", "INFO").field("msg", "hello");
+/// assert!(memory_bytes(&log) > limits::wire_bytes(&log));
+/// ```
+pub fn memory_bytes(log: &Log) -> usize {
+    std::mem::size_of::<Log>()
+        + log.contents.capacity() * std::mem::size_of::<LogContent>()
+        + log
+            .contents
+            .iter()
+            .map(|c| c.key.capacity() + c.value.capacity())
+            .sum::<usize>()
+}
+
+/// A snapshot of a producer's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProducerStats {
+    /// Logs accepted.
+    pub accepted: u64,
+    /// Logs delivered.
+    pub delivered: u64,
+    /// Logs accepted and then not delivered (each reported to its receipt/callback).
+    pub failed: u64,
+    /// Logs refused by `send`/`try_send` (buffer full, closed, invalid).
+    pub refused: u64,
+    /// Batches delivered.
+    pub batches_delivered: u64,
+    /// Batches failed.
+    pub batches_failed: u64,
+    /// Batch-level retries.
+    pub retries: u64,
+    /// Bytes of the memory cap held by accepted, unfinished logs.
+    pub buffered_bytes: usize,
+}
+
+/// The batching CLS producer. Cheap to clone; clones share the buffer.
+///
+/// Needs a Tokio runtime: [`Producer::new`] must run inside one, and the
+/// producer's tasks run on it. `send` may then be called from any task;
+/// [`try_send`](Self::try_send) from any thread.
+///
+/// Dropping the last clone without `close` still sends what is buffered (in
+/// the background, while the runtime lives) and resolves every receipt.
+#[derive(Clone)]
+pub struct Producer {
+    handle: Arc<Handle>,
+}
+
+impl fmt::Debug for Producer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field(
+                "id",
+                &format_args!("{:016X}", self.handle.shared.producer_id),
+            )
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Shuts the producer down when the last user handle goes away.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.shutdown();
+    }
+}
+
+struct State {
+    acc: Accumulator,
+    /// Sealed batches not yet reported, by id.
+    inflight: HashMap<u64, watch::Receiver<OutcomeSlot>>,
+    closed: bool,
+}
+
+pub(crate) struct Shared {
+    client: Client,
+    config: ProducerConfig,
+    producer_id: u64,
+    thresholds: Thresholds,
+    /// The group fields every batch carries.
+    meta: LogGroup,
+    state: Mutex<State>,
+    memory: Arc<Semaphore>,
+    in_flight: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    /// Wakes the linger task when a batch opens or the producer closes.
+    wake: Notify,
+    /// Set by `close` at its deadline: outstanding batches give up.
+    abort: watch::Sender<bool>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated
+        // in a way that loses records (each step is a move), so keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The group sent for batch `id`.
+    fn group(&self, id: u64, logs: Vec<Log>) -> LogGroup {
+        let mut group = self.meta.clone();
+        group.logs = logs;
+        if self.config.context_flow {
+            group.context_flow = Some(context_flow(self.producer_id, id));
+        }
+        group
+    }
+
+    /// Registers sealed batches (under the lock, so flush sees them) …
+    fn register(state: &mut State, batches: &[Batch]) {
+        for b in batches {
+            if let Some(rx) = b.completer.subscribe() {
+                state.inflight.insert(b.id(), rx);
+            }
+        }
+    }
+
+    /// … and starts sending them (after the lock is released).
+    fn dispatch(self: &Arc<Self>, batches: Vec<Batch>) {
+        for batch in batches {
+            self.runtime.spawn(sender::deliver(self.clone(), batch));
+        }
+    }
+
+    /// Stops accepting, seals everything and lets it be delivered.
+    fn shutdown(self: &Arc<Self>) -> Vec<watch::Receiver<OutcomeSlot>> {
+        let (sealed, pending) = {
+            let mut state = self.lock();
+            state.closed = true;
+            let sealed = state.acc.take_all();
+            Shared::register(&mut state, &sealed);
+            let pending: Vec<_> = state.inflight.values().cloned().collect();
+            (sealed, pending)
+        };
+        self.memory.close();
+        self.wake.notify_one();
+        self.dispatch(sealed);
+        pending
+    }
+}
+
+fn context_flow(producer: u64, batch: u64) -> String {
+    format!("{producer:016X}-{batch:016X}")
+}
+
+/// Seals batches whose linger expired; ends once the producer is closed and empty.
+async fn linger_task(shared: Arc<Shared>) {
+    loop {
+        let next = {
+            let state = shared.lock();
+            if state.closed && state.acc.is_empty() {
+                return;
+            }
+            state.acc.next_deadline()
+        };
+        match next {
+            Some(deadline) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    _ = shared.wake.notified() => {}
+                }
+            }
+            None => shared.wake.notified().await,
+        }
+        let due = {
+            let mut state = shared.lock();
+            let due = state.acc.take_due(Instant::now());
+            Shared::register(&mut state, &due);
+            due
+        };
+        shared.dispatch(due);
+    }
+}
+
+async fn outcome_of(mut rx: watch::Receiver<OutcomeSlot>) -> Option<Arc<BatchOutcome>> {
+    match rx.wait_for(Option::is_some).await {
+        Ok(slot) => slot.clone(),
+        Err(_) => None,
+    }
+}
+
+fn report(outcomes: Vec<Option<Arc<BatchOutcome>>>) -> FlushReport {
+    let mut report = FlushReport::default();
+    for outcome in outcomes.into_iter().flatten() {
+        match outcome.failed_batch() {
+            None => {
+                report.delivered_batches += 1;
+                report.delivered_logs += outcome.len as u64;
+            }
+            Some(failed) => report.failed.push(failed),
+        }
+    }
+    report
+}
+
+impl Producer {
+    /// Starts a producer sending through `client`. Must be called inside a
+    /// Tokio runtime; fails on settings outside the service's limits.
+    pub fn new(client: Client, config: ProducerConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Producer("Producer::new must be called inside a Tokio runtime".into())
+        })?;
+        let producer_id = fastrand::u64(..);
+        let meta = LogGroup {
+            logs: Vec::new(),
+            context_flow: None,
+            filename: config.filename.clone(),
+            source: config.source.clone(),
+            log_tags: config
+                .tags
+                .iter()
+                .map(|(k, v)| LogTag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            hostname: config.hostname.clone(),
+        };
+        let mut sized = meta.clone();
+        if config.context_flow {
+            sized.context_flow = Some(context_flow(u64::MAX, u64::MAX));
+        }
+        let thresholds = Thresholds {
+            max_logs: config.batch_max_logs,
+            max_bytes: config.batch_max_bytes,
+            linger: config.linger,
+            meta_bytes: sized.encoded_len(),
+        };
+        if thresholds.request_bytes(0) >= MAX_REQUEST_BYTES {
+            return Err(Error::invalid_input(
+                "producer config",
+                "source, file name, host name and tags leave no room for logs",
+            ));
+        }
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared {
+            client,
+            producer_id,
+            thresholds,
+            meta,
+            state: Mutex::new(State {
+                acc: Accumulator::new(thresholds, counters.clone()),
+                inflight: HashMap::new(),
+                closed: false,
+            }),
+            memory: Arc::new(Semaphore::new(config.memory_limit)),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            counters,
+            wake: Notify::new(),
+            abort: watch::channel(false).0,
+            runtime: runtime.clone(),
+            config,
+        });
+        runtime.spawn(linger_task(shared.clone()));
+        Ok(Producer {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// Accepts `log` for `destination`, waiting for room per the configured
+    /// [`WhenFull`]. `Err` means the log was **not** accepted (invalid, too
+    /// big, buffer full, closed); `Ok` means it will be delivered or reported
+    /// failed through the returned [`Receipt`].
+    pub async fn send(
+        &self,
+        destination: impl Into<Destination>,
+        log: Log,
+    ) -> Result<Receipt, Error> {
+        let dest = destination.into();
+        let (wire, content) = self.admit(&dest, &log)?;
+        let permit = self
+            .reserve(memory_bytes(&log), self.shared().config.when_full)
+            .await?;
+        let (id, rx) = self.enqueue(dest.key.clone(), log, wire, content, permit, None)?;
+        Ok(Receipt {
+            id,
+            topic: dest.key.topic,
+            rx,
+        })
+    }
+
+    /// Like [`send`](Self::send) but never waits: fails with
+    /// [`Error::BufferFull`] when the cap is reached. Callable from any
+    /// thread, including outside the runtime.
+    pub fn try_send(
+        &self,
+        destination: impl Into<Destination>,
+        log: Log,
+    ) -> Result<Receipt, Error> {
+        let dest = destination.into();
+        let (wire, content) = self.admit(&dest, &log)?;
+        let permit = self.try_reserve(memory_bytes(&log))?;
+        let (id, rx) = self.enqueue(dest.key.clone(), log, wire, content, permit, None)?;
+        Ok(Receipt {
+            id,
+            topic: dest.key.topic,
+            rx,
+        })
+    }
+
+    /// Like [`send`](Self::send), reporting the outcome to `callback` instead
+    /// of a receipt. The callback runs once, on the producer's runtime,
+    /// before the record's memory is released; it is not called when this
+    /// returns `Err` (the log was not accepted).
+    pub async fn send_with_callback(
+        &self,
+        destination: impl Into<Destination>,
+        log: Log,
+        callback: impl FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static,
+    ) -> Result<RecordId, Error> {
+        let dest = destination.into();
+        let (wire, content) = self.admit(&dest, &log)?;
+        let permit = self
+            .reserve(memory_bytes(&log), self.shared().config.when_full)
+            .await?;
+        let (id, _) = self.enqueue(
+            dest.key,
+            log,
+            wire,
+            content,
+            permit,
+            Some(Box::new(callback)),
+        )?;
+        Ok(id)
+    }
+
+    /// Checks the destination and the log; returns (wire bytes, content bytes).
+    fn admit(&self, dest: &Destination, log: &Log) -> Result<(usize, usize), Error> {
+        let checked = (|| {
+            check_topic(dest.topic())?;
+            if let Some(k) = dest.hash_key() {
+                check_hash_key(k)?;
+            }
+            limits::check_log(log)?;
+            let wire = limits::wire_bytes(log);
+            let shared = self.shared();
+            if shared.thresholds.request_bytes(wire) > MAX_REQUEST_BYTES {
+                return Err(Error::invalid_input(
+                    "log",
+                    format!("it encodes to {wire} bytes; one request carries at most {MAX_REQUEST_BYTES}"),
+                ));
+            }
+            let memory = memory_bytes(log);
+            if memory > shared.config.memory_limit {
+                return Err(Error::invalid_input(
+                    "log",
+                    format!(
+                        "it takes {memory} bytes of memory, more than the producer's memory_limit of {}",
+                        shared.config.memory_limit
+                    ),
+                ));
+            }
+            Ok((wire, limits::content_bytes(log)))
+        })();
+        self.refused_if_err(checked)
+    }
+
+    fn refused_if_err<T>(&self, r: Result<T, Error>) -> Result<T, Error> {
+        if r.is_err() {
+            self.shared()
+                .counters
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn full(&self, bytes: usize, waited: Duration) -> Error {
+        Error::BufferFull {
+            requested: bytes,
+            limit: self.shared().config.memory_limit,
+            waited,
+        }
+    }
+
+    fn try_reserve(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Error> {
+        let r = match self
+            .shared()
+            .memory
+            .clone()
+            .try_acquire_many_owned(bytes as u32)
+        {
+            Ok(p) => Ok(p),
+            Err(TryAcquireError::Closed) => Err(Error::ProducerClosed),
+            Err(TryAcquireError::NoPermits) => Err(self.full(bytes, Duration::ZERO)),
+        };
+        self.refused_if_err(r)
+    }
+
+    async fn reserve(
+        &self,
+        bytes: usize,
+        when_full: WhenFull,
+    ) -> Result<OwnedSemaphorePermit, Error> {
+        let timeout = match when_full {
+            WhenFull::FailFast => return self.try_reserve(bytes),
+            WhenFull::Block(t) => t,
+        };
+        // Fast path without a timer: room is usually there.
+        match self
+            .shared()
+            .memory
+            .clone()
+            .try_acquire_many_owned(bytes as u32)
+        {
+            Ok(p) => return Ok(p),
+            Err(TryAcquireError::Closed) => return self.refused_if_err(Err(Error::ProducerClosed)),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        let started = Instant::now();
+        let acquire = self
+            .shared()
+            .memory
+            .clone()
+            .acquire_many_owned(bytes as u32);
+        let r = match tokio::time::timeout(timeout, acquire).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(Error::ProducerClosed),
+            Err(_) => Err(self.full(bytes, started.elapsed())),
+        };
+        self.refused_if_err(r)
+    }
+
+    fn enqueue(
+        &self,
+        key: BatchKey,
+        log: Log,
+        wire: usize,
+        content: usize,
+        permit: OwnedSemaphorePermit,
+        callback: Option<Callback>,
+    ) -> Result<(RecordId, watch::Receiver<OutcomeSlot>), Error> {
+        let shared = self.shared();
+        let record = Pending {
+            log,
+            wire,
+            content,
+            permit,
+            callback,
+        };
+        let appended = {
+            let mut state = shared.lock();
+            if state.closed {
+                drop(state);
+                return self.refused_if_err(Err(Error::ProducerClosed));
+            }
+            shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+            let appended = state.acc.append(&key, record, Instant::now());
+            Shared::register(&mut state, &appended.sealed);
+            appended
+        };
+        if appended.opened {
+            shared.wake.notify_one();
+        }
+        shared.dispatch(appended.sealed);
+        Ok((appended.id, appended.rx))
+    }
+
+    /// Sends every open batch now and waits until each batch holding a log
+    /// accepted before this call is delivered or has failed.
+    pub async fn flush(&self) -> FlushReport {
+        let shared = self.shared();
+        let (sealed, pending) = {
+            let mut state = shared.lock();
+            let sealed = state.acc.take_all();
+            Shared::register(&mut state, &sealed);
+            let pending: Vec<_> = state.inflight.values().cloned().collect();
+            (sealed, pending)
+        };
+        shared.dispatch(sealed);
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for rx in pending {
+            outcomes.push(outcome_of(rx).await);
+        }
+        report(outcomes)
+    }
+
+    /// Stops accepting (later sends fail with [`Error::ProducerClosed`],
+    /// blocked ones wake with it), sends everything buffered, and keeps
+    /// retrying until all is delivered or `timeout` passes. Then whatever is
+    /// still outstanding is abandoned and listed in the report, with its logs.
+    pub async fn close(&self, timeout: Duration) -> CloseReport {
+        let shared = self.shared().clone();
+        let deadline = Instant::now().checked_add(timeout);
+        let pending = shared.shutdown();
+        let wait_all = {
+            let pending = pending.clone();
+            async move {
+                for rx in pending {
+                    outcome_of(rx).await;
+                }
+            }
+        };
+        let timed_out = match deadline {
+            Some(d) => tokio::time::timeout_at(d, wait_all).await.is_err(),
+            None => {
+                wait_all.await;
+                false
+            }
+        };
+        if timed_out {
+            shared.abort.send_replace(true);
+        }
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for rx in pending {
+            outcomes.push(outcome_of(rx).await);
+        }
+        let flushed = report(outcomes);
+        let stats = self.stats();
+        CloseReport {
+            accepted: stats.accepted,
+            delivered: stats.delivered,
+            failed: stats.failed,
+            timed_out,
+            undelivered: flushed.failed,
+        }
+    }
+
+    /// The counters and the bytes buffered now.
+    pub fn stats(&self) -> ProducerStats {
+        let shared = self.shared();
+        let c = &shared.counters;
+        ProducerStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            delivered: c.delivered.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            batches_delivered: c.batches_delivered.load(Ordering::Relaxed),
+            batches_failed: c.batches_failed.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            buffered_bytes: shared
+                .config
+                .memory_limit
+                .saturating_sub(shared.memory.available_permits()),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.shared().config
+    }
+}
+
+#[cfg(test)]
+mod tests;

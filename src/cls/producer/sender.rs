@@ -1,0 +1,135 @@
+//! Delivers one sealed batch: waits for a send slot, encodes once, and
+//! retries transient failures with capped, jittered backoff until the retry
+//! budget or `close`'s deadline runs out. Every batch ends reported.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::batch::{Batch, BatchKey};
+use super::result::FailureReason;
+use super::Shared;
+use crate::cls::client::{check_hash_key, EncodedBody};
+use crate::cls::proto::{Log, LogGroup, LogGroupList};
+use crate::cls::Error;
+
+/// Resolves when `close` has given up on outstanding batches.
+async fn aborted(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|a| *a).await.is_err() {
+        // The producer is gone; nobody can abort any more.
+        std::future::pending::<()>().await;
+    }
+}
+
+pub(super) async fn deliver(shared: Arc<Shared>, batch: Batch) {
+    let Batch {
+        completer, logs, ..
+    } = batch;
+    let id = completer.id;
+    let (attempts, result) = run(&shared, id, completer.key.clone(), logs).await;
+    completer.complete(attempts, result);
+    shared.lock().inflight.remove(&id);
+}
+
+type Outcome = (u32, Result<Option<String>, (FailureReason, Vec<Log>)>);
+
+async fn run(shared: &Shared, id: u64, key: BatchKey, logs: Vec<Log>) -> Outcome {
+    let mut abort = shared.abort.subscribe();
+    let _slot = tokio::select! {
+        biased;
+        slot = shared.in_flight.clone().acquire_owned() => match slot {
+            Ok(s) => s,
+            Err(_) => return (0, Err((FailureReason::Dropped, logs))),
+        },
+        _ = aborted(&mut abort) => {
+            let reason = FailureReason::Abandoned { last_error: None, request_in_flight: false };
+            return (0, Err((reason, logs)));
+        }
+    };
+
+    let list = LogGroupList::new(vec![shared.group(id, logs)]);
+    let hash_key = match key.hash_key.as_deref().map(check_hash_key).transpose() {
+        Ok(h) => h,
+        Err(e) => {
+            return (
+                0,
+                Err((FailureReason::Rejected(Arc::new(e)), take_logs(list))),
+            )
+        }
+    };
+    let body = match EncodedBody::encode(&list, shared.client.compression()) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                0,
+                Err((FailureReason::Rejected(Arc::new(e)), take_logs(list))),
+            )
+        }
+    };
+    drop(list);
+
+    let policy = shared.config.retry;
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let sent = tokio::select! {
+            biased;
+            _ = aborted(&mut abort) => None,
+            r = shared.client.send_encoded(&key.topic, hash_key.clone(), &body) => Some(r),
+        };
+        let err = match sent {
+            Some(Ok(out)) => return (attempts, Ok(out.request_id)),
+            Some(Err(e)) => Arc::new(e),
+            None => {
+                let reason = FailureReason::Abandoned {
+                    last_error: None,
+                    request_in_flight: true,
+                };
+                return (attempts, Err((reason, recover(&body))));
+            }
+        };
+        if !err.retryable() {
+            return (
+                attempts,
+                Err((FailureReason::Rejected(err), recover(&body))),
+            );
+        }
+        let wait = policy.backoff(attempts);
+        if attempts >= policy.max_attempts || started.elapsed() + wait >= policy.deadline {
+            let reason = FailureReason::RetriesExhausted(err);
+            return (attempts, Err((reason, recover(&body))));
+        }
+        shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+        tokio::select! {
+            biased;
+            _ = aborted(&mut abort) => {
+                let reason = FailureReason::Abandoned { last_error: Some(err), request_in_flight: false };
+                return (attempts, Err((reason, recover(&body))));
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+fn take_logs(mut list: LogGroupList) -> Vec<Log> {
+    list.log_group_list
+        .pop()
+        .map(|g: LogGroup| g.logs)
+        .unwrap_or_default()
+}
+
+/// The logs of an encoded batch, to hand back to the caller on failure.
+fn recover(body: &EncodedBody) -> Vec<Log> {
+    match body.decode() {
+        Ok(list) => take_logs(list),
+        Err(e) => {
+            // Our own encoding always decodes; if it ever does not, say so.
+            let e: Error = e;
+            tracing::error!(target: "coscls::producer", error = %e, "could not decode an undelivered CLS batch");
+            Vec::new()
+        }
+    }
+}
