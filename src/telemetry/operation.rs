@@ -369,7 +369,11 @@ fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
     let Some((scheme, rest)) = url.split_once("://") else {
         return (None, None);
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => match p.parse::<u16>() {
