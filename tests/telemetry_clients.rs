@@ -550,6 +550,84 @@ async fn cls_uploads_export_spans_and_metrics_to_the_collector() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cls_producer_reports_its_logs_batches_and_queued_bytes() {
+    let s = shared();
+    let emu = emulator("unused-1250000000").await;
+    let topic = format!(
+        "{:08x}-dddd-eeee-ffff-{:012x}",
+        fastrand::u32(..),
+        fastrand::u64(..1 << 48)
+    );
+    let client = coscls::cls::Client::builder()
+        .endpoint(emu.endpoint())
+        .region("ap-guangzhou")
+        .credentials(Credentials::new(SECRET_ID, SECRET_KEY).unwrap())
+        .build()
+        .unwrap();
+    let producer = coscls::cls::Producer::new(client, Default::default()).unwrap();
+    let name = format!("producer-{topic}");
+    let metrics = coscls::telemetry::observe_producer(&producer, &name);
+    for i in 0..25 {
+        let log = Log::now().field("n", i.to_string());
+        producer.send(topic.as_str(), log).await.unwrap();
+    }
+    producer.close(Duration::from_secs(10)).await;
+    assert_eq!(emu.cls_logs(&topic).len(), 25);
+    s.guard.force_flush().unwrap();
+
+    let logs = |state: &str| {
+        s.receiver
+            .sum_points(
+                "coscls.cls.producer.logs",
+                &[("producer", &name), ("state", state)],
+            )
+            .first()
+            .and_then(|p| p.value)
+    };
+    assert_eq!(logs("accepted"), Some(Number::AsInt(25)));
+    assert_eq!(logs("sent"), Some(Number::AsInt(25)));
+    assert_eq!(logs("failed"), Some(Number::AsInt(0)));
+    let batches = s.receiver.sum_points(
+        "coscls.cls.producer.batches",
+        &[("producer", &name), ("state", "sent")],
+    );
+    assert!(matches!(batches[0].value, Some(Number::AsInt(n)) if n >= 1));
+    match s.receiver.latest_metric("coscls.cls.producer.queued") {
+        Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Gauge(g)) => {
+            let p = g
+                .data_points
+                .iter()
+                .find(|p| string_attr(&p.attributes, "producer").as_deref() == Some(name.as_str()))
+                .expect("queued bytes of this producer");
+            assert_eq!(p.value, Some(Number::AsInt(0)), "nothing left after close");
+        }
+        other => panic!("queued is a gauge: {other:?}"),
+    }
+
+    // Dropped: the producer is no longer observed.
+    drop(metrics);
+    s.guard.force_flush().unwrap();
+    let c = s.receiver.collected.lock().unwrap();
+    let last = c.metrics.last().expect("an export");
+    let still_there = last
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .filter(|m| m.name == "coscls.cls.producer.queued")
+        .any(|m| match &m.data {
+            Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Gauge(g)) => g
+                .data_points
+                .iter()
+                .any(|p| string_attr(&p.attributes, "producer").as_deref() == Some(name.as_str())),
+            _ => false,
+        });
+    assert!(!still_there, "a dropped observer reports nothing");
+    drop(c);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
     let s = shared();
     let bucket = unique_bucket("sts");

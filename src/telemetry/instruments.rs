@@ -15,6 +15,8 @@ use super::schema::{metric, DURATION_BOUNDARIES, SCOPE_NAME};
 /// The instruments of one meter.
 #[derive(Debug)]
 pub(crate) struct Instruments {
+    /// The meter, for instruments registered later (producer observers).
+    pub(crate) meter: Meter,
     pub(crate) duration: Histogram<f64>,
     pub(crate) transferred: Counter<u64>,
     pub(crate) retries: Counter<u64>,
@@ -23,6 +25,7 @@ pub(crate) struct Instruments {
 impl Instruments {
     fn new(meter: &Meter) -> Self {
         Instruments {
+            meter: meter.clone(),
             duration: meter
                 .f64_histogram(metric::OPERATION_DURATION)
                 .with_unit("s")

@@ -26,6 +26,7 @@ mod export;
 mod instruments;
 mod operation;
 mod otlp;
+mod producer;
 mod redact;
 pub mod schema;
 
@@ -34,6 +35,7 @@ pub use otlp::{
     init, layer, quiet_sdk_export_errors, Protocol, Telemetry, TelemetryBuilder, TelemetryError,
     TelemetryGuard,
 };
+pub use producer::{observe_producer, ProducerMetrics};
 pub use redact::{is_secret_param, redact_url};
 
 pub(crate) use operation::{record_retry, OperationGuard};

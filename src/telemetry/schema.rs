@@ -56,6 +56,12 @@ pub mod metric {
     pub const TRANSFERRED: &str = "coscls.client.transferred";
     /// Counter: retries, by reason.
     pub const RETRIES: &str = "coscls.client.retries";
+    /// Observable counter: logs a CLS producer accepted, sent, failed or refused.
+    pub const PRODUCER_LOGS: &str = "coscls.cls.producer.logs";
+    /// Observable counter: batches a CLS producer sent or failed to send.
+    pub const PRODUCER_BATCHES: &str = "coscls.cls.producer.batches";
+    /// Observable gauge, bytes: memory held by logs accepted and not yet finished.
+    pub const PRODUCER_QUEUED: &str = "coscls.cls.producer.queued";
 }
 
 /// Metric attribute keys. Low cardinality only: never a key, path or request id.
@@ -76,6 +82,10 @@ pub mod label {
     pub const DIRECTION: &str = "direction";
     /// Why a retry happened (`slow_down`, `throttled`, `timeout`…).
     pub const REASON: &str = "reason";
+    /// The name an application gave a CLS producer.
+    pub const PRODUCER: &str = "producer";
+    /// Producer log and batch states: `accepted`, `sent`, `failed`, `refused`.
+    pub const STATE: &str = "state";
 }
 
 /// Value of [`label::STATUS`] for a successful operation.
