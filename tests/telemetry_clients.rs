@@ -607,23 +607,24 @@ async fn a_cls_producer_reports_its_logs_batches_and_queued_bytes() {
     // Dropped: the producer is no longer observed.
     drop(metrics);
     s.guard.force_flush().unwrap();
-    let c = s.receiver.collected.lock().unwrap();
-    let last = c.metrics.last().expect("an export");
-    let still_there = last
-        .resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .filter(|m| m.name == "coscls.cls.producer.queued")
-        .any(|m| match &m.data {
-            Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Gauge(g)) => g
-                .data_points
-                .iter()
-                .any(|p| string_attr(&p.attributes, "producer").as_deref() == Some(name.as_str())),
-            _ => false,
-        });
+    let still_there = {
+        let c = s.receiver.collected.lock().unwrap();
+        let last = c.metrics.last().expect("an export");
+        last.resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .filter(|m| m.name == "coscls.cls.producer.queued")
+            .any(|m| match &m.data {
+                Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Gauge(g)) => {
+                    g.data_points.iter().any(|p| {
+                        string_attr(&p.attributes, "producer").as_deref() == Some(name.as_str())
+                    })
+                }
+                _ => false,
+            })
+    };
     assert!(!still_there, "a dropped observer reports nothing");
-    drop(c);
     emu.shutdown().await;
 }
 
