@@ -54,10 +54,7 @@ impl Case {
     fn header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (k, v) in &self.headers {
-            map.insert(
-                HeaderName::from_static(k),
-                HeaderValue::from_static(v),
-            );
+            map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
         map
     }
@@ -261,7 +258,11 @@ fn interleaved_report() {
         for _ in 0..blocks {
             let start = Instant::now();
             for _ in 0..per_block {
-                black_box(sign(&creds, key_time, black_box(&case.signable(&case.headers))));
+                black_box(sign(
+                    &creds,
+                    key_time,
+                    black_box(&case.signable(&case.headers)),
+                ));
             }
             pure.push(start.elapsed().as_nanos() as f64 / per_block as f64);
 
@@ -276,8 +277,13 @@ fn interleaved_report() {
             let mut heads: Vec<_> = (0..per_block).map(|_| case.parts()).collect();
             let start = Instant::now();
             for head in &mut heads {
-                ready(reqsign_signer.sign_request(&ctx, black_box(head), Some(&reqsign_cred), None))
-                    .expect("reqsign signs");
+                ready(reqsign_signer.sign_request(
+                    &ctx,
+                    black_box(head),
+                    Some(&reqsign_cred),
+                    None,
+                ))
+                .expect("reqsign signs");
             }
             theirs.push(start.elapsed().as_nanos() as f64 / per_block as f64);
             drop(black_box(heads));

@@ -146,7 +146,10 @@ impl Sample {
     fn from_json(line: &str) -> Result<Self, BoxError> {
         let v: serde_json::Value = serde_json::from_str(line.trim())
             .map_err(|e| format!("bad child output {line:?}: {e}"))?;
-        let num = |k: &str| v[k].as_f64().ok_or_else(|| format!("{k} missing in {line}"));
+        let num = |k: &str| {
+            v[k].as_f64()
+                .ok_or_else(|| format!("{k} missing in {line}"))
+        };
         Ok(Sample {
             ops: num("ops")? as u64,
             bytes: num("bytes")? as u64,
@@ -215,7 +218,11 @@ fn serve_emulator(data_dir: Option<String>) -> Result<(), BoxError> {
         // Block (off the runtime) until the driver closes our stdin.
         tokio::task::spawn_blocking(|| {
             let mut sink = String::new();
-            while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+            while std::io::stdin()
+                .read_line(&mut sink)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {}
         })
         .await?;
         emu.shutdown().await;
@@ -605,7 +612,9 @@ fn parse_options(args: &[String]) -> Result<Options, BoxError> {
             "--python-scale" => o.python_scale = value()?.parse()?,
             "--json" => o.json = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
-                println!("see the doc comment of bench/src/bin/cos_throughput.rs and BENCHMARKS.md");
+                println!(
+                    "see the doc comment of bench/src/bin/cos_throughput.rs and BENCHMARKS.md"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown option {other}").into()),
@@ -722,7 +731,10 @@ fn drive(args: &[String]) -> Result<(), BoxError> {
             s.cpu_secs,
             s.vmhwm_kib as f64 / 1024.0
         );
-        match rows.iter_mut().find(|r| r.label == label && r.client == client) {
+        match rows
+            .iter_mut()
+            .find(|r| r.label == label && r.client == client)
+        {
             Some(r) => r.samples.push(s),
             None => rows.push(Row {
                 label: label.to_string(),
@@ -745,7 +757,10 @@ fn drive(args: &[String]) -> Result<(), BoxError> {
     for round in 0..o.rounds {
         eprintln!("round {}/{}", round + 1, o.rounds);
         for (workload, conc, count) in small {
-            let label = format!("{} 4KiB c={conc}", workload.name().trim_end_matches("_small"));
+            let label = format!(
+                "{} 4KiB c={conc}",
+                workload.name().trim_end_matches("_small")
+            );
             for k in 0..clients.len() {
                 let client = clients[(k + round) % clients.len()];
                 let count = if client == ClientKind::Python {
@@ -763,11 +778,19 @@ fn drive(args: &[String]) -> Result<(), BoxError> {
     if !o.skip_big {
         let dir = tempfile::tempdir()?;
         let emu = EmulatorProcess::start(Some(dir.path()))?;
-        eprintln!("emulator (data dir {}) at {}", dir.path().display(), emu.endpoint);
+        eprintln!(
+            "emulator (data dir {}) at {}",
+            dir.path().display(),
+            emu.endpoint
+        );
         let size = o.big_mib * 1024 * 1024;
         for &client in &clients {
             for workload in [Workload::PutBig, Workload::GetBig] {
-                let label = format!("{} {} MiB", workload.name().trim_end_matches("_big"), o.big_mib);
+                let label = format!(
+                    "{} {} MiB",
+                    workload.name().trim_end_matches("_big"),
+                    o.big_mib
+                );
                 let s = measure(client, workload, &emu.endpoint, 1, 1, size)?;
                 record(&label, client, true, s);
             }
@@ -798,7 +821,9 @@ fn print_table(rows: &[Row], o: &Options) {
          or per GB moved (big).\n",
         o.rounds, o.count_1, o.count_64, o.python_scale
     );
-    println!("| workload | client | rate | vs raw reqwest | client CPU | vs raw | peak RSS (VmHWM) |");
+    println!(
+        "| workload | client | rate | vs raw reqwest | client CPU | vs raw | peak RSS (VmHWM) |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|");
     let mut labels: Vec<&str> = Vec::new();
     for r in rows {
