@@ -75,9 +75,11 @@ pub(crate) struct OperationGuard {
 
 impl OperationGuard {
     /// Opens the operation span as a child of the caller's current span.
-    pub(crate) fn start(info: &OperationInfo) -> Self {
+    pub(crate) fn start(info: &OperationInfo, request: Option<&PreparedRequest>) -> Self {
         // Known values are given at creation: one pass through the layer
-        // instead of one `record` call each.
+        // instead of one `record` call each. The request is the same on every
+        // attempt, so the first one describes the operation.
+        let url = request.map(|r| redact_url(&r.url));
         let span = tracing::info_span!(
             target: "coscls",
             "coscls.operation",
@@ -94,11 +96,11 @@ impl OperationGuard {
             tencent_cloud.cos.part_number = info.part_number,
             tencent_cloud.cls.topic_id = info.topic.as_deref(),
             tencent_cloud.request_id = Empty,
-            http.request.method = Empty,
+            http.request.method = request.map(|r| r.method.as_str()),
             http.response.status_code = Empty,
-            server.address = Empty,
-            url.full = Empty,
-            http.request.body.size = Empty,
+            server.address = request.and_then(|r| split_host(&r.url).0),
+            url.full = url.as_deref(),
+            http.request.body.size = request.map(|r| r.body.len() as i64),
             http.response.body.size = Empty,
             http.request.resend_count = Empty,
             error.type = Empty,
@@ -136,6 +138,7 @@ impl OperationGuard {
         let method = request.method.as_str();
         let body_size = request.body.len();
         let (host, port) = split_host(&request.url);
+        let url = redact_url(&request.url);
         let span = tracing::info_span!(
             target: "coscls::attempt",
             parent: &self.span,
@@ -146,7 +149,7 @@ impl OperationGuard {
             http.request.method = method,
             server.address = host,
             server.port = port,
-            url.full = Empty,
+            url.full = url.as_ref(),
             http.request.body.size = body_size as i64,
             http.request.resend_count = (resend > 0).then_some(i64::from(resend)),
             http.response.status_code = Empty,
@@ -154,20 +157,6 @@ impl OperationGuard {
             tencent_cloud.request_id = Empty,
             error.type = Empty,
         );
-        // The request is the same on every attempt: describe it on the
-        // operation span once.
-        let first = resend == 0 && !self.span.is_disabled();
-        if first || !span.is_disabled() {
-            let url = redact_url(&request.url);
-            span.record("url.full", url.as_ref());
-            if first {
-                let op = &self.span;
-                op.record("http.request.method", method);
-                op.record("url.full", url.as_ref());
-                op.record("server.address", host);
-                op.record("http.request.body.size", body_size as i64);
-            }
-        }
         // What the operation span reports comes from the last attempt only.
         *lock(&self.last) = LastAttempt {
             resends: resend,

@@ -237,13 +237,14 @@ impl Pipeline {
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
-        let guard = OperationGuard::start(info);
+        // Build the first request up front: its body decides whether the
+        // operation may be retried at all, and it describes the operation span.
+        let first = build();
+        let guard = OperationGuard::start(info, first.as_ref().ok());
         let span = guard.span().clone();
         let result = guard
             .scope_retries(async {
-                // Build the first request up front: its body decides whether the
-                // operation may be retried at all.
-                let mut first = Some(build()?);
+                let mut first = Some(first?);
                 let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
                 let policy = if replayable {
                     self.retry
