@@ -1,4 +1,4 @@
-//! Telemetry of real client operations against the embedded emulator,
+//! Telemetry of real COS and CLS client operations against the embedded emulator,
 //! exported over OTLP/gRPC to an in-test receiver: span names, parent/child
 //! links, attributes, error status, retries, histogram points, and no secret
 //! in any exported byte.
@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use coscls::auth::{BoxFuture, Credentials};
+use coscls::cls::{Log, LogGroup, LogGroupList};
 use coscls::cos::{Client, Endpoint, PutOptions};
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
 use coscls::telemetry::{Protocol, Telemetry, TelemetryGuard};
@@ -415,6 +416,136 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
         let tp = h.get("traceparent").expect("traceparent").to_str().unwrap();
         assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
     }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cls_uploads_export_spans_and_metrics_to_the_collector() {
+    let s = shared();
+    let emu = emulator("unused-1250000000").await;
+    let topic = format!(
+        "{:08x}-aaaa-bbbb-cccc-{:012x}",
+        fastrand::u32(..),
+        fastrand::u64(..1 << 48)
+    );
+    let client = coscls::cls::Client::builder()
+        .endpoint(emu.endpoint())
+        .region("ap-shanghai")
+        .credentials(Credentials::new(SECRET_ID, SECRET_KEY).unwrap())
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(2)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let logs = LogGroupList::new(vec![LogGroup::new(vec![Log::now()
+        .field("msg", "hello")
+        .field("n", "1")])]);
+
+    let out = client.put_logs(&topic, &logs).await.unwrap();
+    // Throttled twice: one retry, then the error (max 2 attempts).
+    emu.set_faults(FaultConfig {
+        fail_next: 2,
+        error_status: 429,
+        ..Default::default()
+    });
+    let err = client.put_logs(&topic, &logs).await.unwrap_err();
+    assert_eq!(err.code(), Some("SpeedQuotaExceed"));
+    assert_eq!(emu.cls_logs(&topic).len(), 1);
+    s.guard.force_flush().unwrap();
+
+    let uploads = || -> Vec<Span> {
+        let mut v: Vec<Span> = s
+            .receiver
+            .spans()
+            .into_iter()
+            .filter(|x| {
+                x.name == "CLS UploadLog"
+                    && string_attr(&x.attributes, "tencent_cloud.cls.topic_id").as_deref()
+                        == Some(topic.as_str())
+            })
+            .collect();
+        v.sort_by_key(|x| x.start_time_unix_nano);
+        v
+    };
+    wait_for("both UploadLog spans", || uploads().len() == 2).await;
+    let spans = uploads();
+    let ok = &spans[0];
+    assert_eq!(ok.kind, SpanKind::Client as i32);
+    assert!(!is_error(ok));
+    let a = &ok.attributes;
+    assert_eq!(string_attr(a, "rpc.service").as_deref(), Some("CLS"));
+    assert_eq!(string_attr(a, "rpc.method").as_deref(), Some("UploadLog"));
+    assert_eq!(
+        string_attr(a, "cloud.region").as_deref(),
+        Some("ap-shanghai")
+    );
+    assert_eq!(
+        string_attr(a, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(int_attr(a, "http.response.status_code"), Some(200));
+    assert_eq!(string_attr(a, "tencent_cloud.request_id"), out.request_id);
+    assert_eq!(attr(a, "tencent_cloud.cos.bucket"), None);
+    assert!(int_attr(a, "http.request.body.size").is_some_and(|n| n > 0));
+    assert!(string_attr(a, "url.full").is_some_and(|u| u.contains("/structuredlog?topic_id=")));
+
+    let failed = &spans[1];
+    assert!(is_error(failed));
+    assert_eq!(
+        string_attr(&failed.attributes, "error.type").as_deref(),
+        Some("SpeedQuotaExceed")
+    );
+    assert_eq!(
+        int_attr(&failed.attributes, "http.response.status_code"),
+        Some(429)
+    );
+    assert_eq!(
+        int_attr(&failed.attributes, "http.request.resend_count"),
+        Some(1)
+    );
+    assert_eq!(children_of(&s.receiver, failed).len(), 2);
+
+    let point = |status: &str| {
+        s.receiver
+            .histogram_points(
+                "coscls.client.operation.duration",
+                &[("topic", &topic), ("status", status)],
+            )
+            .into_iter()
+            .next()
+    };
+    let ok_point = point("ok").expect("UploadLog ok");
+    assert_eq!(ok_point.count, 1);
+    assert_eq!(
+        string_attr(&ok_point.attributes, "service").as_deref(),
+        Some("cls")
+    );
+    assert_eq!(
+        string_attr(&ok_point.attributes, "operation").as_deref(),
+        Some("UploadLog")
+    );
+    assert_eq!(
+        string_attr(&ok_point.attributes, "bucket").as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        string_attr(&ok_point.attributes, "region").as_deref(),
+        Some("ap-shanghai")
+    );
+    assert_eq!(point("SpeedQuotaExceed").map(|p| p.count), Some(1));
+    let retries = s.receiver.sum_points(
+        "coscls.client.retries",
+        &[
+            ("service", "cls"),
+            ("operation", "UploadLog"),
+            ("reason", "throttled"),
+        ],
+    );
+    assert_eq!(retries[0].value, Some(Number::AsInt(1)));
     emu.shutdown().await;
 }
 

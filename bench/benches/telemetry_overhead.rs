@@ -144,7 +144,8 @@ fn main() {
         .service_name("coscls-bench")
         .protocol(Protocol::HttpProtobuf)
         .endpoint(format!("http://{sink}"))
-        .metric_interval(Duration::from_secs(1))
+        // The SDK default (60 s): metric export is periodic, not per operation.
+        .metric_interval(Duration::from_secs(60))
         .build()
         .expect("telemetry");
     // No global meter provider is installed: this is the no-op meter an

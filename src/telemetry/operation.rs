@@ -79,7 +79,7 @@ impl OperationGuard {
         // Known values are given at creation: one pass through the layer
         // instead of one `record` call each. The request is the same on every
         // attempt, so the first one describes the operation.
-        let url = request.map(|r| redact_url(&r.url));
+        // Field values are only evaluated when the span is enabled.
         let span = tracing::info_span!(
             target: "coscls",
             "coscls.operation",
@@ -99,7 +99,7 @@ impl OperationGuard {
             http.request.method = request.map(|r| r.method.as_str()),
             http.response.status_code = Empty,
             server.address = request.and_then(|r| split_host(&r.url).0),
-            url.full = url.as_deref(),
+            url.full = request.map(|r| redact_url(&r.url)).as_deref(),
             http.request.body.size = request.map(|r| r.body.len() as i64),
             http.response.body.size = Empty,
             http.request.resend_count = Empty,
@@ -137,8 +137,6 @@ impl OperationGuard {
     pub(crate) fn attempt(&self, request: &PreparedRequest, resend: u32) -> Attempt {
         let method = request.method.as_str();
         let body_size = request.body.len();
-        let (host, port) = split_host(&request.url);
-        let url = redact_url(&request.url);
         let span = tracing::info_span!(
             target: "coscls::attempt",
             parent: &self.span,
@@ -147,9 +145,9 @@ impl OperationGuard {
             otel.kind = "client",
             otel.status_description = Empty,
             http.request.method = method,
-            server.address = host,
-            server.port = port,
-            url.full = url.as_ref(),
+            server.address = split_host(&request.url).0,
+            server.port = split_host(&request.url).1,
+            url.full = redact_url(&request.url).as_ref(),
             http.request.body.size = body_size as i64,
             http.request.resend_count = (resend > 0).then_some(i64::from(resend)),
             http.response.status_code = Empty,
