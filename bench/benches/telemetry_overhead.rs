@@ -150,6 +150,7 @@ fn main() {
     let on_layer = match variant.as_str() {
         "metrics" => None,
         "layer" => Some(coscls::telemetry::layer(&unexported)),
+        "noactivation" => telemetry.layer().map(|l| l.with_context_activation(false)),
         _ => telemetry.layer(),
     };
     // As `coscls::telemetry::init()` sets it up: an `info` level filter (so
@@ -178,7 +179,14 @@ fn main() {
     let body = Bytes::from(vec![0x5a; 4096]);
 
     let cpu_used = std::cell::Cell::new([Duration::ZERO; 2]);
+    // ONLY=on|off forces one mode for every batch (for profiling).
+    let only = std::env::var("ONLY").ok();
     let run = |on: bool, n: usize, start: usize| -> Duration {
+        let on = match only.as_deref() {
+            Some("on") => true,
+            Some("off") => false,
+            _ => on,
+        };
         let cpu_before = process_cpu();
         if on {
             coscls::telemetry::set_meter(&on_meter);
@@ -243,7 +251,7 @@ fn main() {
     println!("  on  (spans + metrics) {on_us:.1} µs/op");
     println!("  on/off, total         {:.4}", on_total.as_secs_f64() / off_total.as_secs_f64());
     let [cpu_off, cpu_on] = cpu_used.get();
-    if !cpu_off.is_zero() {
+    if !(cpu_off + cpu_on).is_zero() {
         println!(
             "  CPU, all threads      off {:.1} µs/op, on {:.1} µs/op, on/off {:.4}",
             cpu_off.as_secs_f64() * 1e6 / ops,

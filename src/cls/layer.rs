@@ -53,6 +53,7 @@ pub const DEFAULT_IGNORED_TARGETS: &[&str] = &[
     "tonic",
     "tower",
     "rustls",
+    "rustls_platform_verifier",
     "opentelemetry",
     "opentelemetry_sdk",
     "opentelemetry_otlp",

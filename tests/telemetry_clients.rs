@@ -1,0 +1,496 @@
+//! Telemetry of real client operations against the embedded emulator,
+//! exported over OTLP/gRPC to an in-test receiver: span names, parent/child
+//! links, attributes, error status, retries, histogram points, and no secret
+//! in any exported byte.
+
+mod telemetry_support;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use coscls::auth::{BoxFuture, Credentials};
+use coscls::cos::{Client, Endpoint, PutOptions};
+use coscls::telemetry::schema::DURATION_BOUNDARIES;
+use coscls::telemetry::{Protocol, Telemetry, TelemetryGuard};
+use coscls::transport::retry::RetryPolicy;
+use coscls::transport::{HttpSend, RequestBody, ReqwestTransport, ResponseBody, Timeouts};
+use coscls_emulator::{Emulator, FaultConfig};
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
+use telemetry_support::{attr, int_attr, keys, string_attr, wait_for, Receiver};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+const SECRET_ID: &str = "AKIDtelemetry";
+const SECRET_KEY: &str = "telemetry-secret-KEY-5e4d3c2b";
+const STS_ID: &str = "AKIDsts";
+const STS_KEY: &str = "sts-secret-KEY-0a9b8c7d";
+const STS_TOKEN: &str = "sts-session-token-77aa88bb99cc";
+
+struct Shared {
+    receiver: Receiver,
+    guard: TelemetryGuard,
+}
+
+/// One exporter for the binary (coscls's metric instruments are
+/// process-wide); each test uses its own bucket and filters on it.
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let receiver = Receiver::grpc();
+        let guard = Telemetry::builder()
+            .service_name("coscls-clients-test")
+            .protocol(Protocol::Grpc)
+            .endpoint(receiver.endpoint())
+            .metric_interval(Duration::from_secs(3600))
+            .build()
+            .expect("telemetry builds");
+        Shared { receiver, guard }
+    })
+}
+
+fn unique_bucket(prefix: &str) -> String {
+    format!("{prefix}-{:08x}-1250000000", fastrand::u32(..))
+}
+
+async fn emulator(bucket: &str) -> Emulator {
+    Emulator::builder()
+        .credentials(SECRET_ID, SECRET_KEY)
+        .temporary_credentials(STS_ID, STS_KEY, STS_TOKEN)
+        .bucket(bucket)
+        .start()
+        .await
+        .expect("emulator starts")
+}
+
+fn cos_client(emu: &Emulator, credentials: Credentials, transport: Arc<dyn HttpSend>) -> Client {
+    Client::builder()
+        .region("ap-guangzhou")
+        .endpoint(Endpoint::custom(&emu.endpoint()).unwrap())
+        .credentials(credentials)
+        .transport(transport)
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(4)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Forwards to reqwest and keeps every request's headers.
+#[derive(Debug)]
+struct Recording {
+    inner: ReqwestTransport,
+    headers: Mutex<Vec<http::HeaderMap>>,
+}
+
+impl Recording {
+    fn new() -> Arc<Self> {
+        Arc::new(Recording {
+            inner: ReqwestTransport::new(Timeouts::default()).unwrap(),
+            headers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn signatures(&self) -> Vec<String> {
+        self.headers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|h| h.get("authorization"))
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|a| a.split('&').find_map(|kv| kv.strip_prefix("q-signature=")))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl HttpSend for Recording {
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, coscls::transport::Error>> {
+        self.headers.lock().unwrap().push(request.headers().clone());
+        self.inner.send(request)
+    }
+}
+
+fn spans_named(receiver: &Receiver, name: &str, bucket: &str) -> Vec<Span> {
+    let mut v: Vec<Span> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| {
+            s.name == name
+                && string_attr(&s.attributes, "tencent_cloud.cos.bucket").as_deref() == Some(bucket)
+        })
+        .collect();
+    v.sort_by_key(|s| s.start_time_unix_nano);
+    v
+}
+
+fn children_of(receiver: &Receiver, parent: &Span) -> Vec<Span> {
+    let mut c: Vec<Span> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
+        .collect();
+    c.sort_by_key(|s| s.start_time_unix_nano);
+    c
+}
+
+fn is_error(span: &Span) -> bool {
+    span.status.as_ref().map(|s| s.code) == Some(StatusCode::Error as i32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cos_operations_export_spans_and_metrics_to_the_collector() {
+    let s = shared();
+    let bucket = unique_bucket("cos");
+    let emu = emulator(&bucket).await;
+    let transport = Recording::new();
+    let client = cos_client(
+        &emu,
+        Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
+        transport.clone(),
+    );
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    let app = tracing::info_span!("app.sync");
+    async {
+        let body = vec![42u8; 4096];
+        client
+            .put_object(&bucket, "docs/a.txt", body.clone())
+            .await
+            .unwrap();
+        let got = client.get_object(&bucket, "docs/a.txt").await.unwrap();
+        assert_eq!(got.body.bytes().await.unwrap().len(), 4096);
+        let missing = client
+            .get_object(&bucket, "docs/missing.txt")
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Some("NoSuchKey"));
+        emu.set_faults(FaultConfig {
+            fail_next: 2,
+            error_status: 503,
+            ..Default::default()
+        });
+        client
+            .put_object(&bucket, "docs/b.txt", body)
+            .await
+            .unwrap();
+        let upload = client
+            .create_multipart_upload(&bucket, "big.bin", &PutOptions::default())
+            .await
+            .unwrap();
+        client
+            .upload_part(
+                &bucket,
+                "big.bin",
+                &upload,
+                3,
+                vec![1u8; 1024],
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        client
+            .abort_multipart_upload(&bucket, "big.bin", &upload)
+            .await
+            .unwrap();
+    }
+    .instrument(app.clone())
+    .await;
+    drop(app);
+    s.guard.force_flush().unwrap();
+
+    wait_for("the COS spans", || {
+        spans_named(&s.receiver, "COS AbortMultipartUpload", &bucket).len() == 1
+    })
+    .await;
+    let app_span = s
+        .receiver
+        .spans()
+        .into_iter()
+        .find(|x| x.name == "app.sync" && !children_of(&s.receiver, x).is_empty())
+        .expect("the caller's span");
+    let ops: Vec<String> = children_of(&s.receiver, &app_span)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "COS PutObject",
+            "COS GetObject",
+            "COS GetObject",
+            "COS PutObject",
+            "COS InitiateMultipartUpload",
+            "COS UploadPart",
+            "COS AbortMultipartUpload"
+        ],
+        "every operation is a child of the caller's span, in order"
+    );
+
+    let puts = spans_named(&s.receiver, "COS PutObject", &bucket);
+    let put = &puts[0];
+    assert_eq!(put.kind, SpanKind::Client as i32);
+    let a = &put.attributes;
+    assert_eq!(
+        string_attr(a, "cloud.provider").as_deref(),
+        Some("tencent_cloud")
+    );
+    assert_eq!(
+        string_attr(a, "cloud.region").as_deref(),
+        Some("ap-guangzhou")
+    );
+    assert_eq!(string_attr(a, "rpc.service").as_deref(), Some("COS"));
+    assert_eq!(string_attr(a, "rpc.method").as_deref(), Some("PutObject"));
+    assert_eq!(
+        string_attr(a, "tencent_cloud.cos.key").as_deref(),
+        Some("docs/a.txt")
+    );
+    assert_eq!(int_attr(a, "http.response.status_code"), Some(200));
+    assert_eq!(int_attr(a, "http.request.body.size"), Some(4096));
+    assert_eq!(
+        string_attr(a, "http.request.method").as_deref(),
+        Some("PUT")
+    );
+    assert_eq!(
+        string_attr(a, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        string_attr(a, "url.full"),
+        Some(format!("{}/{bucket}/docs/a.txt", emu.endpoint()))
+    );
+    let request_id = string_attr(a, "tencent_cloud.request_id").expect("request id");
+    assert!(!request_id.is_empty());
+    assert!(!is_error(put));
+
+    let gets = spans_named(&s.receiver, "COS GetObject", &bucket);
+    assert_eq!(
+        int_attr(&gets[0].attributes, "http.response.body.size"),
+        Some(4096)
+    );
+    let missing = &gets[1];
+    assert!(is_error(missing));
+    assert_eq!(
+        string_attr(&missing.attributes, "error.type").as_deref(),
+        Some("NoSuchKey")
+    );
+    assert_eq!(
+        int_attr(&missing.attributes, "http.response.status_code"),
+        Some(404)
+    );
+    let missing_attempt = children_of(&s.receiver, missing);
+    assert_eq!(missing_attempt.len(), 1);
+    assert_eq!(missing_attempt[0].name, "GET");
+    assert!(is_error(&missing_attempt[0]));
+
+    // The retried put: two 503 attempts, then success; events on the operation.
+    let retried = &puts[1];
+    assert!(!is_error(retried));
+    assert_eq!(
+        int_attr(&retried.attributes, "http.request.resend_count"),
+        Some(2)
+    );
+    let events: Vec<_> = retried
+        .events
+        .iter()
+        .filter(|e| e.name == "retrying after a transient failure")
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        string_attr(&events[0].attributes, "reason").as_deref(),
+        Some("slow_down")
+    );
+    let attempts = children_of(&s.receiver, retried);
+    let statuses: Vec<Option<i64>> = attempts
+        .iter()
+        .map(|a| int_attr(&a.attributes, "http.response.status_code"))
+        .collect();
+    assert_eq!(statuses, [Some(503), Some(503), Some(200)]);
+    assert_eq!(
+        attempts.iter().map(is_error).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    assert_eq!(
+        string_attr(&attempts[0].attributes, "error.type").as_deref(),
+        Some("SlowDown")
+    );
+
+    let part = &spans_named(&s.receiver, "COS UploadPart", &bucket)[0];
+    assert_eq!(
+        int_attr(&part.attributes, "tencent_cloud.cos.part_number"),
+        Some(3)
+    );
+    assert!(
+        string_attr(&part.attributes, "tencent_cloud.cos.upload_id").is_some_and(|u| !u.is_empty())
+    );
+
+    // Metrics: one series per (operation, status), the documented label set.
+    let point = |operation: &str, status: &str| {
+        let p = s.receiver.histogram_points(
+            "coscls.client.operation.duration",
+            &[
+                ("bucket", &bucket),
+                ("operation", operation),
+                ("status", status),
+            ],
+        );
+        assert!(p.len() <= 1, "{p:?}");
+        p.into_iter().next()
+    };
+    let put_ok = point("PutObject", "ok").expect("PutObject ok");
+    assert_eq!(put_ok.count, 2);
+    assert_eq!(put_ok.explicit_bounds, DURATION_BOUNDARIES.to_vec());
+    assert_eq!(
+        keys(&put_ok.attributes),
+        [
+            "bucket",
+            "operation",
+            "region",
+            "service",
+            "status",
+            "topic"
+        ]
+    );
+    assert_eq!(
+        string_attr(&put_ok.attributes, "service").as_deref(),
+        Some("cos")
+    );
+    assert_eq!(
+        string_attr(&put_ok.attributes, "topic").as_deref(),
+        Some("")
+    );
+    assert_eq!(point("GetObject", "ok").map(|p| p.count), Some(1));
+    assert_eq!(point("GetObject", "NoSuchKey").map(|p| p.count), Some(1));
+    assert_eq!(point("UploadPart", "ok").map(|p| p.count), Some(1));
+    for p in [point("PutObject", "ok"), point("GetObject", "NoSuchKey")]
+        .into_iter()
+        .flatten()
+    {
+        for kv in &p.attributes {
+            assert!(
+                !matches!(kv.key.as_str(), "key" | "path" | "request_id" | "url"),
+                "high-cardinality label {}",
+                kv.key
+            );
+        }
+    }
+    let upload = s.receiver.sum_points(
+        "coscls.client.transferred",
+        &[
+            ("bucket", &bucket),
+            ("operation", "PutObject"),
+            ("direction", "upload"),
+        ],
+    );
+    // Request bodies count once per attempt that got an answer: 1 + 3 puts.
+    assert_eq!(upload[0].value, Some(Number::AsInt(4 * 4096)));
+    let download = s.receiver.sum_points(
+        "coscls.client.transferred",
+        &[
+            ("bucket", &bucket),
+            ("operation", "GetObject"),
+            ("direction", "download"),
+        ],
+    );
+    assert_eq!(download[0].value, Some(Number::AsInt(4096)));
+    let retries = s.receiver.sum_points(
+        "coscls.client.retries",
+        &[
+            ("service", "cos"),
+            ("operation", "PutObject"),
+            ("reason", "slow_down"),
+        ],
+    );
+    assert_eq!(retries[0].value, Some(Number::AsInt(2)));
+
+    // Every request carried a traceparent of the trace it belongs to.
+    let trace = hex::encode(&put.trace_id);
+    for h in transport.headers.lock().unwrap().iter() {
+        let tp = h.get("traceparent").expect("traceparent").to_str().unwrap();
+        assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
+    let s = shared();
+    let bucket = unique_bucket("sts");
+    let emu = emulator(&bucket).await;
+    let transport = Recording::new();
+    let creds = Credentials::new(STS_ID, STS_KEY)
+        .unwrap()
+        .with_session_token(STS_TOKEN)
+        .unwrap();
+    let client = cos_client(&emu, creds, transport.clone());
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    client.put_object(&bucket, "k", "v").await.unwrap();
+    client
+        .get_object(&bucket, "k")
+        .await
+        .unwrap()
+        .body
+        .bytes()
+        .await
+        .unwrap();
+    emu.set_faults(FaultConfig {
+        fail_next: 1,
+        error_status: 503,
+        ..Default::default()
+    });
+    client.head_object(&bucket, "k").await.unwrap();
+    // A wrong key: the emulator refuses the signature, and the error names it.
+    let wrong = cos_client(
+        &emu,
+        Credentials::new(STS_ID, "wrong-secret-KEY-11223344")
+            .unwrap()
+            .with_session_token(STS_TOKEN)
+            .unwrap(),
+        transport.clone(),
+    );
+    let refused = wrong.head_object(&bucket, "k").await.unwrap_err();
+    assert_eq!(refused.status(), Some(403));
+    s.guard.force_flush().unwrap();
+    wait_for("the refused HeadObject", || {
+        spans_named(&s.receiver, "COS HeadObject", &bucket)
+            .iter()
+            .any(is_error)
+    })
+    .await;
+
+    let mut forbidden = vec![
+        STS_KEY.to_string(),
+        STS_TOKEN.to_string(),
+        "wrong-secret-KEY-11223344".to_string(),
+    ];
+    forbidden.extend(transport.signatures());
+    assert!(
+        forbidden.len() >= 7,
+        "signatures were captured: {forbidden:?}"
+    );
+    let exports = s.receiver.raw_exports();
+    assert!(!exports.is_empty());
+    for bytes in &exports {
+        for secret in &forbidden {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "an export contains {secret:?}"
+            );
+        }
+    }
+    for span in spans_named(&s.receiver, "COS HeadObject", &bucket) {
+        assert_eq!(
+            attr(&span.attributes, "http.request.header.authorization"),
+            None
+        );
+    }
+    emu.shutdown().await;
+}
