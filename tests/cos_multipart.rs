@@ -226,11 +226,7 @@ async fn the_multipart_api_step_by_step() {
         (Some(404), Some("NoSuchUpload")),
         "{e}"
     );
-    assert!(c
-        .list_multipart_uploads(BUCKET, None)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_no_pending_uploads(&c).await;
 
     // A part list with a wrong ETag is refused by the server.
     let id = c
@@ -258,15 +254,7 @@ async fn injected_server_errors_are_retried_per_part() {
         error_status: 503,
         ..Default::default()
     });
-    let out = c
-        .upload_stream(
-            BUCKET,
-            "retried.bin",
-            &body[..],
-            &UploadOptions::default().part_size(MIB as u64),
-        )
-        .await
-        .unwrap();
+    let out = upload_in_mib_parts(&c, "retried.bin", &body).await.unwrap();
     assert_eq!(out.parts, 5);
     assert_eq!(emu.stats().injected_errors, 3);
 
@@ -275,31 +263,12 @@ async fn injected_server_errors_are_retried_per_part() {
         error_status: 500,
         ..Default::default()
     });
-    let out = c
-        .upload_stream(
-            BUCKET,
-            "noisy.bin",
-            &body[..],
-            &UploadOptions::default().part_size(MIB as u64),
-        )
-        .await
-        .unwrap();
+    let out = upload_in_mib_parts(&c, "noisy.bin", &body).await.unwrap();
     emu.set_faults(FaultConfig::default());
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
-    let got = c
-        .get_object(BUCKET, "noisy.bin")
-        .await
-        .unwrap()
-        .body
-        .bytes()
-        .await
-        .unwrap();
+    let got = read_back(&c, "noisy.bin").await;
     assert_eq!(got, body);
-    assert!(c
-        .list_multipart_uploads(BUCKET, None)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_no_pending_uploads(&c).await;
 }
 
 #[tokio::test]
@@ -328,11 +297,7 @@ async fn a_failed_upload_is_aborted() {
         .unwrap_err();
     assert_eq!(e.status(), Some(400), "{e}");
     assert_eq!(emu.stats().operation("AbortMultipartUpload"), 1);
-    assert!(c
-        .list_multipart_uploads(BUCKET, None)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_no_pending_uploads(&c).await;
     assert!(!c.object_exists(BUCKET, "doomed.bin").await.unwrap());
 }
 
@@ -342,15 +307,7 @@ async fn a_part_damaged_in_transit_is_sent_again() {
     let tamper = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB + 1, 40);
-    let out = c
-        .upload_stream(
-            BUCKET,
-            "resent.bin",
-            &body[..],
-            &UploadOptions::default().part_size(MIB as u64),
-        )
-        .await
-        .unwrap();
+    let out = upload_in_mib_parts(&c, "resent.bin", &body).await.unwrap();
     assert_eq!(tamper.remaining(), 0, "the mischief happened");
     assert_eq!(out.parts, 3);
     assert_eq!(
@@ -383,13 +340,7 @@ async fn a_lost_complete_answer_is_recognised_as_success() {
     let tamper = Tamper::new(Method::POST, "uploadId", Mischief::LoseResponse, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB + 3, 50);
-    let out = c
-        .upload_stream(
-            BUCKET,
-            "completed.bin",
-            &body[..],
-            &UploadOptions::default().part_size(MIB as u64),
-        )
+    let out = upload_in_mib_parts(&c, "completed.bin", &body)
         .await
         .unwrap();
     assert_eq!(tamper.remaining(), 0);
@@ -399,16 +350,7 @@ async fn a_lost_complete_answer_is_recognised_as_success() {
         "retried once"
     );
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
-    assert_eq!(
-        c.get_object(BUCKET, "completed.bin")
-            .await
-            .unwrap()
-            .body
-            .bytes()
-            .await
-            .unwrap(),
-        body
-    );
+    assert_eq!(read_back(&c, "completed.bin").await, body);
 }
 
 #[tokio::test]
@@ -417,23 +359,14 @@ async fn a_lost_initiate_answer_leaves_no_stray_upload() {
     let tamper = Tamper::new(Method::POST, "uploads", Mischief::LoseResponse, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB, 60);
-    c.upload_stream(
-        BUCKET,
-        "initiated.bin",
-        &body[..],
-        &UploadOptions::default().part_size(MIB as u64),
-    )
-    .await
-    .unwrap();
+    upload_in_mib_parts(&c, "initiated.bin", &body)
+        .await
+        .unwrap();
     assert_eq!(tamper.remaining(), 0);
     let stats = emu.stats();
     assert_eq!(stats.operation("InitiateMultipartUpload"), 2);
     assert_eq!(stats.operation("AbortMultipartUpload"), 1, "the stray one");
-    assert!(c
-        .list_multipart_uploads(BUCKET, None)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_no_pending_uploads(&c).await;
     let page = c
         .list_objects(BUCKET, &ListOptions::default())
         .await

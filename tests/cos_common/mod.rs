@@ -68,6 +68,38 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// `upload_stream` with 1 MiB parts, the smallest COS allows, so a few MiB
+/// of test data make several parts.
+pub async fn upload_in_mib_parts(
+    client: &Client,
+    key: &str,
+    body: &[u8],
+) -> Result<coscls::cos::UploadOutput, coscls::cos::Error> {
+    let opts = coscls::cos::UploadOptions::default().part_size(MIB as u64);
+    client.upload_stream(BUCKET, key, body, &opts).await
+}
+
+/// The whole object as stored, read back in one GET.
+pub async fn read_back(client: &Client, key: &str) -> bytes::Bytes {
+    client
+        .get_object(BUCKET, key)
+        .await
+        .expect("get_object")
+        .body
+        .bytes()
+        .await
+        .expect("object body")
+}
+
+/// Nothing is left half-uploaded in the bucket.
+pub async fn assert_no_pending_uploads(client: &Client) {
+    let pending = client
+        .list_multipart_uploads(BUCKET, None)
+        .await
+        .expect("list_multipart_uploads");
+    assert!(pending.is_empty(), "uploads left behind: {pending:?}");
+}
+
 /// What [`Tamper`] does to the matching requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mischief {
