@@ -210,38 +210,24 @@ async fn abort_and_unknown_uploads() {
         .await;
     r.expect(404);
     assert_eq!(r.code(), "NoSuchUpload");
-    let r = Req::new("PUT", "k")
-        .param("partNumber", "1")
-        .param("uploadId", "nope")
-        .body("x")
-        .send(&emu)
-        .await;
-    r.expect(404);
-    assert_eq!(r.code(), "NoSuchUpload");
     let id = initiate(&emu, "k").await;
-    let r = Req::new("PUT", "k")
-        .param("partNumber", "10001")
-        .param("uploadId", &id)
-        .body("x")
-        .send(&emu)
-        .await;
-    r.expect(400);
-    assert_eq!(r.code(), "InvalidArgument");
-    let r = Req::new("PUT", "k")
-        .param("partNumber", "")
-        .param("uploadId", &id)
-        .body("x")
-        .send(&emu)
-        .await;
-    r.expect(400);
-    assert_eq!(r.code(), "InvalidArgument");
-    // An upload id belongs to its key.
-    let r = Req::new("PUT", "other")
-        .param("partNumber", "1")
-        .param("uploadId", &id)
-        .body("x")
-        .send(&emu)
-        .await;
-    r.expect(404);
+    // (key, partNumber, uploadId, status, code): refused part uploads.
+    let refused = [
+        ("k", "1", "nope", 404, "NoSuchUpload"),
+        ("k", "10001", id.as_str(), 400, "InvalidArgument"),
+        ("k", "", id.as_str(), 400, "InvalidArgument"),
+        // An upload id belongs to its key.
+        ("other", "1", id.as_str(), 404, "NoSuchUpload"),
+    ];
+    for (key, number, upload, status, code) in refused {
+        let r = Req::new("PUT", key)
+            .param("partNumber", number)
+            .param("uploadId", upload)
+            .body("x")
+            .send(&emu)
+            .await;
+        r.expect(status);
+        assert_eq!(r.code(), code, "{key} part {number:?} of {upload}");
+    }
     emu.shutdown().await;
 }
