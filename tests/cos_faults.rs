@@ -5,12 +5,15 @@
 
 mod cos_common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cos_common::*;
 use coscls::cos::{crc64, Client, DownloadOptions, Endpoint, Error, PresignOptions, PutOptions};
 use coscls::transport::retry::RetryPolicy;
+use coscls::transport::HttpSend;
 use coscls_emulator::FaultConfig;
 use futures_util::StreamExt;
 
@@ -86,6 +89,69 @@ async fn a_streamed_body_is_sent_once() {
         .unwrap_err();
     assert_eq!(e.status(), Some(503));
     assert_eq!(emu.stats().operation("PutObject"), 1);
+}
+
+#[tokio::test]
+async fn a_large_file_is_reopened_and_sent_again() {
+    let (emu, c) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.bin");
+    // One byte over the in-memory limit: the file streams from disk.
+    let body = data(coscls::cos::PUT_FILE_IN_MEMORY_LIMIT as usize + 1, 7);
+    std::fs::write(&path, &body).unwrap();
+    emu.set_faults(FaultConfig {
+        fail_next: 2,
+        error_status: 503,
+        ..Default::default()
+    });
+    let out = c
+        .put_object_file(BUCKET, "large.bin", &path, &PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        emu.stats().operation("PutObject"),
+        3,
+        "two failures, then success"
+    );
+    assert_eq!(out.crc64, Some(crc64::checksum(&body)));
+    assert_eq!(read_back(&c, "large.bin").await, body);
+
+    // A file that shrinks between attempts is refused, not sent short.
+    let shrink = Arc::new(ShrinkOnFirstSend {
+        inner: coscls::transport::ReqwestTransport::new(Default::default()).unwrap(),
+        path: path.clone(),
+        done: AtomicBool::new(false),
+    });
+    let c = client_with_transport(&emu, shrink);
+    let e = c
+        .put_object_file(BUCKET, "shrunk.bin", &path, &PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("changed size"), "{e}");
+    assert!(!c.object_exists(BUCKET, "shrunk.bin").await.unwrap());
+}
+
+/// Truncates a file just before the first request goes out.
+#[derive(Debug)]
+struct ShrinkOnFirstSend {
+    inner: coscls::transport::ReqwestTransport,
+    path: std::path::PathBuf,
+    done: AtomicBool,
+}
+
+impl HttpSend for ShrinkOnFirstSend {
+    fn send(
+        &self,
+        request: http::Request<coscls::transport::RequestBody>,
+    ) -> coscls::auth::BoxFuture<
+        '_,
+        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
+    > {
+        if !self.done.swap(true, Ordering::SeqCst) {
+            std::fs::write(&self.path, b"short").unwrap();
+        }
+        self.inner.send(request)
+    }
 }
 
 #[tokio::test]

@@ -15,10 +15,11 @@ use super::request::{self, MAX_DELETE_KEYS};
 use super::response::{self, header, ContentRange, ObjectMeta};
 use super::xml;
 use super::{Client, Error};
-use crate::transport::RequestBody;
+use crate::transport::{RequestBody, StreamFactory};
 
-/// Files up to this size are read into memory by `put_object_file`, which
-/// makes the request replayable and therefore retried.
+/// Files up to this size are read into memory by `put_object_file` (which
+/// allows `Content-MD5`); larger ones are streamed from disk, re-opened for
+/// each attempt.
 pub const PUT_FILE_IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// What COS answered to a write.
@@ -237,28 +238,26 @@ impl Client {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
-        let bucket = Self::bucket(bucket)?;
         let tee = Arc::new(Mutex::new(Crc64::new()));
-        let seen = tee.clone();
-        let mut remaining = len;
-        let stream = stream.map(move |chunk| {
-            let chunk = chunk?;
-            if chunk.len() as u64 > remaining {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("the stream yields more than the declared {len} bytes"),
-                ));
-            }
-            remaining -= chunk.len() as u64;
-            seen.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .update(&chunk);
-            Ok(chunk)
-        });
         let body = RequestBody::Stream {
             len,
-            stream: Box::pin(stream),
+            stream: counted(stream, len, tee.clone()).boxed(),
         };
+        self.put_counted(bucket, key, len, body, &tee, opts).await
+    }
+
+    /// Sends a streamed PutObject whose bytes pass through `tee`, then checks
+    /// that the server took exactly `len` bytes with the CRC-64 we computed.
+    async fn put_counted(
+        &self,
+        bucket: &str,
+        key: &str,
+        len: u64,
+        body: RequestBody,
+        tee: &Mutex<Crc64>,
+        opts: &PutOptions,
+    ) -> Result<PutObjectOutput, Error> {
+        let bucket = Self::bucket(bucket)?;
         let req = request::put_object(self.target(&bucket), key, body, opts)?;
         let response = self
             .send(&self.info("PutObject", &bucket).with_key(key), req)
@@ -277,10 +276,12 @@ impl Client {
         Ok(out)
     }
 
-    /// Uploads a local file in one request. Files up to
-    /// [`PUT_FILE_IN_MEMORY_LIMIT`] are read into memory and retried on
-    /// transient failures; larger ones are streamed once. For big files use
-    /// [`upload_file`](Self::upload_file) (multipart, retried per part).
+    /// Uploads a local file in one request, retried on transient failures.
+    /// Files up to [`PUT_FILE_IN_MEMORY_LIMIT`] are read into memory; larger
+    /// ones stream from disk and the file is re-opened for each attempt, so
+    /// it must not change while the upload runs (a size change is an error).
+    /// For big files prefer [`upload_file`](Self::upload_file): multipart,
+    /// concurrent, retried per part.
     ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
@@ -315,15 +316,17 @@ impl Client {
             file.read_to_end(&mut buf).await.map_err(io("reading"))?;
             return self.put_object_with(bucket, key, buf, opts).await;
         }
-        let stream = futures_util::stream::unfold(file, |mut file| async move {
-            let mut buf = bytes::BytesMut::with_capacity(256 * 1024);
-            match file.read_buf(&mut buf).await {
-                Ok(0) => None,
-                Ok(_) => Some((Ok(buf.freeze()), file)),
-                Err(e) => Some((Err(e), file)),
-            }
+        drop(file);
+        // Each attempt re-opens the file and starts a fresh CRC; attempts run
+        // one after another, so the tee holds the successful attempt's bytes.
+        let tee = Arc::new(Mutex::new(Crc64::new()));
+        let (path, seen) = (Arc::new(path.to_path_buf()), tee.clone());
+        let make: StreamFactory = Arc::new(move || {
+            *seen.lock().unwrap_or_else(|e| e.into_inner()) = Crc64::new();
+            counted(file_chunks(path.clone(), len), len, seen.clone()).boxed()
         });
-        self.put_object_stream(bucket, key, len, stream, opts).await
+        let body = RequestBody::Replayable { len, make };
+        self.put_counted(bucket, key, len, body, &tee, opts).await
     }
 
     /// Downloads `key`; the body streams, and a whole-object read is checked
@@ -611,6 +614,71 @@ impl Client {
 }
 
 /// Compares the server's CRC-64 with the local one when both exist.
+/// Passes `stream` through, refusing more than `len` bytes and feeding every
+/// chunk to `tee`.
+fn counted<S>(
+    stream: S,
+    len: u64,
+    tee: Arc<Mutex<Crc64>>,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    let mut remaining = len;
+    stream.map(move |chunk| {
+        let chunk = chunk?;
+        if chunk.len() as u64 > remaining {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the body yields more than the declared {len} bytes"),
+            ));
+        }
+        remaining -= chunk.len() as u64;
+        tee.lock().unwrap_or_else(|e| e.into_inner()).update(&chunk);
+        Ok(chunk)
+    })
+}
+
+/// The file at `path`, opened when first polled, in 256 KiB chunks; an
+/// error if it no longer holds `len` bytes.
+fn file_chunks(
+    path: Arc<std::path::PathBuf>,
+    len: u64,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let opened = async move {
+        let named = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("re-opening {}: {e}", path.display()))
+        };
+        let file = tokio::fs::File::open(&*path).await.map_err(named)?;
+        let now = file.metadata().await.map_err(named)?.len();
+        if now != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} changed size during the upload ({len} bytes, now {now})",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(file)
+    };
+    futures_util::stream::once(opened).flat_map(|file| {
+        futures_util::stream::unfold(Some(file), |state| async move {
+            match state? {
+                Err(e) => Some((Err(e), None)),
+                Ok(mut file) => {
+                    let mut buf = bytes::BytesMut::with_capacity(256 * 1024);
+                    match file.read_buf(&mut buf).await {
+                        Ok(0) => None,
+                        Ok(_) => Some((Ok(buf.freeze()), Some(Ok(file)))),
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }
+            }
+        })
+    })
+}
+
 pub(crate) fn check_crc(what: &str, server: Option<u64>, local: Option<u64>) -> Result<(), Error> {
     match (server, local) {
         (Some(server), Some(computed)) if server != computed => Err(Error::ChecksumMismatch {

@@ -104,7 +104,7 @@ pub(crate) fn put_object(
     match &body {
         RequestBody::Bytes(b) => opts.transfer_headers(&mut headers, b)?,
         RequestBody::Empty => opts.transfer_headers(&mut headers, b"")?,
-        RequestBody::Stream { .. } => {
+        RequestBody::Stream { .. } | RequestBody::Replayable { .. } => {
             if opts.content_md5 {
                 return Err(Error::invalid_input(
                     "content_md5",

@@ -1,10 +1,14 @@
 //! Request and response bodies.
 //!
 //! Request bodies that are [`Bytes`] are replayable (a clone per attempt is a
-//! reference-count bump); a stream can be sent once and is never retried.
+//! reference-count bump); a stream can be sent once and is never retried,
+//! unless it comes from a [`StreamFactory`] that can start it again (a file
+//! re-opened per attempt), which keeps large bodies out of memory and still
+//! retried.
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -25,7 +29,19 @@ pub enum RequestBody {
         /// The data.
         stream: BoxStream<'static, std::io::Result<Bytes>>,
     },
+    /// A streamed body of known length that [`StreamFactory`] starts afresh
+    /// for every attempt; replayable.
+    Replayable {
+        /// Exact length, sent as `Content-Length`.
+        len: u64,
+        /// Called once per attempt; each stream must yield the same bytes.
+        make: StreamFactory,
+    },
 }
+
+/// Starts the stream of a [`RequestBody::Replayable`] body again, once per
+/// attempt.
+pub type StreamFactory = Arc<dyn Fn() -> BoxStream<'static, std::io::Result<Bytes>> + Send + Sync>;
 
 impl RequestBody {
     /// The body length, when known.
@@ -33,7 +49,7 @@ impl RequestBody {
         match self {
             RequestBody::Empty => 0,
             RequestBody::Bytes(b) => b.len() as u64,
-            RequestBody::Stream { len, .. } => *len,
+            RequestBody::Stream { len, .. } | RequestBody::Replayable { len, .. } => *len,
         }
     }
 
@@ -48,6 +64,10 @@ impl RequestBody {
             RequestBody::Empty => Some(RequestBody::Empty),
             RequestBody::Bytes(b) => Some(RequestBody::Bytes(b.clone())),
             RequestBody::Stream { .. } => None,
+            RequestBody::Replayable { len, make } => Some(RequestBody::Replayable {
+                len: *len,
+                make: make.clone(),
+            }),
         }
     }
 }
@@ -58,6 +78,7 @@ impl fmt::Debug for RequestBody {
             RequestBody::Empty => f.write_str("Empty"),
             RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             RequestBody::Stream { len, .. } => write!(f, "Stream({len} bytes)"),
+            RequestBody::Replayable { len, .. } => write!(f, "Replayable({len} bytes)"),
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod retry;
 
 use std::fmt;
 
-pub use body::{RequestBody, ResponseBody};
+pub use body::{RequestBody, ResponseBody, StreamFactory};
 pub use pipeline::{Pipeline, PipelineError, PreparedRequest, SignFailure, Signer, SigningProfile};
 pub use reqwest_send::{ReqwestTransport, Timeouts};
 

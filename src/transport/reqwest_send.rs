@@ -83,7 +83,23 @@ fn classify(e: reqwest::Error) -> Error {
     };
     // The URL may carry a presigned query; drop it from the message.
     let e = e.without_url();
-    Error::new(kind, e.to_string()).with_source(e)
+    Error::new(kind, with_causes(&e)).with_source(e)
+}
+
+/// The message and its causes on one line ("error sending request: …:
+/// connection refused"): reqwest's own message rarely says what went wrong.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = c.source();
+    }
+    message
 }
 
 impl HttpSend for ReqwestTransport {
@@ -98,6 +114,7 @@ impl HttpSend for ReqwestTransport {
                 RequestBody::Empty => reqwest::Body::from(Vec::new()),
                 RequestBody::Bytes(b) => reqwest::Body::from(b),
                 RequestBody::Stream { stream, .. } => reqwest::Body::wrap_stream(stream),
+                RequestBody::Replayable { make, .. } => reqwest::Body::wrap_stream(make()),
             };
             let response = self
                 .client
