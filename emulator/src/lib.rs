@@ -14,7 +14,7 @@
 //!
 //! * COS objects: PutObject, GetObject (Range, `If-*`, `response-*`),
 //!   HeadObject, DeleteObject, DeleteMultipleObjects, CopyObject, and
-//!   multipart upload (Initiate, UploadPart, Complete with order/ETag/size
+//!   multipart upload (Initiate, UploadPart, UploadPartCopy, Complete with order/ETag/size
 //!   checks, Abort, ListParts, ListMultipartUploads), with `x-cos-meta-*`,
 //!   `ETag` and `x-cos-hash-crc64ecma` (CRC-64/XZ);
 //! * COS buckets: PutBucket, HeadBucket, DeleteBucket, GET Bucket (prefix,

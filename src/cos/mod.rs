@@ -37,6 +37,7 @@
 mod body;
 mod bucket;
 mod client;
+mod copy;
 pub mod crc64;
 mod download;
 mod endpoint;

@@ -144,7 +144,7 @@ impl Client {
         self.initiate(&bucket, key, opts).await
     }
 
-    async fn initiate(
+    pub(super) async fn initiate(
         &self,
         bucket: &BucketName,
         key: &str,
@@ -292,6 +292,25 @@ impl Client {
         upload_id: &str,
         parts: &[CompletedPart],
     ) -> Result<UploadOutput, Error> {
+        let expected = {
+            let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
+            sorted.sort_by_key(|p| p.part_number);
+            crc64::combine_all(sorted.iter().map(|p| (p.crc64, p.size)))
+        };
+        self.complete_expecting(bucket, key, upload_id, parts, Some(expected))
+            .await
+    }
+
+    /// Completes an upload and checks the object's CRC-64 against
+    /// `expected` (the parts' combined CRC, or a copied source's).
+    pub(super) async fn complete_expecting(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        expected: Option<u64>,
+    ) -> Result<UploadOutput, Error> {
         let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
         sorted.sort_by_key(|p| p.part_number);
         let refs: Vec<PartRef<'_>> = sorted
@@ -303,7 +322,6 @@ impl Client {
             .collect();
         let req = request::complete_multipart(self.target(bucket), key, upload_id, &refs)?;
         let size: u64 = sorted.iter().map(|p| p.size).sum();
-        let expected = crc64::combine_all(sorted.iter().map(|p| (p.crc64, p.size)));
         let mut info = self.info("CompleteMultipartUpload", bucket).with_key(key);
         info.upload_id = Some(upload_id.to_string());
         let what = format!("CompleteMultipartUpload {key}");
@@ -314,7 +332,8 @@ impl Client {
                 if e.code() == Some("NoSuchUpload") && retried {
                     // An earlier attempt may have completed it (module docs).
                     if let Ok(meta) = self.head_object(bucket.as_str(), key).await {
-                        if meta.crc64 == Some(expected) && meta.content_length == size {
+                        let same_crc = expected.is_none_or(|c| meta.crc64 == Some(c));
+                        if same_crc && meta.content_length == size {
                             return Ok(UploadOutput {
                                 etag: meta.etag,
                                 crc64: meta.crc64,
@@ -349,7 +368,7 @@ impl Client {
                 .transpose()?,
         };
         if self.verify_crc() {
-            check_crc(&what, server_crc, Some(expected))?;
+            check_crc(&what, server_crc, expected)?;
         }
         Ok(UploadOutput {
             etag: result.etag.or_else(|| header(&parts_head.headers, "etag")),
@@ -630,7 +649,7 @@ impl Client {
     }
 
     /// Gives up cleanly: parts left behind would be billed as storage.
-    async fn abort_quietly(&self, bucket: &BucketName, key: &str, upload_id: &str) {
+    pub(super) async fn abort_quietly(&self, bucket: &BucketName, key: &str, upload_id: &str) {
         if let Err(abort) = self.abort(bucket, key, upload_id).await {
             tracing::warn!(target: "coscls::cos", upload_id = %upload_id, error = %abort, "aborting the failed upload failed; a lifecycle rule will clean it up");
         }

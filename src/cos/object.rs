@@ -613,7 +613,6 @@ impl Client {
     }
 }
 
-/// Compares the server's CRC-64 with the local one when both exist.
 /// Passes `stream` through, refusing more than `len` bytes and feeding every
 /// chunk to `tee`.
 fn counted<S>(
@@ -679,6 +678,7 @@ fn file_chunks(
     })
 }
 
+/// Compares the server's CRC-64 with the local one when both exist.
 pub(crate) fn check_crc(what: &str, server: Option<u64>, local: Option<u64>) -> Result<(), Error> {
     match (server, local) {
         (Some(server), Some(computed)) if server != computed => Err(Error::ChecksumMismatch {

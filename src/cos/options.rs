@@ -674,9 +674,45 @@ pub struct CopyOptions {
     pub source_if_none_match: Option<String>,
     /// SSE-C key of the source object.
     pub source_customer_key: Option<CustomerKey>,
+    /// [`Client::copy`](super::Client::copy): sources larger than this are
+    /// copied in parts (UploadPartCopy); 5 GiB, the CopyObject limit, when
+    /// `None`.
+    pub multipart_threshold: Option<u64>,
+    /// Part size of a multipart copy; chosen like an upload's when `None`.
+    pub part_size: Option<u64>,
+    /// Parts copied at once; [`DEFAULT_CONCURRENCY`] when `None`.
+    pub concurrency: Option<usize>,
+    /// The source's size: [`Client::copy`](super::Client::copy) learns it
+    /// with a HEAD in its own region, and needs it given for a source in
+    /// another region.
+    pub source_size: Option<u64>,
 }
 
 impl CopyOptions {
+    /// Copies sources larger than `bytes` in parts (at most 5 GiB).
+    pub fn multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = Some(bytes);
+        self
+    }
+
+    /// Part size of a multipart copy (1 MiB to 5 GiB).
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = Some(bytes);
+        self
+    }
+
+    /// Parts copied at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n);
+        self
+    }
+
+    /// The size of the source, when the caller knows it.
+    pub fn source_size(mut self, bytes: u64) -> Self {
+        self.source_size = Some(bytes);
+        self
+    }
+
     /// Replaces the metadata with `opts`.
     pub fn replace_metadata(mut self, opts: PutOptions) -> Self {
         self.replace_metadata = Some(opts);

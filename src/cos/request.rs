@@ -270,13 +270,7 @@ pub(crate) fn upload_part(
     opts: &PutOptions,
 ) -> Result<PreparedRequest, Error> {
     check_upload_id(upload_id)?;
-    if !(1..=super::options::MAX_PARTS).contains(&part_number) {
-        return Err(Error::invalid_input(
-            "part number",
-            &part_number.to_string(),
-            "must be between 1 and 10000",
-        ));
-    }
+    check_part_number(part_number)?;
     if body.len() as u64 > super::options::MAX_PART_SIZE {
         return Err(Error::invalid_input(
             "part",
@@ -423,6 +417,17 @@ pub(crate) fn copy_object(
             header_value("storage class", class.as_str())?,
         );
     }
+    copy_source_headers(&mut headers, copy_source, opts)?;
+    t.object(Method::PUT, key, vec![], headers, RequestBody::Empty)
+}
+
+/// `x-cos-copy-source` and the conditions and SSE-C key that apply to the
+/// source, shared by CopyObject and UploadPartCopy.
+fn copy_source_headers(
+    headers: &mut HeaderMap,
+    copy_source: &str,
+    opts: &CopyOptions,
+) -> Result<(), Error> {
     headers.insert(
         HeaderName::from_static("x-cos-copy-source"),
         header_value("copy source", copy_source)?,
@@ -455,7 +460,52 @@ pub(crate) fn copy_object(
             }
         }
     }
-    t.object(Method::PUT, key, vec![], headers, RequestBody::Empty)
+    Ok(())
+}
+
+/// UploadPartCopy: `PUT /<key>?partNumber=N&uploadId=ID` whose data is the
+/// byte range `first..=last` of the copy source (the whole source when
+/// `range` is `None`).
+pub(crate) fn upload_part_copy(
+    t: Target<'_>,
+    key: &str,
+    upload_id: &str,
+    part_number: u32,
+    copy_source: &str,
+    range: Option<(u64, u64)>,
+    opts: &CopyOptions,
+) -> Result<PreparedRequest, Error> {
+    check_upload_id(upload_id)?;
+    check_part_number(part_number)?;
+    let mut headers = HeaderMap::new();
+    copy_source_headers(&mut headers, copy_source, opts)?;
+    if let Some((first, last)) = range {
+        if first > last || last - first >= super::options::MAX_PART_SIZE {
+            return Err(Error::invalid_input(
+                "copy source range",
+                &format!("{first}-{last}"),
+                "must be first <= last, at most 5 GiB",
+            ));
+        }
+        headers.insert(
+            HeaderName::from_static("x-cos-copy-source-range"),
+            header_value("copy source range", &format!("bytes={first}-{last}"))?,
+        );
+    }
+    let n = part_number.to_string();
+    let params = params(&[("partNumber", &n), ("uploadId", upload_id)]);
+    t.object(Method::PUT, key, params, headers, RequestBody::Empty)
+}
+
+fn check_part_number(part_number: u32) -> Result<(), Error> {
+    if !(1..=super::options::MAX_PARTS).contains(&part_number) {
+        return Err(Error::invalid_input(
+            "part number",
+            &part_number.to_string(),
+            "must be between 1 and 10000",
+        ));
+    }
+    Ok(())
 }
 
 /// PutBucket: `PUT /`, optionally with `x-cos-acl`.

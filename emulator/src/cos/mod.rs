@@ -67,6 +67,7 @@ pub(crate) enum Op {
     DeleteObject,
     InitiateMultipartUpload,
     UploadPart,
+    UploadPartCopy,
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
@@ -90,6 +91,7 @@ impl Op {
             Op::DeleteObject => "DeleteObject",
             Op::InitiateMultipartUpload => "InitiateMultipartUpload",
             Op::UploadPart => "UploadPart",
+            Op::UploadPartCopy => "UploadPartCopy",
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
@@ -134,7 +136,7 @@ pub(crate) fn classify(
     match *method {
         Method::PUT if p("uploadid") || p("partnumber") => {
             if headers.contains_key("x-cos-copy-source") {
-                Op::Unsupported // UploadPartCopy
+                Op::UploadPartCopy
             } else {
                 Op::UploadPart
             }
@@ -260,6 +262,7 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::DeleteObject => objects::delete_object(state, request).await,
         Op::InitiateMultipartUpload => multipart::initiate(state, request).await,
         Op::UploadPart => multipart::upload_part(state, request).await,
+        Op::UploadPartCopy => multipart::upload_part_copy(state, request).await,
         Op::CompleteMultipartUpload => multipart::complete(state, request).await,
         Op::AbortMultipartUpload => multipart::abort(state, request).await,
         Op::ListParts => multipart::list_parts(state, request).await,
@@ -692,6 +695,15 @@ mod tests {
         assert_eq!(
             classify(&Method::PUT, &target(b, "k"), &[], &copy),
             Op::CopyObject
+        );
+        assert_eq!(
+            classify(
+                &Method::PUT,
+                &target(b, "k"),
+                &q(&[("partNumber", "1"), ("uploadId", "x")]),
+                &copy
+            ),
+            Op::UploadPartCopy
         );
         assert_eq!(
             classify(&Method::HEAD, &target(b, "k"), &[], &h),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::StreamExt as _;
 use http::{Response, StatusCode};
 use md5::{Digest as _, Md5};
 
@@ -14,7 +15,7 @@ use super::{
 };
 use crate::body::Body;
 use crate::state::State;
-use crate::store::{crc64_combine, Object, Part};
+use crate::store::{crc64_combine, Object, Part, Written};
 use crate::time::iso8601;
 
 /// Largest part (5 GB) and most parts (cos.md §4).
@@ -46,43 +47,118 @@ pub(crate) async fn initiate(
     Ok(xml_response(doc.finish("InitiateMultipartUploadResult")))
 }
 
+/// The part number and upload id of an UploadPart(Copy), checked.
+fn part_target(state: &State, req: &CosRequest) -> Result<(u32, String), CosError> {
+    if req.param("partNumber").is_none_or(str::is_empty) {
+        return Err(CosError::invalid_argument("partNumber is required"));
+    }
+    let number = int_param(req, "partNumber", 0, 1..=MAX_PARTS)? as u32;
+    let id = upload_id(req)?;
+    if state.store.upload(&id, req.bucket(), req.key()).is_none() {
+        return Err(CosError::no_such_upload());
+    }
+    Ok((number, id))
+}
+
+/// Stores `written` as part `number` and returns its ETag.
+fn store_part(
+    state: &State,
+    id: &str,
+    number: u32,
+    written: Written,
+    now: i64,
+) -> Result<String, CosError> {
+    let etag = format!("\"{}\"", hex::encode(written.md5));
+    state
+        .store
+        .put_part(
+            id,
+            Part {
+                number,
+                etag: etag.clone(),
+                size: written.len,
+                crc64: written.crc64,
+                md5: written.md5,
+                last_modified: now,
+                blob: written.blob,
+            },
+        )
+        .map_err(CosError::from_store)?;
+    Ok(etag)
+}
+
 pub(crate) async fn upload_part(
     state: &State,
     mut req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
     require_bucket(state, &req)?;
-    if req.param("partNumber").is_none_or(str::is_empty) {
-        return Err(CosError::invalid_argument("partNumber is required"));
-    }
-    let number = int_param(&req, "partNumber", 0, 1..=MAX_PARTS)?;
-    let id = upload_id(&req)?;
-    if state.store.upload(&id, req.bucket(), req.key()).is_none() {
-        crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(CosError::no_such_upload());
-    }
+    let (number, id) = match part_target(state, &req) {
+        Ok(target) => target,
+        Err(e) => {
+            crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+            return Err(e);
+        }
+    };
     let max = state.config.max_object_size.min(MAX_PART_SIZE);
     let written = receive(state, &mut req, max).await?;
-    let etag = format!("\"{}\"", hex::encode(written.md5));
     let crc = written.crc64;
-    state
-        .store
-        .put_part(
-            &id,
-            Part {
-                number: number as u32,
-                etag: etag.clone(),
-                size: written.len,
-                crc64: crc,
-                md5: written.md5,
-                last_modified: req.now,
-                blob: written.blob,
-            },
-        )
-        .map_err(CosError::from_store)?;
+    let etag = store_part(state, &id, number, written, req.now)?;
     let mut resp = empty_response(StatusCode::OK);
     set_header(&mut resp, "etag", &etag);
     set_header(&mut resp, "x-cos-hash-crc64ecma", &crc.to_string());
     Ok(resp)
+}
+
+/// UploadPartCopy: the part's bytes are a range of another object.
+pub(crate) async fn upload_part_copy(
+    state: &State,
+    mut req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    require_bucket(state, &req)?;
+    crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+    let (number, id) = part_target(state, &req)?;
+    let (_, _, src) = super::objects::copy_source(state, &req)?;
+    let size = src.meta.size;
+    let (first, len) = match req.header("x-cos-copy-source-range") {
+        None => (0, size),
+        Some(v) => parse_copy_range(v, size).ok_or_else(|| {
+            CosError::invalid_argument(format!(
+                "x-cos-copy-source-range {v:?} is not bytes=first-last within the source's {size} bytes"
+            ))
+        })?,
+    };
+    if len > MAX_PART_SIZE {
+        return Err(CosError::new(
+            400,
+            "EntityTooLarge",
+            "A part copied with UploadPartCopy is at most 5 GB.",
+        ));
+    }
+    let failed = |e: std::io::Error| CosError::internal(format!("copying the range failed: {e}"));
+    let mut data = src.blob.read(first, len).await.map_err(failed)?;
+    let mut writer = state.store.writer().await.map_err(failed)?;
+    while let Some(chunk) = data.next().await {
+        writer
+            .write(&chunk.map_err(failed)?)
+            .await
+            .map_err(failed)?;
+    }
+    let written = writer.finish().await.map_err(failed)?;
+    let crc = written.crc64;
+    let etag = store_part(state, &id, number, written, req.now)?;
+    let mut doc = Doc::new("CopyPartResult");
+    doc.el("ETag", &etag).el("LastModified", iso8601(req.now));
+    let mut resp = xml_response(doc.finish("CopyPartResult"));
+    set_header(&mut resp, "x-cos-hash-crc64ecma", &crc.to_string());
+    Ok(resp)
+}
+
+/// `bytes=first-last` within an object of `size` bytes, as (first, length)
+/// (pure); COS accepts only this one form for a copy range.
+fn parse_copy_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let (first, last) = value.trim().strip_prefix("bytes=")?.split_once('-')?;
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    (first <= last && last < size).then(|| (first, last - first + 1))
 }
 
 /// Checks a completion list against the stored parts (pure): ascending
@@ -306,6 +382,22 @@ pub(crate) async fn list_uploads(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(parse_copy_range("bytes=0-9", 10), Some((0, 10)));
+        assert_eq!(parse_copy_range("bytes=5-5", 10), Some((5, 1)));
+        for bad in [
+            "bytes=0-10",
+            "bytes=5-4",
+            "bytes=-5",
+            "bytes=3-",
+            "0-1",
+            "bytes=a-b",
+        ] {
+            assert_eq!(parse_copy_range(bad, 10), None, "{bad}");
+        }
+    }
     use crate::store::Blob;
     use std::sync::Arc;
 

@@ -341,12 +341,12 @@ pub(crate) fn parse_copy_source(value: &str) -> Option<(String, String)> {
     }
 }
 
-pub(crate) async fn copy_object(
+/// The object named by `x-cos-copy-source`, once its `x-cos-copy-source-If-*`
+/// conditions hold: the source of CopyObject and UploadPartCopy.
+pub(crate) fn copy_source(
     state: &State,
-    mut req: CosRequest,
-) -> Result<Response<Body>, CosError> {
-    require_bucket(state, &req)?;
-    crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+    req: &CosRequest,
+) -> Result<(String, String, Object), CosError> {
     let source = req
         .header("x-cos-copy-source")
         .unwrap_or_default()
@@ -378,6 +378,16 @@ pub(crate) async fn copy_object(
             ))
         }
     }
+    Ok((src_bucket, src_key, src))
+}
+
+pub(crate) async fn copy_object(
+    state: &State,
+    mut req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    require_bucket(state, &req)?;
+    crate::body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+    let (src_bucket, src_key, src) = copy_source(state, &req)?;
     let directive = req
         .header("x-cos-metadata-directive")
         .unwrap_or("Copy")
