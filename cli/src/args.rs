@@ -11,6 +11,7 @@ USAGE:
   coscls [OPTIONS] put <FILE|-> <cos://bucket/key> [--content-type TYPE]
   coscls [OPTIONS] get <cos://bucket/key> [FILE|-]
   coscls [OPTIONS] ls <cos://bucket[/prefix]> [--recursive]
+  coscls [OPTIONS] cp <cos://bucket/key> <cos://bucket/key>   (server-side, any size)
   coscls [OPTIONS] rm <cos://bucket/key>...
   coscls [OPTIONS] presign <cos://bucket/key> [--expires SECS] [--method GET|PUT]
   coscls [OPTIONS] log --topic TOPIC_ID        (one log per line of standard input)
@@ -51,6 +52,10 @@ pub(crate) enum Command {
     Ls {
         url: CosUrl,
         recursive: bool,
+    },
+    Cp {
+        source: CosUrl,
+        dest: CosUrl,
     },
     Rm {
         urls: Vec<CosUrl>,
@@ -129,6 +134,10 @@ pub(crate) fn parse(args: &[String]) -> Result<(Globals, Command), String> {
             url: CosUrl::parse(url)?,
             recursive: has(&["--recursive", "-r"]),
         },
+        ("cp", [source, dest]) => Command::Cp {
+            source: CosUrl::parse(source)?,
+            dest: CosUrl::parse(dest)?,
+        },
         ("rm", urls) if !urls.is_empty() => Command::Rm {
             urls: urls
                 .iter()
@@ -159,7 +168,7 @@ pub(crate) fn parse(args: &[String]) -> Result<(Globals, Command), String> {
                 .or_else(|| std::env::var("CLS_TOPIC_ID").ok())
                 .ok_or("log needs --topic TOPIC_ID (or CLS_TOPIC_ID)")?,
         },
-        (c @ ("put" | "get" | "ls" | "rm" | "presign" | "log"), _) => {
+        (c @ ("put" | "get" | "ls" | "cp" | "rm" | "presign" | "log"), _) => {
             return Err(format!("wrong arguments for {c}; see coscls --help"))
         }
         (other, _) => return Err(format!("unknown command {other:?}; see coscls --help")),
@@ -202,6 +211,10 @@ mod tests {
         assert!(
             matches!(p("rm cos://b-1/a cos://b-1/b").unwrap().1, Command::Rm { urls } if urls.len() == 2)
         );
+        assert!(
+            matches!(p("cp cos://b-1/a cos://c-1/b").unwrap().1, Command::Cp { source, dest } if source.bucket == "b-1" && dest.key == "b")
+        );
+        assert!(p("cp cos://b-1/a").is_err());
         assert!(matches!(
             p("presign cos://b-1/a --expires 60 --method put").unwrap().1,
             Command::Presign { method, expires, .. } if method == "PUT" && expires == Duration::from_secs(60)

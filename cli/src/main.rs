@@ -84,6 +84,24 @@ async fn run(globals: Globals, command: Command) -> Result<(), BoxError> {
         } => put(&globals, &source, &dest, content_type).await,
         Command::Get { source, dest } => get(&globals, &source, &dest).await,
         Command::Ls { url, recursive } => ls(&globals, &url, recursive).await,
+        Command::Cp { source, dest } => {
+            let client = cos_client(&globals)?;
+            let out = client
+                .copy(
+                    &source.bucket,
+                    source.require_key()?,
+                    &dest.bucket,
+                    dest.require_key()?,
+                    &cos::CopyOptions::default(),
+                )
+                .await?;
+            let how = match out.parts {
+                0 => "in one request".to_string(),
+                n => format!("in {n} parts"),
+            };
+            println!("copied {source} -> {dest} ({} bytes, {how})", out.size);
+            Ok(())
+        }
         Command::Rm { urls } => {
             let client = cos_client(&globals)?;
             for url in urls {

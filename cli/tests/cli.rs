@@ -151,6 +151,27 @@ async fn put_ls_get_presign_rm_round_trip() {
         b"hello from the cli"
     );
 
+    let copied = stdout(&tokio::task::block_in_place(|| {
+        coscls(
+            &emu,
+            &[
+                "cp",
+                "cos://clitest-1250000000/docs/hello world.txt",
+                "cos://clitest-1250000000/docs/copy.txt",
+            ],
+            None,
+        )
+    }));
+    assert!(copied.contains("in one request"), "{copied}");
+    let fetched = stdout(&tokio::task::block_in_place(|| {
+        coscls(
+            &emu,
+            &["get", "cos://clitest-1250000000/docs/copy.txt", "-"],
+            None,
+        )
+    }));
+    assert_eq!(fetched, "hello from the cli");
+
     stdout(&tokio::task::block_in_place(|| {
         coscls(
             &emu,
@@ -158,6 +179,7 @@ async fn put_ls_get_presign_rm_round_trip() {
                 "rm",
                 "cos://clitest-1250000000/docs/hello world.txt",
                 "cos://clitest-1250000000/docs/stdin.txt",
+                "cos://clitest-1250000000/docs/copy.txt",
             ],
             None,
         )
