@@ -86,14 +86,13 @@ impl Client {
                 let source_crc = meta.as_ref().and_then(|m| m.crc64);
                 super::object::check_crc(&format!("Copy {key}"), out.crc64, source_crc)?;
             }
-            return Ok(UploadOutput {
-                etag: out.etag,
-                crc64: out.crc64,
-                version_id: out.version_id,
-                parts: 0,
+            return Ok(UploadOutput::single(
+                out.etag,
+                out.crc64,
+                out.version_id,
                 size,
-                request_id: out.request_id,
-            });
+                out.request_id,
+            ));
         }
         let part_size = choose_part_size(Some(size), opts.part_size)?;
         let region = opts.source_region.as_ref().unwrap_or(&self.inner.region);

@@ -89,6 +89,26 @@ pub struct UploadOutput {
     pub request_id: Option<String>,
 }
 
+impl UploadOutput {
+    /// The outcome of a transfer that fit one request (no parts).
+    pub(super) fn single(
+        etag: Option<String>,
+        crc64: Option<u64>,
+        version_id: Option<String>,
+        size: u64,
+        request_id: Option<String>,
+    ) -> Self {
+        UploadOutput {
+            etag,
+            crc64,
+            version_id,
+            parts: 0,
+            size,
+            request_id,
+        }
+    }
+}
+
 /// A part listed by ListParts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -608,14 +628,13 @@ impl Client {
                 .put_object_with(bucket.as_str(), key, first, &opts.put)
                 .await?;
             report(size);
-            return Ok(UploadOutput {
-                etag: out.etag,
-                crc64: out.crc64,
-                version_id: out.version_id,
-                parts: 0,
+            return Ok(UploadOutput::single(
+                out.etag,
+                out.crc64,
+                out.version_id,
                 size,
-                request_id: out.request_id,
-            });
+                out.request_id,
+            ));
         }
         let upload_id = self.initiate(bucket, key, &opts.put).await?;
         let parts = match self
