@@ -2,7 +2,8 @@
 //!
 //! With no configuration it starts the embedded emulator (no network, no
 //! account) and runs a real workload against it: uploads (one large enough
-//! for a concurrent multipart upload, with a progress bar), a listing,
+//! for a concurrent multipart upload, with a progress bar), a server-side
+//! copy in parts, a listing,
 //! downloads that are verified byte for byte and by CRC-64, a presigned URL,
 //! and logs shipped to CLS through the batching producer and the `tracing`
 //! layer, each log carrying the trace id of the span it was written in.
@@ -20,7 +21,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coscls::auth::{Credentials, EnvProvider};
 use coscls::cls::{self, ClsLayer, Log, LogContent, Producer, ProducerConfig};
-use coscls::cos::{self, DownloadOptions, Endpoint, ListOptions, PresignOptions, UploadOptions};
+use coscls::cos::{
+    self, CopyOptions, DownloadOptions, Endpoint, ListOptions, PresignOptions, UploadOptions,
+};
 use coscls::telemetry::Telemetry;
 use coscls_emulator::Emulator;
 use futures_util::TryStreamExt;
@@ -114,23 +117,36 @@ fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn progress_bar(label: &'static str) -> impl Fn(cos::Progress) + Send + Sync + 'static {
-    let last_percent = std::sync::atomic::AtomicU64::new(u64::MAX);
+    use std::io::IsTerminal as _;
+    // On a terminal the bar redraws in place; in a log (CI) one line per
+    // quarter is enough.
+    let (step, redraw) = if std::io::stderr().is_terminal() {
+        (1, true)
+    } else {
+        (25, false)
+    };
+    let last_step = std::sync::atomic::AtomicU64::new(u64::MAX);
     move |p: cos::Progress| {
         let total = p.total.unwrap_or(0).max(1);
-        let percent = p.transferred.min(total) * 100 / total;
-        // Redraw only when the percentage moves: parts report often.
-        if last_percent.swap(percent, std::sync::atomic::Ordering::Relaxed) == percent {
+        let done = p.transferred.min(total);
+        let percent = done * 100 / total;
+        // Draw only when the percentage crosses a step: parts report often.
+        if last_step.swap(percent / step, std::sync::atomic::Ordering::Relaxed) == percent / step {
             return;
         }
-        let filled = (p.transferred.min(total) * 30 / total) as usize;
-        eprint!(
-            "\r  {label} [{}{}] {:>3}%",
+        let filled = (done * 30 / total) as usize;
+        let bar = format!(
+            "  {label} [{}{}] {percent:>3}%",
             "#".repeat(filled),
-            ".".repeat(30 - filled),
-            p.transferred.min(total) * 100 / total
+            ".".repeat(30 - filled)
         );
-        if p.transferred >= total {
-            eprintln!();
+        if redraw {
+            eprint!("\r{bar}");
+            if done >= total {
+                eprintln!();
+            }
+        } else {
+            eprintln!("{bar}");
         }
         let _ = std::io::stderr().flush();
     }
@@ -149,7 +165,10 @@ async fn cos_workload(t: &Target) -> Result<(), BoxError> {
     ];
     for (key, body) in &small {
         let out = client.put_object(bucket, key, body.clone()).await?;
-        println!("  put {key} ({} bytes, CRC-64 {:?})", body.len(), out.crc64);
+        let crc = out
+            .crc64
+            .map_or("not reported".to_string(), |c| format!("{c:016x}"));
+        println!("  put {key} ({} bytes, CRC-64 {crc})", body.len());
     }
 
     let dir = tempfile::tempdir()?;
@@ -168,6 +187,21 @@ async fn cos_workload(t: &Target) -> Result<(), BoxError> {
         "  uploaded {large_key}: {} MiB in {} parts",
         LARGE_SIZE >> 20,
         up.parts
+    );
+
+    // A server-side copy: above the threshold it runs as UploadPartCopy
+    // ranges (the default threshold is 5 GiB, COS's CopyObject limit).
+    let copy_key = format!("{PREFIX}large-copy.bin");
+    let copy_opts = CopyOptions::default().multipart_threshold(8 * 1024 * 1024);
+    let copied = client
+        .copy(bucket, &large_key, bucket, &copy_key, &copy_opts)
+        .await?;
+    let check = copied.crc64.map_or("no CRC-64 reported".to_string(), |c| {
+        format!("CRC-64 {c:016x}, same as the source")
+    });
+    println!(
+        "  copied it server-side to {copy_key} in {} parts ({check})",
+        copied.parts
     );
 
     let mut listed = Vec::new();
@@ -201,7 +235,7 @@ async fn cos_workload(t: &Target) -> Result<(), BoxError> {
         down.parts,
         down.crc64_verified
             .map_or("not provided by the server".to_string(), |c| format!(
-                "{c} verified"
+                "{c:016x} verified"
             ))
     );
 
