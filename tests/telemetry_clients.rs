@@ -704,3 +704,83 @@ async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
     }
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
+    let s = shared();
+    let bucket = unique_bucket("crc");
+    let emu = emulator(&bucket).await;
+    let client = cos_client(
+        &emu,
+        Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
+        Recording::new(),
+    );
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    client
+        .put_object(&bucket, "k", vec![7u8; 1000])
+        .await
+        .unwrap();
+    // The emulator flips a byte after computing x-cos-hash-crc64ecma.
+    emu.set_faults(FaultConfig {
+        corrupt_body_rate: 1.0,
+        ..Default::default()
+    });
+    let err = client
+        .get_object(&bucket, "k")
+        .await
+        .expect("the response head is fine")
+        .body
+        .bytes()
+        .await
+        .expect_err("the CRC-64 differs");
+    assert!(
+        matches!(err, coscls::cos::Error::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
+
+    s.guard.force_flush().unwrap();
+    wait_for("the GetObject span", || {
+        !spans_named(&s.receiver, "COS GetObject", &bucket).is_empty()
+    })
+    .await;
+    let get = &spans_named(&s.receiver, "COS GetObject", &bucket)[0];
+    assert!(is_error(get), "{get:?}");
+    assert_eq!(
+        get.status.as_ref().map(|st| st.message.as_str()),
+        Some("checksum_mismatch")
+    );
+    assert_eq!(
+        string_attr(&get.attributes, "error.type").as_deref(),
+        Some("checksum_mismatch")
+    );
+    assert_eq!(
+        int_attr(&get.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    assert_eq!(
+        int_attr(&get.attributes, "http.response.body.size"),
+        Some(1000),
+        "every byte was read before the check"
+    );
+    let points = |status: &str| {
+        s.receiver.histogram_points(
+            "coscls.client.operation.duration",
+            &[
+                ("bucket", &bucket),
+                ("operation", "GetObject"),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(
+        points("checksum_mismatch")
+            .iter()
+            .map(|p| p.count)
+            .sum::<u64>(),
+        1
+    );
+    assert!(points("ok").is_empty(), "the GET is not counted as ok");
+    emu.shutdown().await;
+}

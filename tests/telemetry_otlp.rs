@@ -739,15 +739,14 @@ async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow()
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn filtering_out_attempt_spans_keeps_the_operation_span_in_traceparent() {
+/// One PutObject under `filter`: its operation span, the operation's
+/// child spans, and the `traceparent` the server saw.
+async fn put_under_filter(filter: &str, prefix: &str) -> (Span, Vec<Span>, String) {
     let s = shared();
     let cos = FakeCos::start(0).await;
-    let bucket = unique_bucket("noattempt");
+    let bucket = unique_bucket(prefix);
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new(
-            "info,coscls::attempt=off",
-        ))
+        .with(tracing_subscriber::EnvFilter::new(filter))
         .with(s.guard.layer());
     let _subscriber = tracing::subscriber::set_default(subscriber);
     let p = pipeline(1);
@@ -774,18 +773,51 @@ async fn filtering_out_attempt_spans_keeps_the_operation_span_in_traceparent() {
     })
     .await;
     let op = spans_of(&s.receiver, "COS PutObject", &bucket).remove(0);
-    assert!(children_of(&s.receiver, &op).is_empty(), "no attempt spans");
+    let children = children_of(&s.receiver, &op);
+    let tp = cos.seen()[0].headers["traceparent"].clone();
+    (op, children, tp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_default_info_filter_there_are_no_attempt_spans_and_traceparent_names_the_operation(
+) {
+    // `info` is what `init()` installs without RUST_LOG; attempt spans are DEBUG.
+    for (filter, prefix) in [("info", "info"), ("info,coscls::attempt=off", "noattempt")] {
+        let (op, children, tp) = put_under_filter(filter, prefix).await;
+        assert!(children.is_empty(), "no attempt spans under {filter}");
+        assert_eq!(
+            int_attr(&op.attributes, "http.response.status_code"),
+            Some(200)
+        );
+        assert_eq!(int_attr(&op.attributes, "http.request.body.size"), Some(1));
+        assert_unique_keys(&op);
+        assert_eq!(
+            tp,
+            format!(
+                "00-{}-{}-01",
+                hex::encode(&op.trace_id),
+                hex::encode(&op.span_id)
+            )
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_spans_are_opted_in_with_debug_for_coscls_attempt() {
+    let (op, children, tp) = put_under_filter("info,coscls::attempt=debug", "attempts").await;
+    assert_eq!(children.len(), 1, "one attempt span");
+    let attempt = &children[0];
+    assert_eq!(attempt.name, "PUT");
     assert_eq!(
-        int_attr(&op.attributes, "http.response.status_code"),
+        int_attr(&attempt.attributes, "http.response.status_code"),
         Some(200)
     );
-    let tp = &cos.seen()[0].headers["traceparent"];
     assert_eq!(
         tp,
-        &format!(
+        format!(
             "00-{}-{}-01",
             hex::encode(&op.trace_id),
-            hex::encode(&op.span_id)
+            hex::encode(&attempt.span_id)
         )
     );
 }
