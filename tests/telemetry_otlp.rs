@@ -465,6 +465,10 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
         s.receiver.spans_on("COS GetObject", &bucket).is_empty(),
         "the span must stay open while the body is unread"
     );
+    let before_read = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let body = response.into_body().collect(1 << 20).await.unwrap();
     assert_eq!(body.len(), 65536);
     s.guard.force_flush().unwrap();
@@ -476,6 +480,10 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
     assert_eq!(
         int_attr(&op.attributes, "http.response.body.size"),
         Some(65536)
+    );
+    assert!(
+        op.end_time_unix_nano >= before_read,
+        "the span ends when the body was read, not when the response head arrived"
     );
     let download = s.receiver.sum_points(
         "coscls.client.transferred",

@@ -256,6 +256,10 @@ impl OperationGuard {
         let elapsed = self.started.elapsed().as_secs_f64();
         if !self.span.is_disabled() {
             self.record_summary(outcome, response_bytes);
+            // tracing-opentelemetry ends a span at its last exit, which was
+            // when the request future returned; the body may have been read
+            // long after. Stepping in and out makes the end now.
+            self.span.in_scope(|| {});
         }
         let l = &self.labels;
         let status = match outcome {
