@@ -157,7 +157,8 @@ fn main() {
     // only, no subscriber), `registry` (metrics, and a subscriber without
     // the OpenTelemetry layer: what `init()` gives with
     // `OTEL_TRACES_EXPORTER=none`, minus the log layer), `layer` (spans
-    // built by the layer but never exported; no metrics).
+    // built by the layer but never exported; no metrics), `noactivation`
+    // (`full` with the layer's context activation off).
     let variant = std::env::var("VARIANT").unwrap_or_else(|_| "full".into());
     let unexported = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let on_meter = match variant.as_str() {
@@ -167,6 +168,7 @@ fn main() {
     let on_layer = match variant.as_str() {
         "layer" => Some(coscls::telemetry::layer(&unexported)),
         "registry" => None,
+        "noactivation" => telemetry.layer().map(|l| l.with_context_activation(false)),
         _ => telemetry.layer(),
     };
     // As `coscls::telemetry::init()` sets it up: an `info` level filter (so
