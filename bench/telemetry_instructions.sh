@@ -23,7 +23,7 @@ per_op() { # mode variant -> instructions per operation (10 x batch operations p
 off=$(per_op off full)
 printf '%-34s %12s %10s\n' "configuration" "instr/op" "vs off"
 printf '%-34s %12d %10s\n' "off (no subscriber, no-op meter)" "$off" "1.000"
-for v in metrics layer noattempt full; do
+for v in metrics registry layer full attempts; do
   on=$(per_op on "$v")
   printf '%-34s %12d %10s\n' "on: $v" "$on" "$(echo "scale=3; $on / $off" | bc)"
 done

@@ -12,13 +12,14 @@ use coscls::auth::{BoxFuture, Credentials};
 use coscls::cls::{Log, LogGroup, LogGroupList};
 use coscls::cos::{Client, Endpoint, PutOptions};
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
-use coscls::telemetry::{Protocol, Telemetry, TelemetryGuard};
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::{HttpSend, RequestBody, ReqwestTransport, ResponseBody, Timeouts};
 use coscls_emulator::{Emulator, FaultConfig};
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
-use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
-use telemetry_support::{attr, int_attr, keys, string_attr, wait_for, Receiver};
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, Span};
+use telemetry_support::{
+    attr, int_attr, is_error, keys, string_attr, unique_bucket, wait_for, Shared,
+};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -28,30 +29,9 @@ const STS_ID: &str = "AKIDsts";
 const STS_KEY: &str = "sts-secret-KEY-0a9b8c7d";
 const STS_TOKEN: &str = "sts-session-token-77aa88bb99cc";
 
-struct Shared {
-    receiver: Receiver,
-    guard: TelemetryGuard,
-}
-
-/// One exporter for the binary (coscls's metric instruments are
-/// process-wide); each test uses its own bucket and filters on it.
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let receiver = Receiver::grpc();
-        let guard = Telemetry::builder()
-            .service_name("coscls-clients-test")
-            .protocol(Protocol::Grpc)
-            .endpoint(receiver.endpoint())
-            .metric_interval(Duration::from_secs(3600))
-            .build()
-            .expect("telemetry builds");
-        Shared { receiver, guard }
-    })
-}
-
-fn unique_bucket(prefix: &str) -> String {
-    format!("{prefix}-{:08x}-1250000000", fastrand::u32(..))
+    SHARED.get_or_init(|| Shared::grpc("coscls-clients-test"))
 }
 
 async fn emulator(bucket: &str) -> Emulator {
@@ -117,33 +97,6 @@ impl HttpSend for Recording {
     }
 }
 
-fn spans_named(receiver: &Receiver, name: &str, bucket: &str) -> Vec<Span> {
-    let mut v: Vec<Span> = receiver
-        .spans()
-        .into_iter()
-        .filter(|s| {
-            s.name == name
-                && string_attr(&s.attributes, "tencent_cloud.cos.bucket").as_deref() == Some(bucket)
-        })
-        .collect();
-    v.sort_by_key(|s| s.start_time_unix_nano);
-    v
-}
-
-fn children_of(receiver: &Receiver, parent: &Span) -> Vec<Span> {
-    let mut c: Vec<Span> = receiver
-        .spans()
-        .into_iter()
-        .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
-        .collect();
-    c.sort_by_key(|s| s.start_time_unix_nano);
-    c
-}
-
-fn is_error(span: &Span) -> bool {
-    span.status.as_ref().map(|s| s.code) == Some(StatusCode::Error as i32)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cos_operations_export_spans_and_metrics_to_the_collector() {
     let s = shared();
@@ -207,16 +160,21 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
     s.guard.force_flush().unwrap();
 
     wait_for("the COS spans", || {
-        spans_named(&s.receiver, "COS AbortMultipartUpload", &bucket).len() == 1
+        s.receiver
+            .spans_on("COS AbortMultipartUpload", &bucket)
+            .len()
+            == 1
     })
     .await;
     let app_span = s
         .receiver
         .spans()
         .into_iter()
-        .find(|x| x.name == "app.sync" && !children_of(&s.receiver, x).is_empty())
+        .find(|x| x.name == "app.sync" && !s.receiver.children_of(x).is_empty())
         .expect("the caller's span");
-    let ops: Vec<String> = children_of(&s.receiver, &app_span)
+    let ops: Vec<String> = s
+        .receiver
+        .children_of(&app_span)
         .into_iter()
         .map(|c| c.name)
         .collect();
@@ -234,7 +192,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
         "every operation is a child of the caller's span, in order"
     );
 
-    let puts = spans_named(&s.receiver, "COS PutObject", &bucket);
+    let puts = s.receiver.spans_on("COS PutObject", &bucket);
     let put = &puts[0];
     assert_eq!(put.kind, SpanKind::Client as i32);
     let a = &put.attributes;
@@ -270,7 +228,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
     assert!(!request_id.is_empty());
     assert!(!is_error(put));
 
-    let gets = spans_named(&s.receiver, "COS GetObject", &bucket);
+    let gets = s.receiver.spans_on("COS GetObject", &bucket);
     assert_eq!(
         int_attr(&gets[0].attributes, "http.response.body.size"),
         Some(4096)
@@ -285,7 +243,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
         int_attr(&missing.attributes, "http.response.status_code"),
         Some(404)
     );
-    let missing_attempt = children_of(&s.receiver, missing);
+    let missing_attempt = s.receiver.children_of(missing);
     assert_eq!(missing_attempt.len(), 1);
     assert_eq!(missing_attempt[0].name, "GET");
     assert!(is_error(&missing_attempt[0]));
@@ -307,7 +265,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
         string_attr(&events[0].attributes, "reason").as_deref(),
         Some("slow_down")
     );
-    let attempts = children_of(&s.receiver, retried);
+    let attempts = s.receiver.children_of(retried);
     let statuses: Vec<Option<i64>> = attempts
         .iter()
         .map(|a| int_attr(&a.attributes, "http.response.status_code"))
@@ -322,7 +280,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
         Some("SlowDown")
     );
 
-    let part = &spans_named(&s.receiver, "COS UploadPart", &bucket)[0];
+    let part = &s.receiver.spans_on("COS UploadPart", &bucket)[0];
     assert_eq!(
         int_attr(&part.attributes, "tencent_cloud.cos.part_number"),
         Some(3)
@@ -507,7 +465,7 @@ async fn cls_uploads_export_spans_and_metrics_to_the_collector() {
         int_attr(&failed.attributes, "http.request.resend_count"),
         Some(1)
     );
-    assert_eq!(children_of(&s.receiver, failed).len(), 2);
+    assert_eq!(s.receiver.children_of(failed).len(), 2);
 
     let point = |status: &str| {
         s.receiver
@@ -670,7 +628,8 @@ async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
     assert_eq!(refused.status(), Some(403));
     s.guard.force_flush().unwrap();
     wait_for("the refused HeadObject", || {
-        spans_named(&s.receiver, "COS HeadObject", &bucket)
+        s.receiver
+            .spans_on("COS HeadObject", &bucket)
             .iter()
             .any(is_error)
     })
@@ -696,11 +655,91 @@ async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
             );
         }
     }
-    for span in spans_named(&s.receiver, "COS HeadObject", &bucket) {
+    for span in s.receiver.spans_on("COS HeadObject", &bucket) {
         assert_eq!(
             attr(&span.attributes, "http.request.header.authorization"),
             None
         );
     }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
+    let s = shared();
+    let bucket = unique_bucket("crc");
+    let emu = emulator(&bucket).await;
+    let client = cos_client(
+        &emu,
+        Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
+        Recording::new(),
+    );
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    client
+        .put_object(&bucket, "k", vec![7u8; 1000])
+        .await
+        .unwrap();
+    // The emulator flips a byte after computing x-cos-hash-crc64ecma.
+    emu.set_faults(FaultConfig {
+        corrupt_body_rate: 1.0,
+        ..Default::default()
+    });
+    let err = client
+        .get_object(&bucket, "k")
+        .await
+        .expect("the response head is fine")
+        .body
+        .bytes()
+        .await
+        .expect_err("the CRC-64 differs");
+    assert!(
+        matches!(err, coscls::cos::Error::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
+
+    s.guard.force_flush().unwrap();
+    wait_for("the GetObject span", || {
+        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
+    })
+    .await;
+    let get = &s.receiver.spans_on("COS GetObject", &bucket)[0];
+    assert!(is_error(get), "{get:?}");
+    assert_eq!(
+        get.status.as_ref().map(|st| st.message.as_str()),
+        Some("checksum_mismatch")
+    );
+    assert_eq!(
+        string_attr(&get.attributes, "error.type").as_deref(),
+        Some("checksum_mismatch")
+    );
+    assert_eq!(
+        int_attr(&get.attributes, "http.response.status_code"),
+        Some(200)
+    );
+    assert_eq!(
+        int_attr(&get.attributes, "http.response.body.size"),
+        Some(1000),
+        "every byte was read before the check"
+    );
+    let points = |status: &str| {
+        s.receiver.histogram_points(
+            "coscls.client.operation.duration",
+            &[
+                ("bucket", &bucket),
+                ("operation", "GetObject"),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(
+        points("checksum_mismatch")
+            .iter()
+            .map(|p| p.count)
+            .sum::<u64>(),
+        1
+    );
+    assert!(points("ok").is_empty(), "the GET is not counted as ok");
     emu.shutdown().await;
 }

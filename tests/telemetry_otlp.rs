@@ -15,7 +15,7 @@ use bytes::Bytes;
 use coscls::auth::{parse_query, Credentials};
 use coscls::cos;
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
-use coscls::telemetry::{OperationInfo, Protocol, Telemetry, TelemetryGuard};
+use coscls::telemetry::OperationInfo;
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::{
     Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
@@ -23,35 +23,16 @@ use coscls::transport::{
 };
 use http::{HeaderMap, HeaderValue, Method};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
-use telemetry_support::{int_attr, keys, string_attr, wait_for, FakeCos, Receiver};
+use telemetry_support::{int_attr, keys, string_attr, unique_bucket, wait_for, FakeCos, Shared};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
 const SECRET_KEY: &str = "test-secret-KEY-9f8e7d6c";
 const TOKEN: &str = "sts-token-XYZ-123456";
 
-struct Shared {
-    receiver: Receiver,
-    guard: TelemetryGuard,
-}
-
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let receiver = Receiver::grpc();
-        let guard = Telemetry::builder()
-            .service_name("coscls-telemetry-test")
-            .protocol(Protocol::Grpc)
-            .endpoint(receiver.endpoint())
-            .metric_interval(Duration::from_secs(3600))
-            .build()
-            .expect("telemetry builds");
-        Shared { receiver, guard }
-    })
-}
-
-fn unique_bucket(prefix: &str) -> String {
-    format!("{prefix}-{:08x}-1250000000", fastrand::u32(..))
+    SHARED.get_or_init(|| Shared::grpc("coscls-telemetry-test"))
 }
 
 fn pipeline(max_attempts: u32) -> Pipeline {
@@ -117,33 +98,12 @@ async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
     }))
 }
 
-fn spans_of(receiver: &Receiver, name: &str, bucket: &str) -> Vec<Span> {
-    receiver
-        .spans()
-        .into_iter()
-        .filter(|s| {
-            s.name == name
-                && string_attr(&s.attributes, "tencent_cloud.cos.bucket").as_deref() == Some(bucket)
-        })
-        .collect()
-}
-
 /// Every attribute is recorded once (the SDK would export duplicates).
 fn assert_unique_keys(span: &Span) {
     let k = keys(&span.attributes);
     let mut d = k.clone();
     d.dedup();
     assert_eq!(k, d, "duplicate attribute keys on {}", span.name);
-}
-
-fn children_of(receiver: &Receiver, parent: &Span) -> Vec<Span> {
-    let mut c: Vec<Span> = receiver
-        .spans()
-        .into_iter()
-        .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
-        .collect();
-    c.sort_by_key(|s| s.start_time_unix_nano);
-    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,10 +133,10 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
     s.guard.force_flush().unwrap();
 
     wait_for("the PutObject span", || {
-        !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+        !s.receiver.spans_on("COS PutObject", &bucket).is_empty()
     })
     .await;
-    let op = spans_of(&s.receiver, "COS PutObject", &bucket).remove(0);
+    let op = s.receiver.spans_on("COS PutObject", &bucket).remove(0);
     assert_eq!(op.kind, SpanKind::Client as i32);
     let app_span = s
         .receiver
@@ -242,7 +202,7 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
         );
     }
 
-    let attempts = children_of(&s.receiver, &op);
+    let attempts = s.receiver.children_of(&op);
     assert_eq!(attempts.len(), 1, "one attempt span");
     let attempt = &attempts[0];
     assert_eq!(attempt.name, "PUT");
@@ -373,10 +333,10 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
     s.guard.force_flush().unwrap();
 
     wait_for("the UploadPart span", || {
-        !spans_of(&s.receiver, "COS UploadPart", &bucket).is_empty()
+        !s.receiver.spans_on("COS UploadPart", &bucket).is_empty()
     })
     .await;
-    let op = spans_of(&s.receiver, "COS UploadPart", &bucket).remove(0);
+    let op = s.receiver.spans_on("COS UploadPart", &bucket).remove(0);
     let status = op.status.clone().expect("status set");
     assert_eq!(status.code, StatusCode::Error as i32);
     assert_eq!(
@@ -411,7 +371,7 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
     );
 
     assert_unique_keys(&op);
-    let attempts = children_of(&s.receiver, &op);
+    let attempts = s.receiver.children_of(&op);
     assert_eq!(attempts.len(), 3);
     for (n, a) in attempts.iter().enumerate() {
         assert_eq!(a.name, "PUT");
@@ -502,20 +462,28 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
     s.guard.force_flush().unwrap();
     // The flush has delivered every closed span: this one must still be open.
     assert!(
-        spans_of(&s.receiver, "COS GetObject", &bucket).is_empty(),
+        s.receiver.spans_on("COS GetObject", &bucket).is_empty(),
         "the span must stay open while the body is unread"
     );
+    let before_read = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let body = response.into_body().collect(1 << 20).await.unwrap();
     assert_eq!(body.len(), 65536);
     s.guard.force_flush().unwrap();
     wait_for("the GetObject span", || {
-        !spans_of(&s.receiver, "COS GetObject", &bucket).is_empty()
+        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
     })
     .await;
-    let op = spans_of(&s.receiver, "COS GetObject", &bucket).remove(0);
+    let op = s.receiver.spans_on("COS GetObject", &bucket).remove(0);
     assert_eq!(
         int_attr(&op.attributes, "http.response.body.size"),
         Some(65536)
+    );
+    assert!(
+        op.end_time_unix_nano >= before_read,
+        "the span ends when the body was read, not when the response head arrived"
     );
     let download = s.receiver.sum_points(
         "coscls.client.transferred",
@@ -535,10 +503,10 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
     drop(response);
     s.guard.force_flush().unwrap();
     wait_for("the dropped span", || {
-        !spans_of(&s.receiver, "COS HeadObject", &bucket).is_empty()
+        !s.receiver.spans_on("COS HeadObject", &bucket).is_empty()
     })
     .await;
-    let op = spans_of(&s.receiver, "COS HeadObject", &bucket).remove(0);
+    let op = s.receiver.spans_on("COS HeadObject", &bucket).remove(0);
     assert_eq!(int_attr(&op.attributes, "http.response.body.size"), Some(0));
     assert_eq!(string_attr(&op.attributes, "error.type"), None);
 }
@@ -574,10 +542,10 @@ async fn a_cancelled_operation_is_recorded_as_cancelled() {
     assert!(outcome.is_err(), "the server never answers");
     s.guard.force_flush().unwrap();
     wait_for("the cancelled span", || {
-        !spans_of(&s.receiver, "COS GetObject", &bucket).is_empty()
+        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
     })
     .await;
-    let op = spans_of(&s.receiver, "COS GetObject", &bucket).remove(0);
+    let op = s.receiver.spans_on("COS GetObject", &bucket).remove(0);
     assert_eq!(
         string_attr(&op.attributes, "error.type").as_deref(),
         Some("cancelled")
@@ -658,12 +626,12 @@ async fn no_exported_byte_or_log_line_contains_the_secret_token_or_signature() {
     }
     s.guard.force_flush().unwrap();
     wait_for("both spans", || {
-        !spans_of(&s.receiver, "COS GetObject", &bucket).is_empty()
-            && !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
+            && !s.receiver.spans_on("COS PutObject", &bucket).is_empty()
     })
     .await;
 
-    let op = spans_of(&s.receiver, "COS GetObject", &bucket).remove(0);
+    let op = s.receiver.spans_on("COS GetObject", &bucket).remove(0);
     let url = string_attr(&op.attributes, "url.full").unwrap();
     assert!(url.contains("q-signature=REDACTED"), "{url}");
     assert!(url.contains("x-cos-security-token=REDACTED"), "{url}");
@@ -739,15 +707,14 @@ async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow()
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn filtering_out_attempt_spans_keeps_the_operation_span_in_traceparent() {
+/// One PutObject under `filter`: its operation span, the operation's
+/// child spans, and the `traceparent` the server saw.
+async fn put_under_filter(filter: &str, prefix: &str) -> (Span, Vec<Span>, String) {
     let s = shared();
     let cos = FakeCos::start(0).await;
-    let bucket = unique_bucket("noattempt");
+    let bucket = unique_bucket(prefix);
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new(
-            "info,coscls::attempt=off",
-        ))
+        .with(tracing_subscriber::EnvFilter::new(filter))
         .with(s.guard.layer());
     let _subscriber = tracing::subscriber::set_default(subscriber);
     let p = pipeline(1);
@@ -770,22 +737,55 @@ async fn filtering_out_attempt_spans_keeps_the_operation_span_in_traceparent() {
     .unwrap();
     s.guard.force_flush().unwrap();
     wait_for("the PutObject span", || {
-        !spans_of(&s.receiver, "COS PutObject", &bucket).is_empty()
+        !s.receiver.spans_on("COS PutObject", &bucket).is_empty()
     })
     .await;
-    let op = spans_of(&s.receiver, "COS PutObject", &bucket).remove(0);
-    assert!(children_of(&s.receiver, &op).is_empty(), "no attempt spans");
+    let op = s.receiver.spans_on("COS PutObject", &bucket).remove(0);
+    let children = s.receiver.children_of(&op);
+    let tp = cos.seen()[0].headers["traceparent"].clone();
+    (op, children, tp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_default_info_filter_there_are_no_attempt_spans_and_traceparent_names_the_operation(
+) {
+    // `info` is what `init()` installs without RUST_LOG; attempt spans are DEBUG.
+    for (filter, prefix) in [("info", "info"), ("info,coscls::attempt=off", "noattempt")] {
+        let (op, children, tp) = put_under_filter(filter, prefix).await;
+        assert!(children.is_empty(), "no attempt spans under {filter}");
+        assert_eq!(
+            int_attr(&op.attributes, "http.response.status_code"),
+            Some(200)
+        );
+        assert_eq!(int_attr(&op.attributes, "http.request.body.size"), Some(1));
+        assert_unique_keys(&op);
+        assert_eq!(
+            tp,
+            format!(
+                "00-{}-{}-01",
+                hex::encode(&op.trace_id),
+                hex::encode(&op.span_id)
+            )
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_spans_are_opted_in_with_debug_for_coscls_attempt() {
+    let (op, children, tp) = put_under_filter("info,coscls::attempt=debug", "attempts").await;
+    assert_eq!(children.len(), 1, "one attempt span");
+    let attempt = &children[0];
+    assert_eq!(attempt.name, "PUT");
     assert_eq!(
-        int_attr(&op.attributes, "http.response.status_code"),
+        int_attr(&attempt.attributes, "http.response.status_code"),
         Some(200)
     );
-    let tp = &cos.seen()[0].headers["traceparent"];
     assert_eq!(
         tp,
-        &format!(
+        format!(
             "00-{}-{}-01",
             hex::encode(&op.trace_id),
-            hex::encode(&op.span_id)
+            hex::encode(&attempt.span_id)
         )
     );
 }

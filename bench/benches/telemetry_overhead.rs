@@ -151,32 +151,43 @@ fn main() {
     // No global meter provider is installed: this is the no-op meter an
     // application without telemetry gets.
     let off_meter = opentelemetry::global::meter("coscls");
-    // VARIANT picks what "on" means: `full` (default: spans and metrics,
-    // exported), `spans` (exported spans only), `metrics` (metrics only),
-    // `layer` (spans built by the layer but never exported).
+    // VARIANT picks what "on" means: `full` (default: operation spans and
+    // metrics, exported, as `init()` sets it up), `attempts` (the same plus
+    // the opt-in attempt spans: `coscls::attempt=debug`), `metrics` (metrics
+    // only, no subscriber), `registry` (metrics, and a subscriber without
+    // the OpenTelemetry layer: what `init()` gives with
+    // `OTEL_TRACES_EXPORTER=none`, minus the log layer), `layer` (spans
+    // built by the layer but never exported; no metrics), `noactivation`
+    // (`full` with the layer's context activation off).
     let variant = std::env::var("VARIANT").unwrap_or_else(|_| "full".into());
     let unexported = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let on_meter = match variant.as_str() {
-        "spans" | "layer" => off_meter.clone(),
+        "layer" => off_meter.clone(),
         _ => telemetry.meter_provider().expect("metrics on").meter("coscls"),
     };
     let on_layer = match variant.as_str() {
-        "metrics" => None,
         "layer" => Some(coscls::telemetry::layer(&unexported)),
+        "registry" => None,
         "noactivation" => telemetry.layer().map(|l| l.with_context_activation(false)),
         _ => telemetry.layer(),
     };
     // As `coscls::telemetry::init()` sets it up: an `info` level filter (so
     // the HTTP stack's debug and trace events stay off), then the layer.
-    let no_attempts = variant == "noattempt";
+    let level = if variant == "attempts" {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
     let on_subscriber = Arc::new(
         tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::INFO)
-            .with(tracing_subscriber::filter::filter_fn(move |m| {
-                !(no_attempts && m.name() == "coscls.attempt")
-            }))
+            .with(
+                tracing_subscriber::filter::Targets::new()
+                    .with_default(tracing::Level::INFO)
+                    .with_target("coscls::attempt", level),
+            )
             .with(on_layer),
     );
+    let traced = variant != "metrics";
 
     let creds = Credentials::new("AKIDbench", "bench-secret").expect("creds");
     let transport: Arc<dyn HttpSend> = if std::env::var("TRANSPORT").as_deref() == Ok("memory") {
@@ -224,7 +235,7 @@ fn main() {
             }
             t.elapsed()
         };
-        let elapsed = if on {
+        let elapsed = if on && traced {
             let _g = tracing::subscriber::set_default(on_subscriber.clone());
             rt.block_on(fut)
         } else {

@@ -13,6 +13,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::crc64::Crc64;
 use super::Error;
+use crate::telemetry::BodyOutcome;
 use crate::transport::{self, ResponseBody};
 
 /// The body of a GetObject, a [`Stream`] of [`Bytes`] chunks.
@@ -39,6 +40,8 @@ pub struct ObjectBody {
     expected_len: Option<u64>,
     what: String,
     done: bool,
+    /// Ends the operation's telemetry with this body's verdict.
+    outcome: Option<BodyOutcome>,
 }
 
 impl std::fmt::Debug for ObjectBody {
@@ -54,18 +57,26 @@ impl std::fmt::Debug for ObjectBody {
 
 impl ObjectBody {
     pub(crate) fn new(
-        inner: ResponseBody,
+        mut inner: ResponseBody,
         what: String,
         expected_len: Option<u64>,
         expected_crc: Option<u64>,
     ) -> Self {
         ObjectBody {
+            outcome: inner.defer_outcome(),
             inner,
             crc: Crc64::new(),
             expected_crc,
             expected_len,
             what,
             done: false,
+        }
+    }
+
+    /// Ends the operation's span and duration with this verdict.
+    fn settle(&mut self, error: Option<&Error>) {
+        if let Some(outcome) = self.outcome.take() {
+            outcome.settle(error.map(Error::type_name).as_deref().map_or(Ok(()), Err));
         }
     }
 
@@ -145,9 +156,11 @@ impl Stream for ObjectBody {
                     if self.crc.len() > len {
                         self.done = true;
                         let what = self.what.clone();
-                        return Poll::Ready(Some(Err(Error::protocol(format!(
+                        let e = Error::protocol(format!(
                             "{what}: body is longer than its Content-Length {len}"
-                        )))));
+                        ));
+                        self.settle(Some(&e));
+                        return Poll::Ready(Some(Err(e)));
                     }
                 }
                 Poll::Ready(Some(Ok(chunk)))
@@ -158,7 +171,9 @@ impl Stream for ObjectBody {
             }
             Poll::Ready(None) => {
                 self.done = true;
-                Poll::Ready(self.finish().map(Err))
+                let verdict = self.finish();
+                self.settle(verdict.as_ref());
+                Poll::Ready(verdict.map(Err))
             }
         }
     }

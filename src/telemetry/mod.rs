@@ -1,9 +1,11 @@
 //! Spans and metrics around every COS and CLS operation, exported over OTLP.
 //!
 //! Every operation is one `tracing` span (`COS PutObject`, kind CLIENT, a
-//! child of the caller's current span) with one child span per HTTP attempt,
-//! and one sample of the `coscls.client.operation.duration` histogram. The
-//! names are a public contract, listed in [`schema`] and `docs/telemetry.md`.
+//! child of the caller's current span) and one sample of the
+//! `coscls.client.operation.duration` histogram; each HTTP attempt is also a
+//! child span when `DEBUG` is enabled for target `coscls::attempt` (opt-in).
+//! The names are a public contract, listed in [`schema`] and
+//! `docs/telemetry.md`.
 //!
 //! The transport pipeline opens the operation's guard; COS and CLS code only
 //! describe the call with an [`OperationInfo`].
@@ -38,7 +40,7 @@ pub use otlp::{
 pub use producer::{observe_producer, ProducerMetrics};
 pub use redact::{is_secret_param, redact_url};
 
-pub(crate) use operation::{record_retry, OperationGuard};
+pub(crate) use operation::{record_retry, BodyOutcome, OperationGuard};
 
 /// Which service an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,21 +6,21 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
-use tracing::field::Empty;
+use tracing::field::{Empty, Field, FieldSet, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::instruments::{self, Instruments};
 use super::redact::redact_url;
-use super::schema::{label, STATUS_CANCELLED, STATUS_OK};
+use super::schema::{attr, label, STATUS_CANCELLED, STATUS_OK};
 use super::OperationInfo;
 use crate::transport::{self, PreparedRequest, ResponseBody};
 
@@ -134,10 +134,15 @@ impl OperationGuard {
     /// Opens the child span of one HTTP attempt (`resend` is 0 on the first
     /// try). The span is not entered: it names the request in `traceparent`
     /// and ends when the response head arrived.
+    ///
+    /// Attempt spans are `DEBUG` (target `coscls::attempt`): opt-in, since
+    /// they roughly double what tracing costs per operation, while retries
+    /// stay visible without them (retry events and
+    /// `http.request.resend_count` on the operation span).
     pub(crate) fn attempt(&self, request: &PreparedRequest, resend: u32) -> Attempt {
         let method = request.method.as_str();
         let body_size = request.body.len();
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             target: "coscls::attempt",
             parent: &self.span,
             "coscls.attempt",
@@ -176,28 +181,32 @@ impl OperationGuard {
         response: &http::Response<ResponseBody>,
     ) {
         let status = response.status().as_u16();
-        let request_id = response
-            .headers()
-            .get("x-cos-request-id")
-            .or_else(|| response.headers().get("x-cls-requestid"))
-            .and_then(|v| v.to_str().ok());
-        let span = &attempt.span;
-        span.record("http.response.status_code", i64::from(status));
-        if let Some(id) = request_id {
-            span.record("tencent_cloud.request_id", id);
-        }
-        if let Some(len) = response
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-        {
-            span.record("http.response.body.size", len);
-        }
-        {
-            let mut last = lock(&self.last);
-            last.status = Some(status);
-            last.request_id = request_id.map(str::to_string);
+        let op_on = !self.span.is_disabled();
+        let attempt_on = !attempt.span.is_disabled();
+        if op_on || attempt_on {
+            let headers = response.headers();
+            let request_id = headers
+                .get(X_COS_REQUEST_ID)
+                .or_else(|| headers.get(X_CLS_REQUESTID))
+                .and_then(|v| v.to_str().ok());
+            if attempt_on {
+                let len = headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i64>().ok());
+                Late {
+                    status: Some(i64::from(status)),
+                    request_id,
+                    body_size: len,
+                    ..Late::default()
+                }
+                .record(&attempt.span, &ATTEMPT_FIELDS);
+            }
+            if op_on {
+                let mut last = lock(&self.last);
+                last.status = Some(status);
+                last.request_id = request_id.map(str::to_string);
+            }
         }
         if attempt.request_size > 0 {
             let l = &self.labels;
@@ -219,13 +228,24 @@ impl OperationGuard {
     }
 
     /// Ends the operation when `body` has been read to the end, failed, or
-    /// been dropped; counts the bytes the caller read.
+    /// been dropped; counts the bytes the caller read. A reader that checks
+    /// the body after its last byte takes [`ResponseBody::defer_outcome`]
+    /// and settles the operation with its verdict.
     pub(crate) fn finish_with_body(self, body: ResponseBody) -> ResponseBody {
-        ResponseBody::new(InstrumentedBody {
-            inner: body,
+        let outcome = BodyOutcome(Arc::new(Mutex::new(OutcomeState {
             guard: Some(self),
+            deferred: false,
             read: 0,
-        })
+        })));
+        ResponseBody::with_outcome(
+            InstrumentedBody {
+                inner: body,
+                outcome: outcome.clone(),
+                read: 0,
+                open: true,
+            },
+            outcome,
+        )
     }
 
     fn complete(&mut self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
@@ -236,6 +256,10 @@ impl OperationGuard {
         let elapsed = self.started.elapsed().as_secs_f64();
         if !self.span.is_disabled() {
             self.record_summary(outcome, response_bytes);
+            // tracing-opentelemetry ends a span at its last exit, which was
+            // when the request future returned; the body may have been read
+            // long after. Stepping in and out makes the end now.
+            self.span.in_scope(|| {});
         }
         let l = &self.labels;
         let status = match outcome {
@@ -267,24 +291,88 @@ impl OperationGuard {
     }
 
     fn record_summary(&self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
-        let span = &self.span;
         let last = lock(&self.last);
-        if let Some(s) = last.status {
-            span.record("http.response.status_code", i64::from(s));
+        Late {
+            status: last.status.map(i64::from),
+            request_id: last.request_id.as_deref(),
+            resend_count: (last.resends > 0).then_some(i64::from(last.resends)),
+            body_size: response_bytes.map(|n| n as i64),
+            error: outcome.err(),
         }
-        if let Some(id) = &last.request_id {
-            span.record("tencent_cloud.request_id", id.as_str());
+        .record(&self.span, &OPERATION_FIELDS);
+    }
+}
+
+/// The attributes of a span known only after it started, recorded in one
+/// `record_all` call (one pass through the subscriber instead of one per
+/// attribute). `None` values are not recorded.
+#[derive(Debug, Default)]
+struct Late<'a> {
+    status: Option<i64>,
+    request_id: Option<&'a str>,
+    resend_count: Option<i64>,
+    body_size: Option<i64>,
+    /// `error.type`, also the status description (status Error).
+    error: Option<&'a str>,
+}
+
+/// The late fields of one span callsite, looked up once.
+#[derive(Debug)]
+struct LateFields {
+    set: &'static FieldSet,
+    status: Field,
+    request_id: Field,
+    resend_count: Field,
+    body_size: Field,
+    error: Field,
+    description: Field,
+}
+
+impl LateFields {
+    fn of(span: &tracing::Span) -> Option<Self> {
+        let set = span.metadata()?.fields();
+        Some(LateFields {
+            set,
+            status: set.field(attr::HTTP_RESPONSE_STATUS_CODE)?,
+            request_id: set.field(attr::REQUEST_ID)?,
+            resend_count: set.field(attr::HTTP_REQUEST_RESEND_COUNT)?,
+            body_size: set.field(attr::HTTP_RESPONSE_BODY_SIZE)?,
+            error: set.field(attr::ERROR_TYPE)?,
+            description: set.field("otel.status_description")?,
+        })
+    }
+}
+
+/// Late fields of the operation span and of the attempt span (one callsite each).
+static OPERATION_FIELDS: OnceLock<Option<LateFields>> = OnceLock::new();
+static ATTEMPT_FIELDS: OnceLock<Option<LateFields>> = OnceLock::new();
+
+impl Late<'_> {
+    fn record(&self, span: &tracing::Span, fields: &OnceLock<Option<LateFields>>) {
+        if span.is_disabled() {
+            return;
         }
-        if last.resends > 0 {
-            span.record("http.request.resend_count", i64::from(last.resends));
-        }
-        if let Some(n) = response_bytes {
-            span.record("http.response.body.size", n as i64);
-        }
-        if let Err(kind) = outcome {
-            span.record("error.type", kind);
-            span.record("otel.status_description", kind);
-        }
+        let Some(f) = fields.get_or_init(|| LateFields::of(span)) else {
+            return;
+        };
+        let values: [(&Field, Option<&dyn Value>); 6] = [
+            (&f.status, self.status.as_ref().map(|v| v as &dyn Value)),
+            (
+                &f.request_id,
+                self.request_id.as_ref().map(|v| v as &dyn Value),
+            ),
+            (
+                &f.resend_count,
+                self.resend_count.as_ref().map(|v| v as &dyn Value),
+            ),
+            (
+                &f.body_size,
+                self.body_size.as_ref().map(|v| v as &dyn Value),
+            ),
+            (&f.error, self.error.as_ref().map(|v| v as &dyn Value)),
+            (&f.description, self.error.as_ref().map(|v| v as &dyn Value)),
+        ];
+        span.record_all(&f.set.value_set(&values));
     }
 }
 
@@ -328,22 +416,30 @@ impl Attempt {
             sc.trace_flags().to_u8(),
         );
         if let Ok(v) = HeaderValue::from_bytes(&traceparent) {
-            headers.insert("traceparent", v);
+            headers.insert(TRACEPARENT, v);
         }
         let state = sc.trace_state().header();
         if !state.is_empty() {
             if let Ok(v) = HeaderValue::from_str(&state) {
-                headers.insert("tracestate", v);
+                headers.insert(TRACESTATE, v);
             }
         }
     }
 
     /// Marks the attempt failed with `error_type`.
     pub(crate) fn fail(&self, error_type: &str) {
-        self.span.record("error.type", error_type);
-        self.span.record("otel.status_description", error_type);
+        Late {
+            error: Some(error_type),
+            ..Late::default()
+        }
+        .record(&self.span, &ATTEMPT_FIELDS);
     }
 }
+
+const X_COS_REQUEST_ID: HeaderName = HeaderName::from_static("x-cos-request-id");
+const X_CLS_REQUESTID: HeaderName = HeaderName::from_static("x-cls-requestid");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// `00-<trace id>-<span id>-<flags>`, lower-case hex (W3C Trace Context).
 fn traceparent(trace_id: [u8; 16], span_id: [u8; 8], flags: u8) -> [u8; 55] {
@@ -398,12 +494,61 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// How the operation of a streamed response body ends: shared by the
+/// [`InstrumentedBody`] and, when it defers, the reader that verifies the
+/// body after its end (COS CRC-64).
+#[derive(Debug, Clone)]
+pub(crate) struct BodyOutcome(Arc<Mutex<OutcomeState>>);
+
+#[derive(Debug)]
+struct OutcomeState {
+    /// Present while the operation is open.
+    guard: Option<OperationGuard>,
+    /// The end of the body does not end the operation: the reader settles it.
+    deferred: bool,
+    /// Bytes the caller read, once the body ended.
+    read: u64,
+}
+
+impl BodyOutcome {
+    /// At the end of the body, waits for [`settle`](Self::settle) (or the
+    /// body's drop) instead of ending the operation as a success.
+    pub(crate) fn defer(&self) {
+        lock(&self.0).deferred = true;
+    }
+
+    /// Ends the operation with the reader's verdict (`Err` carries
+    /// `error.type`). Does nothing if the operation already ended (a
+    /// transport error ended it first).
+    pub(crate) fn settle(&self, outcome: Result<(), &str>) {
+        let mut state = lock(&self.0);
+        let read = state.read;
+        if let Some(mut guard) = state.guard.take() {
+            guard.complete(outcome, Some(read));
+        }
+    }
+
+    /// Ends the operation unless it ended already.
+    fn end(&self, outcome: Result<(), &str>, read: u64, body_ended: bool) {
+        let mut state = lock(&self.0);
+        if body_ended && state.deferred {
+            state.read = read;
+            return;
+        }
+        if let Some(mut guard) = state.guard.take() {
+            guard.complete(outcome, Some(read));
+        }
+    }
+}
+
 /// A response body that ends its operation when read to the end, on its
 /// first error, or when dropped.
 struct InstrumentedBody {
     inner: ResponseBody,
-    guard: Option<OperationGuard>,
+    outcome: BodyOutcome,
     read: u64,
+    /// Until the inner body ended or failed.
+    open: bool,
 }
 
 impl Stream for InstrumentedBody {
@@ -411,22 +556,22 @@ impl Stream for InstrumentedBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let Some(guard) = this.guard.as_mut() else {
+        if !this.open {
             return Poll::Ready(None);
-        };
+        }
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.read += chunk.len() as u64;
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {
-                guard.complete(Err(e.kind().as_str()), Some(this.read));
-                this.guard = None;
+                this.open = false;
+                this.outcome.end(Err(e.kind().as_str()), this.read, false);
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
-                guard.complete(Ok(()), Some(this.read));
-                this.guard = None;
+                this.open = false;
+                this.outcome.end(Ok(()), this.read, true);
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -435,12 +580,11 @@ impl Stream for InstrumentedBody {
 }
 
 impl Drop for InstrumentedBody {
-    /// A body dropped before its end still ends the operation: the response
-    /// was a success, the caller chose to stop reading.
+    /// A body dropped before its end (or before a deferring reader settled)
+    /// still ends the operation: the response was a success, the caller
+    /// chose to stop reading.
     fn drop(&mut self) {
-        if let Some(mut guard) = self.guard.take() {
-            guard.complete(Ok(()), Some(self.read));
-        }
+        self.outcome.end(Ok(()), self.read, false);
     }
 }
 

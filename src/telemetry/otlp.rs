@@ -220,27 +220,24 @@ impl TelemetryBuilder {
 
         let tracer_provider = match &plan.traces {
             Some(signal) => {
-                let exporter = {
-                    let _entered = runtime.as_ref().and_then(|r| r.handle()).map(|h| h.enter());
-                    let builder = opentelemetry_otlp::SpanExporter::builder();
-                    let built = match signal.protocol {
-                        Protocol::Grpc => {
-                            let b = builder.with_tonic().with_endpoint(&signal.endpoint);
-                            let b = with_timeout(b, timeout);
-                            b.build()
-                        }
-                        Protocol::HttpProtobuf => {
-                            let b = builder
-                                .with_http()
-                                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                                .with_endpoint(&signal.endpoint);
-                            with_timeout(b, timeout).build()
-                        }
-                    };
-                    built.map_err(|e| {
-                        TelemetryError::config(format!("building the OTLP span exporter: {e}"))
-                    })?
-                };
+                let exporter = build_exporter(
+                    "span",
+                    signal,
+                    runtime.as_deref(),
+                    || {
+                        let b = opentelemetry_otlp::SpanExporter::builder()
+                            .with_tonic()
+                            .with_endpoint(&signal.endpoint);
+                        with_timeout(b, timeout).build()
+                    },
+                    || {
+                        let b = opentelemetry_otlp::SpanExporter::builder()
+                            .with_http()
+                            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                            .with_endpoint(&signal.endpoint);
+                        with_timeout(b, timeout).build()
+                    },
+                )?;
                 Some(
                     SdkTracerProvider::builder()
                         .with_batch_exporter(ReportingSpanExporter {
@@ -257,26 +254,24 @@ impl TelemetryBuilder {
 
         let meter_provider = match &plan.metrics {
             Some(signal) => {
-                let exporter = {
-                    let _entered = runtime.as_ref().and_then(|r| r.handle()).map(|h| h.enter());
-                    let builder = opentelemetry_otlp::MetricExporter::builder();
-                    let built = match signal.protocol {
-                        Protocol::Grpc => {
-                            let b = builder.with_tonic().with_endpoint(&signal.endpoint);
-                            with_timeout(b, timeout).build()
-                        }
-                        Protocol::HttpProtobuf => {
-                            let b = builder
-                                .with_http()
-                                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                                .with_endpoint(&signal.endpoint);
-                            with_timeout(b, timeout).build()
-                        }
-                    };
-                    built.map_err(|e| {
-                        TelemetryError::config(format!("building the OTLP metric exporter: {e}"))
-                    })?
-                };
+                let exporter = build_exporter(
+                    "metric",
+                    signal,
+                    runtime.as_deref(),
+                    || {
+                        let b = opentelemetry_otlp::MetricExporter::builder()
+                            .with_tonic()
+                            .with_endpoint(&signal.endpoint);
+                        with_timeout(b, timeout).build()
+                    },
+                    || {
+                        let b = opentelemetry_otlp::MetricExporter::builder()
+                            .with_http()
+                            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                            .with_endpoint(&signal.endpoint);
+                        with_timeout(b, timeout).build()
+                    },
+                )?;
                 let mut reader = PeriodicReader::builder(ReportingMetricExporter {
                     inner: exporter,
                     runtime: runtime.clone(),
@@ -343,6 +338,24 @@ impl TelemetryBuilder {
         );
         Ok(guard)
     }
+}
+
+/// Builds one signal's exporter with `grpc` or `http` (per the plan's
+/// protocol), inside the export runtime when there is one (tonic needs a
+/// reactor at construction).
+fn build_exporter<E>(
+    what: &str,
+    signal: &SignalPlan,
+    runtime: Option<&ExportRuntime>,
+    grpc: impl FnOnce() -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+    http: impl FnOnce() -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+) -> Result<E, TelemetryError> {
+    let _entered = runtime.and_then(ExportRuntime::handle).map(|h| h.enter());
+    let built = match signal.protocol {
+        Protocol::Grpc => grpc(),
+        Protocol::HttpProtobuf => http(),
+    };
+    built.map_err(|e| TelemetryError::config(format!("building the OTLP {what} exporter: {e}")))
 }
 
 fn with_timeout<B: opentelemetry_otlp::WithExportConfig>(b: B, timeout: Option<Duration>) -> B {

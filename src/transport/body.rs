@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use super::{Error, ErrorKind};
+use crate::telemetry::BodyOutcome;
 
 /// The body of a request.
 pub enum RequestBody {
@@ -98,6 +99,8 @@ impl From<Vec<u8>> for RequestBody {
 /// A streaming response body.
 pub struct ResponseBody {
     inner: BoxStream<'static, Result<Bytes, Error>>,
+    /// How the telemetry operation this body belongs to ends.
+    outcome: Option<BodyOutcome>,
 }
 
 impl ResponseBody {
@@ -105,7 +108,27 @@ impl ResponseBody {
     pub fn new(stream: impl Stream<Item = Result<Bytes, Error>> + Send + 'static) -> Self {
         ResponseBody {
             inner: stream.boxed(),
+            outcome: None,
         }
+    }
+
+    pub(crate) fn with_outcome(
+        stream: impl Stream<Item = Result<Bytes, Error>> + Send + 'static,
+        outcome: BodyOutcome,
+    ) -> Self {
+        ResponseBody {
+            inner: stream.boxed(),
+            outcome: Some(outcome),
+        }
+    }
+
+    /// For a reader that verifies the body after its last byte (COS CRC-64):
+    /// the operation then ends when the reader settles it, so a mismatch
+    /// makes it an error.
+    pub(crate) fn defer_outcome(&mut self) -> Option<BodyOutcome> {
+        let outcome = self.outcome.take()?;
+        outcome.defer();
+        Some(outcome)
     }
 
     /// An empty body.

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use coscls::telemetry::{Protocol, Telemetry, TelemetryGuard};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -23,7 +24,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, HistogramDataPoint, NumberDataPoint};
-use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -224,6 +225,68 @@ impl Receiver {
     pub fn service_names(&self) -> Vec<String> {
         self.collected.lock().unwrap().service_names.clone()
     }
+}
+
+/// A receiver and a guard exporting to it, shared by every test of a binary
+/// (coscls's metric instruments are process-wide, so one guard serves the
+/// binary and each test filters on its own bucket). Metrics leave only when a
+/// test flushes.
+pub struct Shared {
+    pub receiver: Receiver,
+    pub guard: TelemetryGuard,
+}
+
+impl Shared {
+    /// An OTLP/gRPC receiver and a guard for `service_name` sending to it.
+    pub fn grpc(service_name: &str) -> Self {
+        let receiver = Receiver::grpc();
+        let guard = Telemetry::builder()
+            .service_name(service_name)
+            .protocol(Protocol::Grpc)
+            .endpoint(receiver.endpoint())
+            .metric_interval(Duration::from_secs(3600))
+            .build()
+            .expect("telemetry builds");
+        Shared { receiver, guard }
+    }
+}
+
+/// A bucket name no other test uses.
+pub fn unique_bucket(prefix: &str) -> String {
+    format!("{prefix}-{:08x}-1250000000", fastrand::u32(..))
+}
+
+impl Receiver {
+    /// Spans called `name` on `bucket`, oldest first.
+    pub fn spans_on(&self, name: &str, bucket: &str) -> Vec<Span> {
+        let mut v: Vec<Span> = self
+            .spans()
+            .into_iter()
+            .filter(|s| {
+                s.name == name
+                    && string_attr(&s.attributes, "tencent_cloud.cos.bucket").as_deref()
+                        == Some(bucket)
+            })
+            .collect();
+        v.sort_by_key(|s| s.start_time_unix_nano);
+        v
+    }
+
+    /// The child spans of `parent`, oldest first.
+    pub fn children_of(&self, parent: &Span) -> Vec<Span> {
+        let mut c: Vec<Span> = self
+            .spans()
+            .into_iter()
+            .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
+            .collect();
+        c.sort_by_key(|s| s.start_time_unix_nano);
+        c
+    }
+}
+
+/// Whether the span's status is Error.
+pub fn is_error(span: &Span) -> bool {
+    span.status.as_ref().map(|s| s.code) == Some(StatusCode::Error as i32)
 }
 
 fn has_labels(attrs: &[KeyValue], labels: &[(&str, &str)]) -> bool {
