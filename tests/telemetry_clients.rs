@@ -743,3 +743,83 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
     assert!(points("ok").is_empty(), "the GET is not counted as ok");
     emu.shutdown().await;
 }
+
+/// Lets the request through, then answers a copy with `200 OK` and an
+/// `<Error>` document, as COS may do when a copy fails after it started.
+#[derive(Debug)]
+struct FailCopyAfter200(ReqwestTransport);
+
+impl HttpSend for FailCopyAfter200 {
+    fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, coscls::transport::Error>> {
+        let is_copy = request.headers().contains_key("x-cos-copy-source");
+        Box::pin(async move {
+            let response = self.0.send(request).await?;
+            if !is_copy {
+                return Ok(response);
+            }
+            let (parts, body) = response.into_parts();
+            body.collect(1 << 20).await?;
+            let xml = b"<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>InternalError</Code>\
+                <Message>We encountered an internal error.</Message></Error>";
+            Ok(http::Response::from_parts(
+                parts,
+                ResponseBody::from_bytes(bytes::Bytes::from_static(xml)),
+            ))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_document_in_a_200_makes_the_copy_an_error() {
+    let s = shared();
+    let bucket = unique_bucket("copy200");
+    let emu = emulator(&bucket).await;
+    let transport = Arc::new(FailCopyAfter200(
+        ReqwestTransport::new(Timeouts::default()).unwrap(),
+    ));
+    let client = cos_client(
+        &emu,
+        Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
+        transport,
+    );
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+
+    client.put_object(&bucket, "src", "data").await.unwrap();
+    let err = client
+        .copy_object(&bucket, "src", &bucket, "dst", &Default::default())
+        .await
+        .expect_err("a 200 carrying <Error> is a failure");
+    assert_eq!(err.code(), Some("InternalError"), "{err}");
+
+    s.guard.force_flush().unwrap();
+    wait_for("the CopyObject span", || {
+        !s.receiver.spans_on("COS CopyObject", &bucket).is_empty()
+    })
+    .await;
+    let copy = &s.receiver.spans_on("COS CopyObject", &bucket)[0];
+    assert!(is_error(copy), "{copy:?}");
+    assert_eq!(
+        string_attr(&copy.attributes, "error.type").as_deref(),
+        Some("InternalError")
+    );
+    let points = |status: &str| {
+        s.receiver.histogram_points(
+            "coscls.client.operation.duration",
+            &[
+                ("bucket", &bucket),
+                ("operation", "CopyObject"),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(
+        points("InternalError").iter().map(|p| p.count).sum::<u64>(),
+        1
+    );
+    assert!(points("ok").is_empty(), "the copy is not counted as ok");
+    emu.shutdown().await;
+}

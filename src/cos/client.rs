@@ -272,15 +272,29 @@ impl Client {
     }
 
     /// Like [`send`](Self::send), and reads the (XML) body of the answer.
+    /// COS may answer 200 and then fail (a copy, a completion): an `<Error>`
+    /// document is an error here, and the operation's span and duration
+    /// record it as one.
     pub(crate) async fn send_for_body(
         &self,
         info: &OperationInfo,
         request: PreparedRequest,
     ) -> Result<(http::response::Parts, bytes::Bytes), Error> {
         let response = self.send(info, request).await?;
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect(XML_BODY_LIMIT).await?;
-        Ok((parts, bytes))
+        let (parts, mut body) = response.into_parts();
+        let outcome = body.defer_outcome();
+        let result = match body.read_all(XML_BODY_LIMIT).await {
+            Ok(bytes) if super::xml::is_error_document(&bytes) => Err(
+                super::response::service_error(parts.status, &parts.headers, &bytes),
+            ),
+            Ok(bytes) => Ok((parts, bytes)),
+            Err(e) => Err(Error::from(e)),
+        };
+        if let Some(outcome) = outcome {
+            let error = result.as_ref().err().map(Error::type_name);
+            outcome.settle(error.as_deref().map_or(Ok(()), Err));
+        }
+        result
     }
 }
 

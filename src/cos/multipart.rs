@@ -368,13 +368,6 @@ impl Client {
                 return Err(e);
             }
         };
-        if xml::is_error_document(&body) {
-            return Err(response::service_error(
-                parts_head.status,
-                &parts_head.headers,
-                &body,
-            ));
-        }
         let result: xml::CompleteMultipartUploadResult =
             xml::parse("CompleteMultipartUpload", &body)?;
         let server_crc = match response::crc64_header(&parts_head.headers)? {

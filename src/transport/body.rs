@@ -144,6 +144,12 @@ impl ResponseBody {
     /// Reads the whole body, failing once it exceeds `limit` bytes so a
     /// misbehaving server cannot exhaust memory with an error page.
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, Error> {
+        self.read_all(limit).await
+    }
+
+    /// [`collect`](Self::collect) that leaves the body in place, so a reader
+    /// that deferred the outcome settles it before the body is dropped.
+    pub(crate) async fn read_all(&mut self, limit: usize) -> Result<Bytes, Error> {
         let mut buf = BytesMut::new();
         while let Some(chunk) = self.inner.next().await {
             let chunk = chunk?;
