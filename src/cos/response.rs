@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use http::{HeaderMap, StatusCode};
+use http::header::{
+    AsHeaderName, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_TYPE, ETAG, EXPIRES, LAST_MODIFIED,
+};
+use http::{HeaderMap, HeaderName, StatusCode};
 
 use super::xml::{self, ErrorBody};
 use super::{Error, ServiceError};
@@ -118,20 +122,33 @@ fn redact_format_string(s: &str) -> String {
 }
 
 /// A header as a string, if present and text.
-pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header(headers: &HeaderMap, name: impl AsHeaderName) -> Option<String> {
+    header_str(headers, name).map(str::to_string)
+}
+
+/// A header as a borrowed, trimmed string, if present and text.
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_string())
+        .map(str::trim)
 }
+
+// Names looked up on every GET/HEAD, parsed once instead of per lookup.
+const X_COS_HASH_CRC64ECMA: HeaderName = HeaderName::from_static("x-cos-hash-crc64ecma");
+const X_COS_VERSION_ID: HeaderName = HeaderName::from_static("x-cos-version-id");
+const X_COS_STORAGE_CLASS: HeaderName = HeaderName::from_static("x-cos-storage-class");
+const X_COS_OBJECT_TYPE: HeaderName = HeaderName::from_static("x-cos-object-type");
+const X_COS_SSE: HeaderName = HeaderName::from_static("x-cos-server-side-encryption");
+const X_COS_REQUEST_ID: HeaderName = HeaderName::from_static("x-cos-request-id");
 
 /// `x-cos-hash-crc64ecma`: absent is `None` (objects from before COS had
 /// CRCs), malformed is an error.
 pub(crate) fn crc64_header(headers: &HeaderMap) -> Result<Option<u64>, Error> {
-    match header(headers, "x-cos-hash-crc64ecma") {
+    match header_str(headers, X_COS_HASH_CRC64ECMA) {
         None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
-        Some(v) => parse_crc(&v).map(Some),
+        Some("") => Ok(None),
+        Some(v) => parse_crc(v).map(Some),
     }
 }
 
@@ -187,7 +204,7 @@ impl ObjectMeta {
                 metadata.insert(short.to_string(), value);
             }
         }
-        let content_length = match header(headers, "content-length") {
+        let content_length = match header_str(headers, CONTENT_LENGTH) {
             Some(v) => v
                 .parse()
                 .map_err(|_| Error::protocol(format!("Content-Length {v:?} is not a number")))?,
@@ -195,21 +212,21 @@ impl ObjectMeta {
         };
         Ok(ObjectMeta {
             content_length,
-            content_type: header(headers, "content-type"),
-            content_disposition: header(headers, "content-disposition"),
-            content_encoding: header(headers, "content-encoding"),
-            cache_control: header(headers, "cache-control"),
-            expires: header(headers, "expires"),
-            etag: header(headers, "etag"),
-            last_modified: header(headers, "last-modified")
-                .and_then(|d| httpdate::parse_http_date(&d).ok()),
+            content_type: header(headers, CONTENT_TYPE),
+            content_disposition: header(headers, CONTENT_DISPOSITION),
+            content_encoding: header(headers, CONTENT_ENCODING),
+            cache_control: header(headers, CACHE_CONTROL),
+            expires: header(headers, EXPIRES),
+            etag: header(headers, ETAG),
+            last_modified: header_str(headers, LAST_MODIFIED)
+                .and_then(|d| httpdate::parse_http_date(d).ok()),
             crc64: crc64_header(headers)?,
-            version_id: header(headers, "x-cos-version-id"),
-            storage_class: header(headers, "x-cos-storage-class"),
-            object_type: header(headers, "x-cos-object-type"),
-            server_side_encryption: header(headers, "x-cos-server-side-encryption"),
+            version_id: header(headers, X_COS_VERSION_ID),
+            storage_class: header(headers, X_COS_STORAGE_CLASS),
+            object_type: header(headers, X_COS_OBJECT_TYPE),
+            server_side_encryption: header(headers, X_COS_SSE),
             metadata,
-            request_id: header(headers, "x-cos-request-id"),
+            request_id: header(headers, X_COS_REQUEST_ID),
         })
     }
 }
