@@ -17,9 +17,8 @@ use coscls::cos;
 use coscls::telemetry::{OperationInfo, Protocol, Telemetry};
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::{
-    HttpSend,
-    Pipeline, PreparedRequest, ReqwestTransport, RequestBody, ResponseBody, Signer, SigningProfile,
-    Timeouts,
+    HttpSend, Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer,
+    SigningProfile, Timeouts,
 };
 use http::{HeaderMap, HeaderValue, Method};
 use opentelemetry::metrics::MeterProvider as _;
@@ -28,7 +27,10 @@ use tracing_subscriber::layer::SubscriberExt as _;
 const BUCKET: &str = "bench-1250000000";
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
@@ -58,8 +60,14 @@ async fn put(p: &Pipeline, addr: std::net::SocketAddr, body: &Bytes, i: usize) {
             &info,
             || {
                 let mut headers = HeaderMap::new();
-                headers.insert("host", HeaderValue::from_str(&addr.to_string()).expect("host"));
-                headers.insert("content-type", HeaderValue::from_static("application/octet-stream"));
+                headers.insert(
+                    "host",
+                    HeaderValue::from_str(&addr.to_string()).expect("host"),
+                );
+                headers.insert(
+                    "content-type",
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 Ok(PreparedRequest {
                     method: Method::PUT,
                     url: format!("http://{addr}/{BUCKET}/{key}"),
@@ -84,7 +92,8 @@ impl HttpSend for Instant200 {
     fn send(
         &self,
         _request: http::Request<RequestBody>,
-    ) -> coscls::auth::BoxFuture<'_, Result<http::Response<ResponseBody>, coscls::transport::Error>> {
+    ) -> coscls::auth::BoxFuture<'_, Result<http::Response<ResponseBody>, coscls::transport::Error>>
+    {
         Box::pin(async {
             Ok(http::Response::builder()
                 .status(200)
@@ -102,7 +111,11 @@ fn process_cpu() -> Option<Duration> {
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let path = task.ok()?.path().join("schedstat");
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        total += text.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        total += text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     }
     Some(Duration::from_nanos(total))
 }
@@ -163,7 +176,10 @@ fn main() {
     let unexported = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let on_meter = match variant.as_str() {
         "layer" => off_meter.clone(),
-        _ => telemetry.meter_provider().expect("metrics on").meter("coscls"),
+        _ => telemetry
+            .meter_provider()
+            .expect("metrics on")
+            .meter("coscls"),
     };
     let on_layer = match variant.as_str() {
         "layer" => Some(coscls::telemetry::layer(&unexported)),
@@ -289,7 +305,10 @@ fn main() {
     println!("  rounds x batch        {rounds} x {batch} operations per mode");
     println!("  off (no telemetry)    {off_us:.1} µs/op");
     println!("  on  (spans + metrics) {on_us:.1} µs/op");
-    println!("  on/off, total         {:.4}", on_total.as_secs_f64() / off_total.as_secs_f64());
+    println!(
+        "  on/off, total         {:.4}",
+        on_total.as_secs_f64() / off_total.as_secs_f64()
+    );
     let [cpu_off, cpu_on] = cpu_used.get();
     if !(cpu_off + cpu_on).is_zero() {
         println!(

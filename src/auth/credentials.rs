@@ -15,13 +15,16 @@ use super::Error;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A string that never shows up in `Debug` or `Display` output.
+///
+/// Shared, not copied, when cloned: providers hand out credentials for every
+/// signature.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(Arc::from(value.into()))
     }
 
     /// The secret itself; call sites that need it are few and easy to audit.
@@ -49,7 +52,7 @@ impl fmt::Debug for Secret {
 /// ```
 #[derive(Clone)]
 pub struct Credentials {
-    secret_id: String,
+    secret_id: Arc<str>,
     secret_key: Secret,
     session_token: Option<Secret>,
     expires_at: Option<SystemTime>,
@@ -65,8 +68,8 @@ impl Credentials {
         check_value("secret id", &secret_id)?;
         check_value("secret key", &secret_key)?;
         Ok(Credentials {
-            secret_id,
-            secret_key: Secret(secret_key),
+            secret_id: Arc::from(secret_id),
+            secret_key: Secret::new(secret_key),
             session_token: None,
             expires_at: None,
         })
@@ -76,7 +79,7 @@ impl Credentials {
     pub fn with_session_token(mut self, token: impl Into<String>) -> Result<Self, Error> {
         let token = token.into();
         check_value("session token", &token)?;
-        self.session_token = Some(Secret(token));
+        self.session_token = Some(Secret::new(token));
         Ok(self)
     }
 

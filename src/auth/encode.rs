@@ -26,10 +26,22 @@ pub fn path_encode(input: &str) -> String {
 }
 
 fn encode_with(input: &str, keep: impl Fn(u8) -> bool) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(input.len() * 3 / 2);
+    encode_into(&mut out, input, keep);
+    out
+}
+
+/// Whether `b` is one of RFC 3986's unreserved bytes, which are never escaped.
+pub(crate) fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// Appends the encoding of `input` to `out` (the signer writes its canonical
+/// strings in place instead of allocating one `String` per value).
+pub(crate) fn encode_into(out: &mut String, input: &str, keep: impl Fn(u8) -> bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in input.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || keep(b) {
+        if is_unreserved(b) || keep(b) {
             out.push(b as char);
         } else {
             out.push('%');
@@ -37,7 +49,6 @@ fn encode_with(input: &str, keep: impl Fn(u8) -> bool) -> String {
             out.push(HEX[(b & 0x0f) as usize] as char);
         }
     }
-    out
 }
 
 /// Decodes `%XX` sequences; with `plus_as_space`, `+` becomes a space as in

@@ -13,11 +13,12 @@ pub use credentials::{
     BoxFuture, Credentials, EnvProvider, FetchCredentials, ProvideCredentials, RefreshingProvider,
     Secret, StaticProvider,
 };
+pub(crate) use encode::encode_into;
 pub use encode::{parse_query, path_encode, percent_decode, uri_encode};
 pub use presign::{presign_url, PresignRequest, PresignStyle, SECURITY_TOKEN_PARAM};
 pub use sign::{
     parse_authorization, sign, sign_key, sign_with_key, HeaderRule, KeyTime, ParsedAuthorization,
-    SignableRequest, Signature,
+    SignKeyCache, SignableRequest, Signature,
 };
 
 /// Why credentials could not be had.

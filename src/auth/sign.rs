@@ -4,13 +4,16 @@
 //! request parts: no clock and no I/O inside, so it is tested stage by stage
 //! against the vectors in `shared/vectors/`.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt::{self, Write as _};
+use std::sync::Mutex;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::{Digest, Sha1};
 
-use super::encode::uri_encode;
-use super::Credentials;
+use super::encode::{encode_into, is_unreserved, uri_encode};
+use super::{Credentials, Secret};
 
 /// The validity window of a signature, Unix seconds (`q-sign-time` and `q-key-time`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,14 +133,19 @@ impl HeaderRule {
     /// assert!(!HeaderRule::Cls.selects("x-cls-compress-type"));
     /// ```
     pub fn selects(self, name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
+        // Case-insensitive without lower-casing into a new `String`: the
+        // pipeline asks this for every header of every request.
         match self {
             HeaderRule::All => true,
-            HeaderRule::Cls => matches!(lower.as_str(), "content-type" | "content-md5" | "host"),
+            HeaderRule::Cls => ["content-type", "content-md5", "host"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n)),
             HeaderRule::Cos => {
-                COS_SIGNED_HEADERS.binary_search(&lower.as_str()).is_ok()
-                    || lower.starts_with("x-cos-")
-                    || lower.starts_with("x-ci-")
+                COS_SIGNED_HEADERS
+                    .binary_search_by(|probe| cmp_lower(probe, name))
+                    .is_ok()
+                    || starts_with_ignore_case(name, "x-cos-")
+                    || starts_with_ignore_case(name, "x-ci-")
             }
         }
     }
@@ -151,39 +159,84 @@ impl HeaderRule {
     }
 }
 
+/// Orders the lower-case `probe` against `name` as if `name` were lower-cased.
+fn cmp_lower(probe: &str, name: &str) -> Ordering {
+    probe
+        .bytes()
+        .cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
+}
+
+fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 type HmacSha1 = Hmac<Sha1>;
 
-fn hmac_hex(key: &[u8], msg: &str) -> String {
+fn new_mac(key: &[u8]) -> HmacSha1 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha1 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(msg.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    <HmacSha1 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
+}
+
+/// Appends the lower-case hex of `bytes` to `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0x0f) as usize] as char);
+    }
 }
 
 /// `SignKey = hex(HMAC-SHA1(SecretKey, KeyTime))`; exposed for the vector
 /// tests and the emulator, never logged.
 pub fn sign_key(secret_key: &str, key_time: KeyTime) -> String {
-    hmac_hex(secret_key.as_bytes(), &key_time.to_string())
+    let mut mac = new_mac(secret_key.as_bytes());
+    mac.update(key_time.to_string().as_bytes());
+    let mut hex = String::with_capacity(40);
+    push_hex(&mut hex, &mac.finalize().into_bytes());
+    hex
 }
 
-/// Encodes, lower-cases and sorts pairs: returns (`k=v&k=v`, `k;k`).
-fn canonical_pairs(pairs: &[(&str, &str)]) -> (String, String) {
-    let mut encoded: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (uri_encode(k).to_ascii_lowercase(), uri_encode(v)))
-        .collect();
-    encoded.sort();
-    let joined = encoded
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let names = encoded
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    (joined, names)
+/// HMAC-SHA1 keyed with the SignKey: the part of a signature that depends
+/// only on the secret and the window, ready to be cloned per request.
+fn sign_key_mac(secret_key: &str, key_time: KeyTime) -> HmacSha1 {
+    new_mac(sign_key(secret_key, key_time).as_bytes())
+}
+
+/// The canonical form of a name: encoded, then lower-cased. Most names
+/// (`host`, `content-type`, `partnumber`) are already canonical and borrowed.
+fn canonical_name(name: &str) -> Cow<'_, str> {
+    if name
+        .bytes()
+        .all(|b| is_unreserved(b) && !b.is_ascii_uppercase())
+    {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(uri_encode(name).to_ascii_lowercase())
+    }
+}
+
+/// Encodes, lower-cases and sorts pairs: appends `k=v&k=v` to `out` and
+/// `k;k` to `names`.
+fn canonical_pairs(pairs: &[(&str, &str)], out: &mut String, names: &mut String) {
+    let mut sorted: Vec<(Cow<'_, str>, &str)> =
+        pairs.iter().map(|&(k, v)| (canonical_name(k), v)).collect();
+    // Sorted by encoded name, then encoded value (only repeated names get
+    // that far, so encoding for the comparison is rare).
+    sorted.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| uri_encode(a.1).cmp(&uri_encode(b.1)))
+    });
+    for (i, (name, value)) in sorted.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+            names.push(';');
+        }
+        out.push_str(name);
+        out.push('=');
+        encode_into(out, value, |_| false);
+        names.push_str(name);
+    }
 }
 
 /// Signs `request` for the window `key_time`.
@@ -220,24 +273,76 @@ pub fn sign_with_key(
     key_time: KeyTime,
     request: &SignableRequest<'_>,
 ) -> Signature {
-    let (params, param_list) = canonical_pairs(request.params);
-    let (headers, header_list) = canonical_pairs(request.headers);
-    let http_string = format!(
-        "{}\n{}\n{}\n{}\n",
-        request.method.to_ascii_lowercase(),
-        request.path,
-        params,
-        headers
+    sign_with_mac(
+        secret_id,
+        sign_key_mac(secret_key, key_time),
+        key_time,
+        request,
+    )
+}
+
+/// The signature, given the HMAC already keyed with the SignKey.
+fn sign_with_mac(
+    secret_id: &str,
+    mut mac: HmacSha1,
+    key_time: KeyTime,
+    request: &SignableRequest<'_>,
+) -> Signature {
+    let mut http_string = String::with_capacity(
+        request.method.len()
+            + request.path.len()
+            + 8
+            + request
+                .params
+                .iter()
+                .chain(request.headers)
+                .map(|(k, v)| k.len() + v.len() * 3 / 2 + 2)
+                .sum::<usize>(),
     );
-    let string_to_sign = format!(
-        "sha1\n{key_time}\n{}\n",
-        hex::encode(Sha1::digest(http_string.as_bytes()))
+    http_string.extend(request.method.chars().map(|c| c.to_ascii_lowercase()));
+    http_string.push('\n');
+    http_string.push_str(request.path);
+    http_string.push('\n');
+    let mut param_list = String::new();
+    canonical_pairs(request.params, &mut http_string, &mut param_list);
+    http_string.push('\n');
+    let mut header_list = String::new();
+    canonical_pairs(request.headers, &mut http_string, &mut header_list);
+    http_string.push('\n');
+
+    let mut window = String::with_capacity(24);
+    // Writing to a String cannot fail.
+    let _ = write!(window, "{key_time}");
+    let mut string_to_sign = String::with_capacity(window.len() + 48);
+    string_to_sign.push_str("sha1\n");
+    string_to_sign.push_str(&window);
+    string_to_sign.push('\n');
+    push_hex(&mut string_to_sign, &Sha1::digest(http_string.as_bytes()));
+    string_to_sign.push('\n');
+
+    mac.update(string_to_sign.as_bytes());
+    let mut signature = String::with_capacity(40);
+    push_hex(&mut signature, &mac.finalize().into_bytes());
+
+    let mut authorization = String::with_capacity(
+        120 + secret_id.len() + 2 * window.len() + header_list.len() + param_list.len(),
     );
-    let signature = hmac_hex(sign_key(secret_key, key_time).as_bytes(), &string_to_sign);
-    let authorization = format!(
-        "q-sign-algorithm=sha1&q-ak={secret_id}&q-sign-time={key_time}&q-key-time={key_time}\
-         &q-header-list={header_list}&q-url-param-list={param_list}&q-signature={signature}"
-    );
+    for part in [
+        "q-sign-algorithm=sha1&q-ak=",
+        secret_id,
+        "&q-sign-time=",
+        &window,
+        "&q-key-time=",
+        &window,
+        "&q-header-list=",
+        &header_list,
+        "&q-url-param-list=",
+        &param_list,
+        "&q-signature=",
+        &signature,
+    ] {
+        authorization.push_str(part);
+    }
     Signature {
         authorization,
         http_string,
@@ -245,6 +350,75 @@ pub fn sign_with_key(
         header_list,
         param_list,
         signature,
+    }
+}
+
+/// Signs like [`sign`], remembering the SignKey of the last secret and
+/// window so it is derived once per window instead of once per request.
+///
+/// The window's start is in whole seconds, so a client signing many requests
+/// a second derives the key about once a second. The cached key is never
+/// shown by `Debug`. A lock held by another thread is not waited for: that
+/// call derives the key itself.
+///
+/// ```
+/// use coscls::auth::{sign, Credentials, KeyTime, SignKeyCache, SignableRequest};
+/// let creds = Credentials::new("AKIDexample", "secret").unwrap();
+/// let request = SignableRequest { method: "GET", path: "/a", params: &[], headers: &[("host", "h")] };
+/// let cache = SignKeyCache::new();
+/// let kt = KeyTime::new(1700000000, 1700003600);
+/// assert_eq!(cache.sign(&creds, kt, &request), sign(&creds, kt, &request));
+/// assert_eq!(cache.sign(&creds, kt, &request), sign(&creds, kt, &request));
+/// ```
+#[derive(Default)]
+pub struct SignKeyCache {
+    last: Mutex<Option<CachedKey>>,
+}
+
+struct CachedKey {
+    secret_key: Secret,
+    key_time: KeyTime,
+    mac: HmacSha1,
+}
+
+impl SignKeyCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`sign`], reusing the SignKey when the secret and window are the last ones.
+    pub fn sign(
+        &self,
+        credentials: &Credentials,
+        key_time: KeyTime,
+        request: &SignableRequest<'_>,
+    ) -> Signature {
+        let secret = credentials.secret_key();
+        let mac = match self.last.try_lock() {
+            Ok(mut last) => match last.as_ref() {
+                Some(c) if c.key_time == key_time && c.secret_key == *secret => c.mac.clone(),
+                _ => {
+                    let mac = sign_key_mac(secret.expose(), key_time);
+                    *last = Some(CachedKey {
+                        secret_key: secret.clone(),
+                        key_time,
+                        mac: mac.clone(),
+                    });
+                    mac
+                }
+            },
+            // Busy (or poisoned): derive the key without the cache.
+            Err(_) => sign_key_mac(secret.expose(), key_time),
+        };
+        sign_with_mac(credentials.secret_id(), mac, key_time, request)
+    }
+}
+
+impl fmt::Debug for SignKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The SignKey authorises requests for its whole window.
+        f.debug_struct("SignKeyCache").finish_non_exhaustive()
     }
 }
 
@@ -412,6 +586,80 @@ mod tests {
             },
         );
         assert_eq!(sig.header_list, "content-type;host");
+    }
+
+    /// The straightforward form of `canonical_pairs` (one `String` per
+    /// pair), kept as the oracle for the in-place one.
+    fn reference_pairs(pairs: &[(&str, &str)]) -> (String, String) {
+        let mut encoded: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (uri_encode(k).to_ascii_lowercase(), uri_encode(v)))
+            .collect();
+        encoded.sort();
+        let joined = encoded
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let names = encoded
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        (joined, names)
+    }
+
+    #[test]
+    fn in_place_canonical_pairs_match_the_reference() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("uploads", "")],
+            &[("Host", "h"), ("content-type", "text/plain; charset=utf-8")],
+            &[("X-Cos-Meta-Ä", "ü"), ("x-cos-meta-a b", "1 2"), ("a", "z")],
+            &[("dup", "b+"), ("DUP", "a b"), ("dup", "a%"), ("Dup", "")],
+            &[("prefix", "x"), ("prefix-longer", "y"), ("prefi", "z")],
+        ];
+        for pairs in cases {
+            let (mut out, mut names) = (String::new(), String::new());
+            canonical_pairs(pairs, &mut out, &mut names);
+            assert_eq!((out, names), reference_pairs(pairs), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn the_sign_key_cache_signs_like_sign_across_keys_and_windows() {
+        let a = Credentials::new("AKIDa", "secret-a").unwrap();
+        let b = Credentials::new("AKIDb", "secret-b").unwrap();
+        let request = SignableRequest {
+            method: "PUT",
+            path: "/k",
+            params: &[("partNumber", "1")],
+            headers: &[("host", "h"), ("content-length", "3")],
+        };
+        let cache = SignKeyCache::new();
+        for (creds, kt) in [
+            (&a, KeyTime::new(1, 10)),
+            (&a, KeyTime::new(1, 10)),
+            (&b, KeyTime::new(1, 10)),
+            (&a, KeyTime::new(2, 11)),
+            (&a, KeyTime::new(2, 11)),
+        ] {
+            assert_eq!(cache.sign(creds, kt, &request), sign(creds, kt, &request));
+        }
+        assert!(!format!("{cache:?}").contains("secret"));
+    }
+
+    #[test]
+    fn selects_ignores_case_without_matching_lookalikes() {
+        assert!(HeaderRule::Cos.selects("CONTENT-MD5"));
+        assert!(HeaderRule::Cos.selects("x-COS-acl"));
+        assert!(!HeaderRule::Cos.selects("x-co"));
+        assert!(!HeaderRule::Cos.selects("x-cosfoo"));
+        assert!(!HeaderRule::Cos.selects("content-lengthx"));
+        assert!(!HeaderRule::Cos.selects("hostess"));
+        assert!(!HeaderRule::Cos.selects("é"));
+        assert!(HeaderRule::Cls.selects("Content-Type"));
+        assert!(!HeaderRule::Cls.selects("content-length"));
     }
 
     #[test]

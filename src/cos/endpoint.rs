@@ -6,7 +6,7 @@
 use std::fmt;
 
 use super::Error;
-use crate::auth::path_encode;
+use crate::auth::{encode_into, path_encode};
 
 /// Longest host name COS accepts for a bucket (cos.md §4).
 pub const MAX_BUCKET_HOST_LEN: usize = 60;
@@ -333,7 +333,11 @@ impl Endpoint {
             ),
         };
         let host = self.authority(&host);
-        let mut url = format!("{}://{}{}", self.scheme, host, path_encode(&path));
+        let mut url = String::with_capacity(self.scheme.len() + 3 + host.len() + path.len() * 2);
+        url.push_str(&self.scheme);
+        url.push_str("://");
+        url.push_str(&host);
+        encode_into(&mut url, &path, |b| b == b'/');
         if !params.is_empty() {
             url.push('?');
             url.push_str(&query_string(params));

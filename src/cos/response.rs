@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use http::{HeaderMap, StatusCode};
+use http::header::AsHeaderName;
+use http::{HeaderMap, HeaderName, StatusCode};
 
 use super::xml::{self, ErrorBody};
 use super::{Error, ServiceError};
@@ -118,20 +119,28 @@ fn redact_format_string(s: &str) -> String {
 }
 
 /// A header as a string, if present and text.
-pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header(headers: &HeaderMap, name: impl AsHeaderName) -> Option<String> {
+    header_str(headers, name).map(str::to_string)
+}
+
+/// A header as a borrowed, trimmed string, if present and text.
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_string())
+        .map(str::trim)
 }
+
+// Parsed once instead of per lookup.
+const X_COS_HASH_CRC64ECMA: HeaderName = HeaderName::from_static("x-cos-hash-crc64ecma");
 
 /// `x-cos-hash-crc64ecma`: absent is `None` (objects from before COS had
 /// CRCs), malformed is an error.
 pub(crate) fn crc64_header(headers: &HeaderMap) -> Result<Option<u64>, Error> {
-    match header(headers, "x-cos-hash-crc64ecma") {
+    match header_str(headers, X_COS_HASH_CRC64ECMA) {
         None => Ok(None),
-        Some(v) if v.is_empty() => Ok(None),
-        Some(v) => parse_crc(&v).map(Some),
+        Some("") => Ok(None),
+        Some(v) => parse_crc(v).map(Some),
     }
 }
 
@@ -180,38 +189,91 @@ pub struct ObjectMeta {
 
 impl ObjectMeta {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, Error> {
+        // One pass over the (few) response headers instead of a hashed
+        // lookup per field; like `HeaderMap::get`, the first value of a
+        // name wins, and a value that is not text counts as absent.
         let mut metadata = BTreeMap::new();
+        let mut f = Fields::default();
         for (name, value) in headers {
-            if let Some(short) = name.as_str().strip_prefix("x-cos-meta-") {
+            let name = name.as_str();
+            if let Some(short) = name.strip_prefix("x-cos-meta-") {
                 let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
                 metadata.insert(short.to_string(), value);
+                continue;
+            }
+            let slot = match name {
+                "content-length" => &mut f.content_length,
+                "content-type" => &mut f.content_type,
+                "content-disposition" => &mut f.content_disposition,
+                "content-encoding" => &mut f.content_encoding,
+                "cache-control" => &mut f.cache_control,
+                "expires" => &mut f.expires,
+                "etag" => &mut f.etag,
+                "last-modified" => &mut f.last_modified,
+                "x-cos-hash-crc64ecma" => &mut f.crc64,
+                "x-cos-version-id" => &mut f.version_id,
+                "x-cos-storage-class" => &mut f.storage_class,
+                "x-cos-object-type" => &mut f.object_type,
+                "x-cos-server-side-encryption" => &mut f.server_side_encryption,
+                "x-cos-request-id" => &mut f.request_id,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.to_str().ok().map(str::trim));
             }
         }
-        let content_length = match header(headers, "content-length") {
+        let content_length = match f.content_length.flatten() {
             Some(v) => v
                 .parse()
                 .map_err(|_| Error::protocol(format!("Content-Length {v:?} is not a number")))?,
             None => 0,
         };
+        let crc64 = match f.crc64.flatten() {
+            None | Some("") => None,
+            Some(v) => Some(parse_crc(v)?),
+        };
+        let owned = |v: Option<Option<&str>>| v.flatten().map(str::to_string);
         Ok(ObjectMeta {
             content_length,
-            content_type: header(headers, "content-type"),
-            content_disposition: header(headers, "content-disposition"),
-            content_encoding: header(headers, "content-encoding"),
-            cache_control: header(headers, "cache-control"),
-            expires: header(headers, "expires"),
-            etag: header(headers, "etag"),
-            last_modified: header(headers, "last-modified")
-                .and_then(|d| httpdate::parse_http_date(&d).ok()),
-            crc64: crc64_header(headers)?,
-            version_id: header(headers, "x-cos-version-id"),
-            storage_class: header(headers, "x-cos-storage-class"),
-            object_type: header(headers, "x-cos-object-type"),
-            server_side_encryption: header(headers, "x-cos-server-side-encryption"),
+            content_type: owned(f.content_type),
+            content_disposition: owned(f.content_disposition),
+            content_encoding: owned(f.content_encoding),
+            cache_control: owned(f.cache_control),
+            expires: owned(f.expires),
+            etag: owned(f.etag),
+            last_modified: f
+                .last_modified
+                .flatten()
+                .and_then(|d| httpdate::parse_http_date(d).ok()),
+            crc64,
+            version_id: owned(f.version_id),
+            storage_class: owned(f.storage_class),
+            object_type: owned(f.object_type),
+            server_side_encryption: owned(f.server_side_encryption),
             metadata,
-            request_id: header(headers, "x-cos-request-id"),
+            request_id: owned(f.request_id),
         })
     }
+}
+
+/// The first value of each header [`ObjectMeta`] reads: `None` when the
+/// name was not seen, `Some(None)` when its first value is not text.
+#[derive(Default)]
+struct Fields<'a> {
+    content_length: Option<Option<&'a str>>,
+    content_type: Option<Option<&'a str>>,
+    content_disposition: Option<Option<&'a str>>,
+    content_encoding: Option<Option<&'a str>>,
+    cache_control: Option<Option<&'a str>>,
+    expires: Option<Option<&'a str>>,
+    etag: Option<Option<&'a str>>,
+    last_modified: Option<Option<&'a str>>,
+    crc64: Option<Option<&'a str>>,
+    version_id: Option<Option<&'a str>>,
+    storage_class: Option<Option<&'a str>>,
+    object_type: Option<Option<&'a str>>,
+    server_side_encryption: Option<Option<&'a str>>,
+    request_id: Option<Option<&'a str>>,
 }
 
 /// `Content-Range: bytes first-last/total`.
@@ -324,6 +386,34 @@ mod tests {
         assert!(m.last_modified.is_some());
         let bad = headers(&[("x-cos-hash-crc64ecma", "-1")]);
         assert!(ObjectMeta::from_headers(&bad).is_err());
+    }
+
+    #[test]
+    fn object_meta_reads_the_first_value_like_header_map_get() {
+        let h = headers(&[
+            ("etag", " \"first\" "),
+            ("etag", "\"second\""),
+            ("x-cos-request-id", "r1"),
+            ("x-cos-hash-crc64ecma", ""),
+            ("cache-control", "no-cache"),
+            ("x-cos-storage-class", "ARCHIVE"),
+        ]);
+        let m = ObjectMeta::from_headers(&h).unwrap();
+        assert_eq!(m.etag.as_deref(), Some("\"first\""));
+        assert_eq!(m.request_id.as_deref(), Some("r1"));
+        assert_eq!(m.crc64, None, "an empty CRC header is absent");
+        assert_eq!(m.cache_control.as_deref(), Some("no-cache"));
+        assert_eq!(m.storage_class.as_deref(), Some("ARCHIVE"));
+        assert_eq!(m.content_length, 0);
+        let mut binary = HeaderMap::new();
+        binary.append("content-type", HeaderValue::from_bytes(b"\xff").unwrap());
+        binary.append("content-type", HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            ObjectMeta::from_headers(&binary).unwrap().content_type,
+            None
+        );
+        let bad_len = headers(&[("content-length", "x")]);
+        assert!(ObjectMeta::from_headers(&bad_len).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::retry::{self, Classify, RetryPolicy};
 use super::{Error, ErrorKind, HttpSend, RequestBody, ResponseBody};
-use crate::auth::{self, sign, HeaderRule, KeyTime, ProvideCredentials, SignableRequest};
+use crate::auth::{self, HeaderRule, KeyTime, ProvideCredentials, SignKeyCache, SignableRequest};
 use crate::telemetry::{OperationGuard, OperationInfo};
 
 /// How a service wants its requests signed.
@@ -71,6 +71,7 @@ pub struct Signer {
     provider: Arc<dyn ProvideCredentials>,
     profile: SigningProfile,
     clock_offset: AtomicI64,
+    sign_keys: SignKeyCache,
 }
 
 impl Signer {
@@ -80,6 +81,7 @@ impl Signer {
             provider,
             profile,
             clock_offset: AtomicI64::new(0),
+            sign_keys: SignKeyCache::new(),
         }
     }
 
@@ -135,7 +137,7 @@ impl Signer {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let signature = sign(
+        let signature = self.sign_keys.sign(
             &creds,
             self.key_time(creds.expires_at()),
             &SignableRequest {
@@ -145,7 +147,7 @@ impl Signer {
                 headers: &headers,
             },
         );
-        let value = HeaderValue::from_str(&signature.authorization)
+        let value = HeaderValue::try_from(signature.authorization)
             .map_err(|_| invalid("the secret id is not a valid header value"))?;
         request.headers.insert(http::header::AUTHORIZATION, value);
         Ok(())

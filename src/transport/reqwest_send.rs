@@ -102,6 +102,29 @@ fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
+/// `scheme://authority/path?query` without going through `fmt`, as
+/// `Uri`'s `Display` writes it.
+fn uri_string(uri: &http::Uri) -> String {
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return uri.to_string();
+    };
+    let authority = authority.as_str();
+    let path = uri.path();
+    let query = uri.query();
+    let mut out = String::with_capacity(
+        scheme.len() + 3 + authority.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+    );
+    out.push_str(scheme);
+    out.push_str("://");
+    out.push_str(authority);
+    out.push_str(path);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
 impl HttpSend for ReqwestTransport {
     fn send(
         &self,
@@ -109,31 +132,46 @@ impl HttpSend for ReqwestTransport {
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let url = parts.uri.to_string();
-            let body = match body {
-                RequestBody::Empty => reqwest::Body::from(Vec::new()),
-                RequestBody::Bytes(b) => reqwest::Body::from(b),
-                RequestBody::Stream { stream, .. } => reqwest::Body::wrap_stream(stream),
-                RequestBody::Replayable { make, .. } => reqwest::Body::wrap_stream(make()),
+            let url = reqwest::Url::parse(&uri_string(&parts.uri)).map_err(|e| {
+                Error::new(ErrorKind::InvalidRequest, "the request URL is invalid").with_source(e)
+            })?;
+            let mut outgoing = reqwest::Request::new(parts.method, url);
+            // The whole map moves over: no per-header copy.
+            *outgoing.headers_mut() = parts.headers;
+            *outgoing.body_mut() = match body {
+                RequestBody::Empty => None,
+                RequestBody::Bytes(b) => Some(reqwest::Body::from(b)),
+                RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
+                RequestBody::Replayable { make, .. } => Some(reqwest::Body::wrap_stream(make())),
             };
-            let response = self
-                .client
-                .request(parts.method, url)
-                .headers(parts.headers)
-                .body(body)
-                .send()
-                .await
-                .map_err(classify)?;
+            let mut response = self.client.execute(outgoing).await.map_err(classify)?;
             let mut builder = http::Response::builder()
                 .status(response.status())
                 .version(response.version());
             if let Some(headers) = builder.headers_mut() {
-                *headers = response.headers().clone();
+                // Taken, not cloned: the body stream below does not need them.
+                *headers = std::mem::take(response.headers_mut());
             }
             let stream = response.bytes_stream().map_err(classify);
             builder
                 .body(ResponseBody::new(stream))
                 .map_err(|e| Error::new(ErrorKind::Body, "building the response").with_source(e))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uri_string_writes_what_display_writes() {
+        for s in [
+            "http://127.0.0.1:9000/b-1250000000/a%20b%2B.txt?uploads",
+            "https://b-1.cos.ap-guangzhou.myqcloud.com/k?partNumber=1&uploadId=x",
+            "http://example.com",
+            "/relative?x=1",
+        ] {
+            let uri: http::Uri = s.parse().unwrap();
+            assert_eq!(super::uri_string(&uri), uri.to_string(), "{s}");
+        }
     }
 }
