@@ -353,13 +353,22 @@ impl Client {
                 host: addr.to_string(),
                 creds: credentials()?,
             }),
-            ClientKind::Coscls => Client::Coscls(
-                coscls::cos::Client::builder()
+            ClientKind::Coscls => {
+                let mut builder = coscls::cos::Client::builder()
                     .region(REGION)
                     .endpoint(Endpoint::custom(endpoint)?)
-                    .credentials(StaticProvider::new(credentials()?))
-                    .build()?,
-            ),
+                    .credentials(StaticProvider::new(credentials()?));
+                // Experiment: the same client on a default reqwest::Client (no
+                // connect/read timeouts), as raw-reqwest and OpenDAL use.
+                if std::env::var_os("COSCLS_BENCH_PLAIN_REQWEST").is_some() {
+                    builder = builder.transport(Arc::new(
+                        coscls::transport::ReqwestTransport::from_client(
+                            reqwest::Client::builder().build()?,
+                        ),
+                    ));
+                }
+                Client::Coscls(builder.build()?)
+            }
             ClientKind::Opendal => {
                 // OpenDAL's COS service always builds virtual-hosted URLs
                 // (`http://{bucket}.{endpoint host}`); the emulator routes
