@@ -4,7 +4,6 @@
 //! The transport pipeline is the only caller; COS and CLS code never touch
 //! spans or labels.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
@@ -120,15 +119,17 @@ impl OperationGuard {
         &self.span
     }
 
-    /// Runs `fut` (the retry loop) so that retries are counted for this operation.
-    pub(crate) fn scope_retries<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> {
-        RETRY_SCOPE.scope(
-            RetryScope {
-                instruments: self.instruments.clone(),
-                labels: self.labels.clone(),
-            },
-            fut,
-        )
+    /// Counts one retry of this operation (`coscls.client.retries`); the
+    /// retry loop calls it with the reason of the failure it retries.
+    pub(crate) fn record_retry(&self, reason: &'static str) {
+        self.instruments.retries.add(
+            1,
+            &[
+                self.labels.service.clone(),
+                self.labels.operation.clone(),
+                KeyValue::new(label::REASON, reason),
+            ],
+        );
     }
 
     /// Opens the child span of one HTTP attempt (`resend` is 0 on the first
@@ -586,31 +587,6 @@ impl Drop for InstrumentedBody {
     fn drop(&mut self) {
         self.outcome.end(Ok(()), self.read, false);
     }
-}
-
-/// What [`record_retry`] needs to know about the running operation.
-struct RetryScope {
-    instruments: Arc<Instruments>,
-    labels: Arc<Labels>,
-}
-
-tokio::task_local! {
-    static RETRY_SCOPE: RetryScope;
-}
-
-/// Counts one retry of the current operation (`coscls.client.retries`).
-/// The retry loop calls it; outside an operation it does nothing.
-pub(crate) fn record_retry(reason: &'static str) {
-    let _ = RETRY_SCOPE.try_with(|s| {
-        s.instruments.retries.add(
-            1,
-            &[
-                s.labels.service.clone(),
-                s.labels.operation.clone(),
-                KeyValue::new(label::REASON, reason),
-            ],
-        );
-    });
 }
 
 #[cfg(test)]

@@ -244,25 +244,28 @@ impl Pipeline {
         let first = build();
         let guard = OperationGuard::start(info, first.as_ref().ok());
         let span = guard.span().clone();
-        let result = guard
-            .scope_retries(async {
-                let mut first = Some(first?);
-                let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
-                let policy = if replayable {
-                    self.retry
-                } else {
-                    RetryPolicy::none()
-                };
-                retry::run(&policy, |resend| {
+        let result = async {
+            let mut first = Some(first?);
+            let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
+            let policy = if replayable {
+                self.retry
+            } else {
+                RetryPolicy::none()
+            };
+            let guard = &guard;
+            retry::run_observed(
+                &policy,
+                |reason| guard.record_retry(reason),
+                |resend| {
                     let built = first.take().map(Ok).unwrap_or_else(&build);
-                    let guard = &guard;
                     let parse_error = &parse_error;
                     async move { self.attempt(built?, resend, guard, parse_error).await }
-                })
-                .await
-            })
-            .instrument(span)
-            .await;
+                },
+            )
+            .await
+        }
+        .instrument(span)
+        .await;
         match result {
             Ok(response) => {
                 let (parts, body) = response.into_parts();

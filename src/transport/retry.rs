@@ -110,7 +110,22 @@ impl RetryPolicy {
 
 /// Runs `attempt(n)` for n = 0, 1, … until it succeeds, fails permanently,
 /// or the policy is exhausted. `n` is the resend count, 0 on the first try.
-pub async fn run<T, E, F, Fut>(policy: &RetryPolicy, mut attempt: F) -> Result<T, E>
+pub async fn run<T, E, F, Fut>(policy: &RetryPolicy, attempt: F) -> Result<T, E>
+where
+    E: Classify,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    run_observed(policy, |_| {}, attempt).await
+}
+
+/// [`run`] that tells `on_retry` the reason of every failure it retries
+/// (the operation's retry counter), just before the backoff.
+pub(crate) async fn run_observed<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    mut on_retry: impl FnMut(&'static str),
+    mut attempt: F,
+) -> Result<T, E>
 where
     E: Classify,
     F: FnMut(u32) -> Fut,
@@ -150,7 +165,7 @@ where
                     delay_ms = w.as_millis() as i64,
                     "retrying after a transient failure"
                 );
-                crate::telemetry::record_retry(reason);
+                on_retry(reason);
                 tokio::time::sleep(w).await;
             }
             _ => {
