@@ -88,8 +88,21 @@ impl ObjectBody {
     /// Reads the whole body into memory. For large objects prefer
     /// [`write_to`](Self::write_to) or iterating the stream.
     pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        // A small object usually arrives in one chunk: hand that chunk over
+        // instead of copying it. The end of the stream is where the CRC-64
+        // is checked, so the chunk is returned only once `next` said so.
+        let first = match self.next().await {
+            Some(chunk) => chunk?,
+            None => return Ok(Bytes::new()),
+        };
+        let second = match self.next().await {
+            Some(chunk) => chunk?,
+            None => return Ok(first),
+        };
         let cap = self.expected_len.unwrap_or(0).min(64 * 1024 * 1024) as usize;
-        let mut buf = BytesMut::with_capacity(cap);
+        let mut buf = BytesMut::with_capacity(cap.max(first.len() + second.len()));
+        buf.extend_from_slice(&first);
+        buf.extend_from_slice(&second);
         while let Some(chunk) = self.next().await {
             buf.extend_from_slice(&chunk?);
         }
@@ -233,6 +246,28 @@ mod tests {
         assert!(matches!(e, Error::Transport(_)) && e.retryable(), "{e}");
         let b = ObjectBody::new(body(vec![b"hello world"]), "t".into(), Some(9), None);
         assert!(matches!(b.bytes().await, Err(Error::Protocol { .. })));
+    }
+
+    #[tokio::test]
+    async fn bytes_checks_a_single_chunk_before_handing_it_over() {
+        let crc = crc64::checksum(b"hello cos");
+        let one = |data: &'static [u8]| {
+            ObjectBody::new(body(vec![data]), "GetObject k".into(), Some(9), Some(crc))
+        };
+        assert_eq!(one(b"hello cos").bytes().await.unwrap(), "hello cos");
+        assert!(matches!(
+            one(b"hello cOs").bytes().await,
+            Err(Error::ChecksumMismatch { .. })
+        ));
+        let three = ObjectBody::new(
+            body(vec![b"hel", b"lo ", b"cos"]),
+            "t".into(),
+            Some(9),
+            Some(crc),
+        );
+        assert_eq!(three.bytes().await.unwrap(), "hello cos");
+        let empty = ObjectBody::new(body(vec![]), "t".into(), Some(0), None);
+        assert!(empty.bytes().await.unwrap().is_empty());
     }
 
     #[tokio::test]
