@@ -18,7 +18,8 @@ use coscls_emulator::{Emulator, FaultConfig};
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, Span};
 use telemetry_support::{
-    attr, int_attr, is_error, keys, string_attr, unique_bucket, wait_for, Shared,
+    assert_cos_duration_labels, attr, int_attr, is_error, string_attr, unique_bucket, wait_for,
+    Shared,
 };
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -305,25 +306,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
     let put_ok = point("PutObject", "ok").expect("PutObject ok");
     assert_eq!(put_ok.count, 2);
     assert_eq!(put_ok.explicit_bounds, DURATION_BOUNDARIES.to_vec());
-    assert_eq!(
-        keys(&put_ok.attributes),
-        [
-            "bucket",
-            "operation",
-            "region",
-            "service",
-            "status",
-            "topic"
-        ]
-    );
-    assert_eq!(
-        string_attr(&put_ok.attributes, "service").as_deref(),
-        Some("cos")
-    );
-    assert_eq!(
-        string_attr(&put_ok.attributes, "topic").as_deref(),
-        Some("")
-    );
+    assert_cos_duration_labels(&put_ok.attributes);
     assert_eq!(point("GetObject", "ok").map(|p| p.count), Some(1));
     assert_eq!(point("GetObject", "NoSuchKey").map(|p| p.count), Some(1));
     assert_eq!(point("UploadPart", "ok").map(|p| p.count), Some(1));

@@ -4,19 +4,14 @@
 
 mod telemetry_support;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use coscls::auth::Credentials;
 use coscls::cos;
 use coscls::telemetry::OperationInfo;
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{
-    Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
-    Timeouts,
-};
-use http::{HeaderMap, HeaderValue, Method};
-use telemetry_support::{FakeCos, Receiver};
+use coscls::transport::ResponseBody;
+use http::Method;
+use telemetry_support::{pipeline_with, prepared, FakeCos, Receiver};
 
 async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
     cos::Error::Service(Box::new(cos::ServiceError {
@@ -42,30 +37,20 @@ async fn init_reads_the_otel_environment_and_shutdown_flushes() {
 
     let cos = FakeCos::start(0).await;
     let creds = Credentials::new("AKIDtest", "secret").unwrap();
-    let p = Pipeline::new(
-        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
-        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
-        RetryPolicy::default(),
-    );
+    let p = pipeline_with(creds, RetryPolicy::default());
     let info = OperationInfo::cos("PutObject", "ap-guangzhou", "init-1250000000");
     let app = tracing::info_span!("app.main");
     let _entered = app.enter();
     p.execute(
         &info,
         || {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                "host",
-                HeaderValue::from_str(&cos.addr.to_string()).unwrap(),
-            );
-            Ok(PreparedRequest {
-                method: Method::PUT,
-                url: format!("http://{}/init-1250000000/k", cos.addr),
-                signed_path: "/init-1250000000/k".into(),
-                params: vec![],
-                headers,
-                body: RequestBody::Bytes(Bytes::from_static(b"hello")),
-            })
+            Ok(prepared(
+                cos.addr,
+                Method::PUT,
+                "/init-1250000000/k",
+                "",
+                Bytes::from_static(b"hello"),
+            ))
         },
         parse_error,
     )

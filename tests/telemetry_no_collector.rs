@@ -11,12 +11,9 @@ use coscls::auth::Credentials;
 use coscls::cos;
 use coscls::telemetry::{OperationInfo, Protocol, Telemetry};
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{
-    Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
-    Timeouts,
-};
-use http::{HeaderMap, HeaderValue, Method};
-use telemetry_support::FakeCos;
+use coscls::transport::ResponseBody;
+use http::Method;
+use telemetry_support::{pipeline_with, prepared, FakeCos};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -78,30 +75,20 @@ async fn run(protocol: Protocol) {
         tracing::subscriber::set_default(tracing_subscriber::registry().with(guard.layer()));
     let cos = FakeCos::start(8).await;
     let creds = Credentials::new("AKIDtest", "secret").unwrap();
-    let p = Pipeline::new(
-        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
-        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
-        RetryPolicy::default(),
-    );
+    let p = pipeline_with(creds, RetryPolicy::default());
     for round in 0..2 {
         let info = OperationInfo::cos("GetObject", "ap-guangzhou", "b-1250000000");
         let response = p
             .execute(
                 &info,
                 || {
-                    let mut headers = HeaderMap::new();
-                    headers.insert(
-                        "host",
-                        HeaderValue::from_str(&cos.addr.to_string()).unwrap(),
-                    );
-                    Ok(PreparedRequest {
-                        method: Method::GET,
-                        url: format!("http://{}/b-1250000000/k", cos.addr),
-                        signed_path: "/b-1250000000/k".into(),
-                        params: vec![],
-                        headers,
-                        body: RequestBody::Empty,
-                    })
+                    Ok(prepared(
+                        cos.addr,
+                        Method::GET,
+                        "/b-1250000000/k",
+                        "",
+                        Bytes::new(),
+                    ))
                 },
                 parse_error,
             )

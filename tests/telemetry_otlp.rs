@@ -12,18 +12,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use coscls::auth::{parse_query, Credentials};
+use coscls::auth::Credentials;
 use coscls::cos;
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
 use coscls::telemetry::OperationInfo;
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{
-    Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
-    Timeouts,
-};
-use http::{HeaderMap, HeaderValue, Method};
+use coscls::transport::{Pipeline, ResponseBody};
+use http::Method;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
-use telemetry_support::{int_attr, keys, string_attr, unique_bucket, wait_for, FakeCos, Shared};
+use telemetry_support::{
+    assert_cos_duration_labels, int_attr, keys, pipeline_with, prepared, string_attr,
+    unique_bucket, wait_for, FakeCos, Shared,
+};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -40,43 +40,12 @@ fn pipeline(max_attempts: u32) -> Pipeline {
         .unwrap()
         .with_session_token(TOKEN)
         .unwrap();
-    Pipeline::new(
-        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
-        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
+    pipeline_with(
+        creds,
         RetryPolicy::default()
             .with_max_attempts(max_attempts)
             .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
     )
-}
-
-fn prepared(
-    addr: std::net::SocketAddr,
-    method: Method,
-    path: &str,
-    query: &str,
-    body: Bytes,
-) -> PreparedRequest {
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_str(&addr.to_string()).unwrap());
-    PreparedRequest {
-        method,
-        url: format!(
-            "http://{addr}{path}{}",
-            if query.is_empty() {
-                String::new()
-            } else {
-                format!("?{query}")
-            }
-        ),
-        signed_path: path.to_string(),
-        params: parse_query(query).unwrap_or_default(),
-        headers,
-        body: if body.is_empty() {
-            RequestBody::Empty
-        } else {
-            RequestBody::Bytes(body)
-        },
-    }
 }
 
 async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
@@ -246,21 +215,7 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
         .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)]);
     assert_eq!(points.len(), 1, "{points:?}");
     let point = &points[0];
-    assert_eq!(
-        keys(&point.attributes),
-        [
-            "bucket",
-            "operation",
-            "region",
-            "service",
-            "status",
-            "topic"
-        ]
-    );
-    assert_eq!(
-        string_attr(&point.attributes, "service").as_deref(),
-        Some("cos")
-    );
+    assert_cos_duration_labels(&point.attributes);
     assert_eq!(
         string_attr(&point.attributes, "operation").as_deref(),
         Some("PutObject")
@@ -269,7 +224,6 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
         string_attr(&point.attributes, "region").as_deref(),
         Some("ap-guangzhou")
     );
-    assert_eq!(string_attr(&point.attributes, "topic").as_deref(), Some(""));
     assert_eq!(
         string_attr(&point.attributes, "status").as_deref(),
         Some("ok")
@@ -679,24 +633,7 @@ async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow()
     let cos = FakeCos::start(0).await;
     let bucket = unique_bucket("nolayer");
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
-    let p = pipeline(1);
-    let info = OperationInfo::cos("PutObject", "ap-guangzhou", &bucket);
-    let url_path = format!("/{bucket}/k");
-    p.execute(
-        &info,
-        || {
-            Ok(prepared(
-                cos.addr,
-                Method::PUT,
-                &url_path,
-                "",
-                Bytes::from_static(b"x"),
-            ))
-        },
-        parse_error,
-    )
-    .await
-    .unwrap();
+    put_one_byte(&cos, &bucket).await;
     assert!(!cos.seen()[0].headers.contains_key("traceparent"));
     s.guard.force_flush().unwrap();
     wait_for("the sample", || {
@@ -705,6 +642,23 @@ async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow()
             .is_empty()
     })
     .await;
+}
+
+/// PutObject `k` of one byte in `bucket`, one attempt.
+async fn put_one_byte(cos: &FakeCos, bucket: &str) {
+    let info = OperationInfo::cos("PutObject", "ap-guangzhou", bucket);
+    let url_path = format!("/{bucket}/k");
+    pipeline(1)
+        .execute(
+            &info,
+            || {
+                let body = Bytes::from_static(b"x");
+                Ok(prepared(cos.addr, Method::PUT, &url_path, "", body))
+            },
+            parse_error,
+        )
+        .await
+        .unwrap();
 }
 
 /// One PutObject under `filter`: its operation span, the operation's
@@ -717,24 +671,7 @@ async fn put_under_filter(filter: &str, prefix: &str) -> (Span, Vec<Span>, Strin
         .with(tracing_subscriber::EnvFilter::new(filter))
         .with(s.guard.layer());
     let _subscriber = tracing::subscriber::set_default(subscriber);
-    let p = pipeline(1);
-    let info = OperationInfo::cos("PutObject", "ap-guangzhou", &bucket);
-    let url_path = format!("/{bucket}/k");
-    p.execute(
-        &info,
-        || {
-            Ok(prepared(
-                cos.addr,
-                Method::PUT,
-                &url_path,
-                "",
-                Bytes::from_static(b"x"),
-            ))
-        },
-        parse_error,
-    )
-    .await
-    .unwrap();
+    put_one_byte(&cos, &bucket).await;
     s.guard.force_flush().unwrap();
     wait_for("the PutObject span", || {
         !s.receiver.spans_on("COS PutObject", &bucket).is_empty()

@@ -4,7 +4,6 @@
 
 mod telemetry_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,12 +11,9 @@ use coscls::auth::Credentials;
 use coscls::cos;
 use coscls::telemetry::{OperationInfo, Protocol, Telemetry};
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{
-    Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer, SigningProfile,
-    Timeouts,
-};
-use http::{HeaderMap, HeaderValue, Method};
-use telemetry_support::{int_attr, string_attr, FakeCos, Receiver};
+use coscls::transport::ResponseBody;
+use http::Method;
+use telemetry_support::{int_attr, pipeline_with, prepared, string_attr, FakeCos, Receiver};
 use tracing_subscriber::layer::SubscriberExt;
 
 const SECRET_KEY: &str = "http-secret-KEY-1a2b3c4d";
@@ -44,30 +40,20 @@ async fn spans_and_metrics_arrive_over_http_protobuf_from_a_current_thread_runti
         tracing::subscriber::set_default(tracing_subscriber::registry().with(guard.layer()));
     let cos = FakeCos::start(0).await;
     let creds = Credentials::new("AKIDtest", SECRET_KEY).unwrap();
-    let p = Pipeline::new(
-        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
-        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
-        RetryPolicy::default(),
-    );
+    let p = pipeline_with(creds, RetryPolicy::default());
     let bucket = "http-1250000000";
     let info = OperationInfo::cos("PutObject", "ap-shanghai", bucket).with_key("k");
     let response = p
         .execute(
             &info,
             || {
-                let mut headers = HeaderMap::new();
-                headers.insert(
-                    "host",
-                    HeaderValue::from_str(&cos.addr.to_string()).unwrap(),
-                );
-                Ok(PreparedRequest {
-                    method: Method::PUT,
-                    url: format!("http://{}/{bucket}/k", cos.addr),
-                    signed_path: format!("/{bucket}/k"),
-                    params: vec![],
-                    headers,
-                    body: RequestBody::Bytes(Bytes::from(vec![1u8; 4096])),
-                })
+                Ok(prepared(
+                    cos.addr,
+                    Method::PUT,
+                    &format!("/{bucket}/k"),
+                    "",
+                    Bytes::from(vec![1u8; 4096]),
+                ))
             },
             parse_error,
         )

@@ -460,3 +460,68 @@ impl FakeCos {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// A pipeline to a [`FakeCos`]: reqwest transport, COS signing with `creds`.
+pub fn pipeline_with(
+    creds: coscls::auth::Credentials,
+    retry: coscls::transport::retry::RetryPolicy,
+) -> coscls::transport::Pipeline {
+    use coscls::transport::{Pipeline, ReqwestTransport, Signer, SigningProfile, Timeouts};
+    Pipeline::new(
+        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
+        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
+        retry,
+    )
+}
+
+/// A path-style request to `addr` (`query` already encoded, or empty); an
+/// empty `body` is sent as no body.
+pub fn prepared(
+    addr: SocketAddr,
+    method: http::Method,
+    path: &str,
+    query: &str,
+    body: bytes::Bytes,
+) -> coscls::transport::PreparedRequest {
+    use coscls::transport::{PreparedRequest, RequestBody};
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "host",
+        http::HeaderValue::from_str(&addr.to_string()).unwrap(),
+    );
+    let url = if query.is_empty() {
+        format!("http://{addr}{path}")
+    } else {
+        format!("http://{addr}{path}?{query}")
+    };
+    PreparedRequest {
+        method,
+        url,
+        signed_path: path.to_string(),
+        params: coscls::auth::parse_query(query).unwrap_or_default(),
+        headers,
+        body: if body.is_empty() {
+            RequestBody::Empty
+        } else {
+            RequestBody::Bytes(body)
+        },
+    }
+}
+
+/// A COS point of the duration histogram carries exactly the schema's
+/// labels, with `service=cos` and an empty `topic`.
+pub fn assert_cos_duration_labels(attrs: &[KeyValue]) {
+    assert_eq!(
+        keys(attrs),
+        [
+            "bucket",
+            "operation",
+            "region",
+            "service",
+            "status",
+            "topic"
+        ]
+    );
+    assert_eq!(string_attr(attrs, "service").as_deref(), Some("cos"));
+    assert_eq!(string_attr(attrs, "topic").as_deref(), Some(""));
+}
