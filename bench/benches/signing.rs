@@ -169,58 +169,85 @@ fn check_equivalence(case: &Case, creds: &Credentials, cred: &reqsign_tencent_co
     assert_eq!(ours, theirs, "{}: the two signers disagree", case.name);
 }
 
+/// The three signers under test, set up once with the same credentials.
+struct Signers {
+    creds: Credentials,
+    key_time: KeyTime,
+    ours: Signer,
+    reqsign: reqsign_tencent_cos::RequestSigner,
+    reqsign_ctx: reqsign_core::Context,
+    reqsign_cred: reqsign_tencent_cos::Credential,
+}
+
+impl Signers {
+    fn new() -> Self {
+        let creds = Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials");
+        let ours = Signer::new(
+            Arc::new(StaticProvider::new(creds.clone())),
+            SigningProfile::COS,
+        );
+        Signers {
+            key_time: ours.key_time(None),
+            creds,
+            ours,
+            reqsign: reqsign_tencent_cos::RequestSigner::new(),
+            reqsign_ctx: reqsign_core::Context::new(),
+            reqsign_cred: reqsign_tencent_cos::Credential {
+                secret_id: SECRET_ID.to_string(),
+                secret_key: SECRET_KEY.to_string(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The pure signer on a request already split into parts.
+    fn pure(&self, case: &Case) -> String {
+        sign(
+            black_box(&self.creds),
+            black_box(self.key_time),
+            black_box(&case.signable(&case.headers)),
+        )
+        .authorization
+    }
+
+    /// Request-level signing as the pipeline does it.
+    fn ours(&self, req: &mut PreparedRequest) {
+        ready(self.ours.sign(black_box(req))).expect("coscls signs");
+    }
+
+    /// reqsign's request-level signing, as OpenDAL does it.
+    fn reqsign(&self, head: &mut http::request::Parts) {
+        ready(self.reqsign.sign_request(
+            &self.reqsign_ctx,
+            black_box(head),
+            Some(&self.reqsign_cred),
+            None,
+        ))
+        .expect("reqsign signs");
+    }
+}
+
 fn bench_signing(c: &mut Criterion) {
-    let creds = Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials");
-    let reqsign_cred = reqsign_tencent_cos::Credential {
-        secret_id: SECRET_ID.to_string(),
-        secret_key: SECRET_KEY.to_string(),
-        ..Default::default()
-    };
-    let signer = Signer::new(
-        Arc::new(StaticProvider::new(creds.clone())),
-        SigningProfile::COS,
-    );
-    let reqsign_signer = reqsign_tencent_cos::RequestSigner::new();
-    let reqsign_ctx = reqsign_core::Context::new();
-    let key_time = signer.key_time(None);
-
+    let s = Signers::new();
     for case in cases() {
-        check_equivalence(&case, &creds, &reqsign_cred);
+        check_equivalence(&case, &s.creds, &s.reqsign_cred);
         let mut group = c.benchmark_group(format!("sign_{}", case.name));
-
-        group.bench_function("coscls/auth::sign", |b| {
-            b.iter(|| {
-                let sig = sign(
-                    black_box(&creds),
-                    black_box(key_time),
-                    black_box(&case.signable(&case.headers)),
-                );
-                black_box(sig.authorization)
-            })
-        });
-
+        group.bench_function("coscls/auth::sign", |b| b.iter(|| black_box(s.pure(&case))));
         group.bench_function("coscls/Signer::sign", |b| {
             b.iter_batched(
                 || case.prepared(),
                 |mut req| {
-                    ready(signer.sign(&mut req)).expect("coscls signs");
+                    s.ours(&mut req);
                     req
                 },
                 BatchSize::SmallInput,
             )
         });
-
         group.bench_function("reqsign/sign_request", |b| {
             b.iter_batched(
                 || case.parts(),
                 |mut parts| {
-                    ready(reqsign_signer.sign_request(
-                        &reqsign_ctx,
-                        &mut parts,
-                        Some(&reqsign_cred),
-                        None,
-                    ))
-                    .expect("reqsign signs");
+                    s.reqsign(&mut parts);
                     parts
                 },
                 BatchSize::SmallInput,
@@ -234,19 +261,7 @@ fn bench_signing(c: &mut Criterion) {
 /// each, for the two request-level signers and the pure one. Interleaving
 /// keeps a shared machine's load changes from landing on one side only.
 fn interleaved_report() {
-    let creds = Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials");
-    let reqsign_cred = reqsign_tencent_cos::Credential {
-        secret_id: SECRET_ID.to_string(),
-        secret_key: SECRET_KEY.to_string(),
-        ..Default::default()
-    };
-    let signer = Signer::new(
-        Arc::new(StaticProvider::new(creds.clone())),
-        SigningProfile::COS,
-    );
-    let reqsign_signer = reqsign_tencent_cos::RequestSigner::new();
-    let ctx = reqsign_core::Context::new();
-    let key_time = signer.key_time(None);
+    let s = Signers::new();
     let (blocks, per_block) = (31, 2000);
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -258,18 +273,14 @@ fn interleaved_report() {
         for _ in 0..blocks {
             let start = Instant::now();
             for _ in 0..per_block {
-                black_box(sign(
-                    &creds,
-                    key_time,
-                    black_box(&case.signable(&case.headers)),
-                ));
+                black_box(s.pure(&case));
             }
             pure.push(start.elapsed().as_nanos() as f64 / per_block as f64);
 
             let mut reqs: Vec<_> = (0..per_block).map(|_| case.prepared()).collect();
             let start = Instant::now();
             for req in &mut reqs {
-                ready(signer.sign(black_box(req))).expect("coscls signs");
+                s.ours(req);
             }
             ours.push(start.elapsed().as_nanos() as f64 / per_block as f64);
             drop(black_box(reqs));
@@ -277,13 +288,7 @@ fn interleaved_report() {
             let mut heads: Vec<_> = (0..per_block).map(|_| case.parts()).collect();
             let start = Instant::now();
             for head in &mut heads {
-                ready(reqsign_signer.sign_request(
-                    &ctx,
-                    black_box(head),
-                    Some(&reqsign_cred),
-                    None,
-                ))
-                .expect("reqsign signs");
+                s.reqsign(head);
             }
             theirs.push(start.elapsed().as_nanos() as f64 / per_block as f64);
             drop(black_box(heads));
