@@ -140,28 +140,32 @@ impl CosError {
                 what,
                 string_to_sign,
                 format_string,
-            } => CosError {
-                canonical: Some((string_to_sign, format_string)),
-                ..Self::new(
-                    403,
-                    "SignatureDoesNotMatch",
-                    format!(
-                        "The request signature we calculated does not match the signature you provided: {what}."
-                    ),
-                )
-            },
+            } => Self::signature_mismatch(
+                format!(
+                    "The request signature we calculated does not match the signature you provided: {what}."
+                ),
+                string_to_sign,
+                format_string,
+            ),
             AuthError::Mismatch {
                 string_to_sign,
                 format_string,
-            } => CosError {
-                canonical: Some((string_to_sign, format_string)),
-                ..Self::new(
-                    403,
-                    "SignatureDoesNotMatch",
-                    "The request signature we calculated does not match the signature you provided. \
-                     Check your key and signing method.",
-                )
-            },
+            } => Self::signature_mismatch(
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your key and signing method."
+                    .to_string(),
+                string_to_sign,
+                format_string,
+            ),
+        }
+    }
+
+    /// `SignatureDoesNotMatch`, carrying the server's canonical strings so
+    /// that a client can see where its own differ.
+    fn signature_mismatch(message: String, string_to_sign: String, format_string: String) -> Self {
+        CosError {
+            canonical: Some((string_to_sign, format_string)),
+            ..Self::new(403, "SignatureDoesNotMatch", message)
         }
     }
 

@@ -432,12 +432,7 @@ impl Producer {
         let permit = self
             .reserve(memory_bytes(&log), self.shared().config.when_full)
             .await?;
-        let (id, rx) = self.enqueue(dest.key.clone(), log, wire, content, permit, None)?;
-        Ok(Receipt {
-            id,
-            topic: dest.key.topic,
-            rx,
-        })
+        self.enqueue_for_receipt(dest, log, wire, content, permit)
     }
 
     /// Like [`send`](Self::send) but never waits: fails with
@@ -451,12 +446,7 @@ impl Producer {
         let dest = destination.into();
         let (wire, content) = self.admit(&dest, &log)?;
         let permit = self.try_reserve(memory_bytes(&log))?;
-        let (id, rx) = self.enqueue(dest.key.clone(), log, wire, content, permit, None)?;
-        Ok(Receipt {
-            id,
-            topic: dest.key.topic,
-            rx,
-        })
+        self.enqueue_for_receipt(dest, log, wire, content, permit)
     }
 
     /// Like [`send`](Self::send), reporting the outcome to `callback` instead
@@ -580,6 +570,20 @@ impl Producer {
             Err(_) => Err(self.full(bytes, started.elapsed())),
         };
         self.refused_if_err(r)
+    }
+
+    /// Queues an admitted log whose outcome goes to a [`Receipt`].
+    fn enqueue_for_receipt(
+        &self,
+        dest: Destination,
+        log: Log,
+        wire: usize,
+        content: usize,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Receipt, Error> {
+        let topic = dest.key.topic.clone();
+        let (id, rx) = self.enqueue(dest.key, log, wire, content, permit, None)?;
+        Ok(Receipt { id, topic, rx })
     }
 
     fn enqueue(
