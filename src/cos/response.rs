@@ -137,9 +137,13 @@ const X_COS_HASH_CRC64ECMA: HeaderName = HeaderName::from_static("x-cos-hash-crc
 /// `x-cos-hash-crc64ecma`: absent is `None` (objects from before COS had
 /// CRCs), malformed is an error.
 pub(crate) fn crc64_header(headers: &HeaderMap) -> Result<Option<u64>, Error> {
-    match header_str(headers, X_COS_HASH_CRC64ECMA) {
-        None => Ok(None),
-        Some("") => Ok(None),
+    crc64_value(header_str(headers, X_COS_HASH_CRC64ECMA))
+}
+
+/// The value of `x-cos-hash-crc64ecma`: absent or empty is `None`.
+fn crc64_value(value: Option<&str>) -> Result<Option<u64>, Error> {
+    match value {
+        None | Some("") => Ok(None),
         Some(v) => parse_crc(v).map(Some),
     }
 }
@@ -228,10 +232,7 @@ impl ObjectMeta {
                 .map_err(|_| Error::protocol(format!("Content-Length {v:?} is not a number")))?,
             None => 0,
         };
-        let crc64 = match f.crc64.flatten() {
-            None | Some("") => None,
-            Some(v) => Some(parse_crc(v)?),
-        };
+        let crc64 = crc64_value(f.crc64.flatten())?;
         let owned = |v: Option<Option<&str>>| v.flatten().map(str::to_string);
         Ok(ObjectMeta {
             content_length,
