@@ -18,8 +18,8 @@ use coscls_emulator::{Emulator, FaultConfig};
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, Span};
 use telemetry_support::{
-    assert_cos_duration_labels, attr, int_attr, is_error, string_attr, unique_bucket, wait_for,
-    Shared,
+    assert_cos_duration_labels, assert_cos_span_attributes, attr, int_attr, is_error, string_attr,
+    unique_bucket, wait_for, Shared,
 };
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -197,20 +197,7 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
     let put = &puts[0];
     assert_eq!(put.kind, SpanKind::Client as i32);
     let a = &put.attributes;
-    assert_eq!(
-        string_attr(a, "cloud.provider").as_deref(),
-        Some("tencent_cloud")
-    );
-    assert_eq!(
-        string_attr(a, "cloud.region").as_deref(),
-        Some("ap-guangzhou")
-    );
-    assert_eq!(string_attr(a, "rpc.service").as_deref(), Some("COS"));
-    assert_eq!(string_attr(a, "rpc.method").as_deref(), Some("PutObject"));
-    assert_eq!(
-        string_attr(a, "tencent_cloud.cos.key").as_deref(),
-        Some("docs/a.txt")
-    );
+    assert_cos_span_attributes(a, "PutObject", "docs/a.txt");
     assert_eq!(int_attr(a, "http.response.status_code"), Some(200));
     assert_eq!(int_attr(a, "http.request.body.size"), Some(4096));
     assert_eq!(
@@ -683,11 +670,7 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
     );
 
     s.guard.force_flush().unwrap();
-    wait_for("the GetObject span", || {
-        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
-    })
-    .await;
-    let get = &s.receiver.spans_on("COS GetObject", &bucket)[0];
+    let get = &s.receiver.first_span_on("COS GetObject", &bucket).await;
     assert!(is_error(get), "{get:?}");
     assert_eq!(
         get.status.as_ref().map(|st| st.message.as_str()),
@@ -779,11 +762,7 @@ async fn an_error_document_in_a_200_makes_the_copy_an_error() {
     assert_eq!(err.code(), Some("InternalError"), "{err}");
 
     s.guard.force_flush().unwrap();
-    wait_for("the CopyObject span", || {
-        !s.receiver.spans_on("COS CopyObject", &bucket).is_empty()
-    })
-    .await;
-    let copy = &s.receiver.spans_on("COS CopyObject", &bucket)[0];
+    let copy = &s.receiver.first_span_on("COS CopyObject", &bucket).await;
     assert!(is_error(copy), "{copy:?}");
     assert_eq!(
         string_attr(&copy.attributes, "error.type").as_deref(),

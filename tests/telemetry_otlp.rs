@@ -21,8 +21,8 @@ use coscls::transport::{Pipeline, ResponseBody};
 use http::Method;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use telemetry_support::{
-    assert_cos_duration_labels, int_attr, keys, pipeline_with, prepared, string_attr,
-    unique_bucket, wait_for, FakeCos, Shared,
+    assert_cos_duration_labels, assert_cos_span_attributes, int_attr, keys, pipeline_with,
+    prepared, string_attr, unique_bucket, wait_for, FakeCos, Shared,
 };
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -101,11 +101,7 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
     drop(app);
     s.guard.force_flush().unwrap();
 
-    wait_for("the PutObject span", || {
-        !s.receiver.spans_on("COS PutObject", &bucket).is_empty()
-    })
-    .await;
-    let op = s.receiver.spans_on("COS PutObject", &bucket).remove(0);
+    let op = s.receiver.first_span_on("COS PutObject", &bucket).await;
     assert_eq!(op.kind, SpanKind::Client as i32);
     let app_span = s
         .receiver
@@ -116,20 +112,7 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
     assert_eq!(app_span.trace_id, op.trace_id);
 
     let a = &op.attributes;
-    assert_eq!(
-        string_attr(a, "cloud.provider").as_deref(),
-        Some("tencent_cloud")
-    );
-    assert_eq!(
-        string_attr(a, "cloud.region").as_deref(),
-        Some("ap-guangzhou")
-    );
-    assert_eq!(string_attr(a, "rpc.service").as_deref(), Some("COS"));
-    assert_eq!(string_attr(a, "rpc.method").as_deref(), Some("PutObject"));
-    assert_eq!(
-        string_attr(a, "tencent_cloud.cos.key").as_deref(),
-        Some("dir/a b.txt")
-    );
+    assert_cos_span_attributes(a, "PutObject", "dir/a b.txt");
     assert!(string_attr(a, "tencent_cloud.request_id").is_some_and(|id| id.starts_with("req-")));
     assert_eq!(
         string_attr(a, "http.request.method").as_deref(),
@@ -204,15 +187,7 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
     assert!(!authorization.contains("traceparent"), "{authorization}");
 
     // Histogram: one sample with the documented label set and boundaries.
-    wait_for("the duration sample", || {
-        !s.receiver
-            .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)])
-            .is_empty()
-    })
-    .await;
-    let points = s
-        .receiver
-        .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)]);
+    let points = s.receiver.duration_points_on(&bucket).await;
     assert_eq!(points.len(), 1, "{points:?}");
     let point = &points[0];
     assert_cos_duration_labels(&point.attributes);
@@ -286,11 +261,7 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
     assert_eq!(cos.seen().len(), 3);
     s.guard.force_flush().unwrap();
 
-    wait_for("the UploadPart span", || {
-        !s.receiver.spans_on("COS UploadPart", &bucket).is_empty()
-    })
-    .await;
-    let op = s.receiver.spans_on("COS UploadPart", &bucket).remove(0);
+    let op = s.receiver.first_span_on("COS UploadPart", &bucket).await;
     let status = op.status.clone().expect("status set");
     assert_eq!(status.code, StatusCode::Error as i32);
     assert_eq!(
@@ -357,15 +328,7 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
         assert!(tp.contains(&hex::encode(&a.span_id)), "{tp}");
     }
 
-    wait_for("the failure sample", || {
-        !s.receiver
-            .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)])
-            .is_empty()
-    })
-    .await;
-    let points = s
-        .receiver
-        .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)]);
+    let points = s.receiver.duration_points_on(&bucket).await;
     assert_eq!(points.len(), 1);
     assert_eq!(
         string_attr(&points[0].attributes, "status").as_deref(),
@@ -426,11 +389,7 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
     let body = response.into_body().collect(1 << 20).await.unwrap();
     assert_eq!(body.len(), 65536);
     s.guard.force_flush().unwrap();
-    wait_for("the GetObject span", || {
-        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
-    })
-    .await;
-    let op = s.receiver.spans_on("COS GetObject", &bucket).remove(0);
+    let op = s.receiver.first_span_on("COS GetObject", &bucket).await;
     assert_eq!(
         int_attr(&op.attributes, "http.response.body.size"),
         Some(65536)
@@ -456,11 +415,7 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
     let response = get("HeadObject").await;
     drop(response);
     s.guard.force_flush().unwrap();
-    wait_for("the dropped span", || {
-        !s.receiver.spans_on("COS HeadObject", &bucket).is_empty()
-    })
-    .await;
-    let op = s.receiver.spans_on("COS HeadObject", &bucket).remove(0);
+    let op = s.receiver.first_span_on("COS HeadObject", &bucket).await;
     assert_eq!(int_attr(&op.attributes, "http.response.body.size"), Some(0));
     assert_eq!(string_attr(&op.attributes, "error.type"), None);
 }
@@ -495,11 +450,7 @@ async fn a_cancelled_operation_is_recorded_as_cancelled() {
     .await;
     assert!(outcome.is_err(), "the server never answers");
     s.guard.force_flush().unwrap();
-    wait_for("the cancelled span", || {
-        !s.receiver.spans_on("COS GetObject", &bucket).is_empty()
-    })
-    .await;
-    let op = s.receiver.spans_on("COS GetObject", &bucket).remove(0);
+    let op = s.receiver.first_span_on("COS GetObject", &bucket).await;
     assert_eq!(
         string_attr(&op.attributes, "error.type").as_deref(),
         Some("cancelled")
@@ -636,12 +587,7 @@ async fn without_a_tracing_layer_no_traceparent_is_sent_and_metrics_still_flow()
     put_one_byte(&cos, &bucket).await;
     assert!(!cos.seen()[0].headers.contains_key("traceparent"));
     s.guard.force_flush().unwrap();
-    wait_for("the sample", || {
-        !s.receiver
-            .histogram_points("coscls.client.operation.duration", &[("bucket", &bucket)])
-            .is_empty()
-    })
-    .await;
+    s.receiver.duration_points_on(&bucket).await;
 }
 
 /// PutObject `k` of one byte in `bucket`, one attempt.
@@ -673,11 +619,7 @@ async fn put_under_filter(filter: &str, prefix: &str) -> (Span, Vec<Span>, Strin
     let _subscriber = tracing::subscriber::set_default(subscriber);
     put_one_byte(&cos, &bucket).await;
     s.guard.force_flush().unwrap();
-    wait_for("the PutObject span", || {
-        !s.receiver.spans_on("COS PutObject", &bucket).is_empty()
-    })
-    .await;
-    let op = s.receiver.spans_on("COS PutObject", &bucket).remove(0);
+    let op = s.receiver.first_span_on("COS PutObject", &bucket).await;
     let children = s.receiver.children_of(&op);
     let tp = cos.seen()[0].headers["traceparent"].clone();
     (op, children, tp)

@@ -272,6 +272,26 @@ impl Receiver {
         v
     }
 
+    /// The oldest span called `name` on `bucket`, once it has arrived.
+    pub async fn first_span_on(&self, name: &str, bucket: &str) -> Span {
+        wait_for(&format!("the {name} span on {bucket}"), || {
+            !self.spans_on(name, bucket).is_empty()
+        })
+        .await;
+        self.spans_on(name, bucket).remove(0)
+    }
+
+    /// The points of the duration histogram on `bucket`, once there are any.
+    pub async fn duration_points_on(&self, bucket: &str) -> Vec<HistogramDataPoint> {
+        let points =
+            || self.histogram_points("coscls.client.operation.duration", &[("bucket", bucket)]);
+        wait_for(&format!("a duration sample on {bucket}"), || {
+            !points().is_empty()
+        })
+        .await;
+        points()
+    }
+
     /// The child spans of `parent`, oldest first.
     pub fn children_of(&self, parent: &Span) -> Vec<Span> {
         let mut c: Vec<Span> = self
@@ -524,4 +544,23 @@ pub fn assert_cos_duration_labels(attrs: &[KeyValue]) {
     );
     assert_eq!(string_attr(attrs, "service").as_deref(), Some("cos"));
     assert_eq!(string_attr(attrs, "topic").as_deref(), Some(""));
+}
+
+/// The attributes every COS operation span in these tests carries
+/// (region `ap-guangzhou`).
+pub fn assert_cos_span_attributes(attrs: &[KeyValue], operation: &str, key: &str) {
+    assert_eq!(
+        string_attr(attrs, "cloud.provider").as_deref(),
+        Some("tencent_cloud")
+    );
+    assert_eq!(
+        string_attr(attrs, "cloud.region").as_deref(),
+        Some("ap-guangzhou")
+    );
+    assert_eq!(string_attr(attrs, "rpc.service").as_deref(), Some("COS"));
+    assert_eq!(string_attr(attrs, "rpc.method").as_deref(), Some(operation));
+    assert_eq!(
+        string_attr(attrs, "tencent_cloud.cos.key").as_deref(),
+        Some(key)
+    );
 }
