@@ -142,6 +142,14 @@ fn check_value(field: &'static str, value: &str) -> Result<(), Error> {
 pub trait ProvideCredentials: Send + Sync + fmt::Debug {
     /// Returns credentials valid now.
     fn provide(&self) -> BoxFuture<'_, Result<Credentials, Error>>;
+
+    /// Credentials available without waiting: fixed ones, or a cache that is
+    /// still fresh. The signer asks this first and awaits
+    /// [`provide`](Self::provide) only on `None`, so the common request
+    /// skips a boxed future. The default is `None`.
+    fn provide_now(&self) -> Option<Credentials> {
+        None
+    }
 }
 
 impl ProvideCredentials for Credentials {
@@ -149,11 +157,19 @@ impl ProvideCredentials for Credentials {
         let creds = self.clone();
         Box::pin(async move { Ok(creds) })
     }
+
+    fn provide_now(&self) -> Option<Credentials> {
+        Some(self.clone())
+    }
 }
 
 impl<T: ProvideCredentials + ?Sized> ProvideCredentials for Arc<T> {
     fn provide(&self) -> BoxFuture<'_, Result<Credentials, Error>> {
         (**self).provide()
+    }
+
+    fn provide_now(&self) -> Option<Credentials> {
+        (**self).provide_now()
     }
 }
 
@@ -171,6 +187,10 @@ impl StaticProvider {
 impl ProvideCredentials for StaticProvider {
     fn provide(&self) -> BoxFuture<'_, Result<Credentials, Error>> {
         self.0.provide()
+    }
+
+    fn provide_now(&self) -> Option<Credentials> {
+        Some(self.0.clone())
     }
 }
 
@@ -316,6 +336,16 @@ impl<F: FetchCredentials> ProvideCredentials for RefreshingProvider<F> {
             Ok(fresh)
         })
     }
+
+    /// The cached credentials while they are fresh; `None` when a refresh
+    /// is due or another task holds the cache (it may be refreshing).
+    fn provide_now(&self) -> Option<Credentials> {
+        let cached = self.cached.try_lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|c| self.still_fresh(c, SystemTime::now()))
+            .cloned()
+    }
 }
 
 #[cfg(test)]
@@ -387,5 +417,23 @@ mod tests {
         let short = RefreshingProvider::new(Counting(AtomicUsize::new(0), 60));
         assert_eq!(short.provide().await.unwrap().secret_id(), "id0");
         assert_eq!(short.provide().await.unwrap().secret_id(), "id1");
+    }
+
+    /// The signer's fast path: cached credentials while they are fresh,
+    /// `None` before the first fetch and once a refresh is due.
+    #[tokio::test]
+    async fn provide_now_answers_only_from_a_fresh_cache() {
+        let long = RefreshingProvider::new(Counting(AtomicUsize::new(0), 3600));
+        assert!(long.provide_now().is_none(), "nothing fetched yet");
+        long.provide().await.unwrap();
+        assert_eq!(long.provide_now().unwrap().secret_id(), "id0");
+        assert_eq!(long.fetcher.0.load(Ordering::SeqCst), 1, "no fetch");
+        let short = RefreshingProvider::new(Counting(AtomicUsize::new(0), 60));
+        short.provide().await.unwrap();
+        assert!(short.provide_now().is_none(), "inside the margin");
+        let fixed = StaticProvider::new(Credentials::new("AKID", "k").unwrap());
+        assert_eq!(fixed.provide_now().unwrap().secret_id(), "AKID");
+        let shared: Arc<dyn ProvideCredentials> = Arc::new(fixed);
+        assert_eq!(shared.provide_now().unwrap().secret_id(), "AKID");
     }
 }
