@@ -240,7 +240,11 @@ impl Client {
         }
     }
 
-    pub(crate) fn info(&self, operation: &'static str, bucket: &BucketName) -> OperationInfo {
+    pub(crate) fn info<'a>(
+        &'a self,
+        operation: &'static str,
+        bucket: &'a BucketName,
+    ) -> OperationInfo<'a> {
         OperationInfo::cos(operation, self.inner.region.as_str(), bucket.as_str())
     }
 
@@ -252,7 +256,7 @@ impl Client {
     /// per attempt, a streamed one is sent once.
     pub(crate) async fn send(
         &self,
-        info: &OperationInfo,
+        info: &OperationInfo<'_>,
         request: PreparedRequest,
     ) -> Result<http::Response<ResponseBody>, Error> {
         let slot = Mutex::new(Some(request));
@@ -277,7 +281,7 @@ impl Client {
     /// record it as one.
     pub(crate) async fn send_for_body(
         &self,
-        info: &OperationInfo,
+        info: &OperationInfo<'_>,
         request: PreparedRequest,
     ) -> Result<(http::response::Parts, bytes::Bytes), Error> {
         let response = self.send(info, request).await?;

@@ -265,9 +265,11 @@ impl Client {
             range,
             opts,
         )?;
-        let mut info = self.info("UploadPartCopy", bucket).with_key(key);
-        info.upload_id = Some(upload_id.to_string());
-        info.part_number = Some(i64::from(part_number));
+        let info = self
+            .info("UploadPartCopy", bucket)
+            .with_key(key)
+            .with_upload_id(upload_id)
+            .with_part_number(i64::from(part_number));
         let (parts, body) = self.send_for_body(&info, req).await?;
         let result: xml::CopyObjectResult = xml::parse("UploadPartCopy", &body)?;
         let etag = result

@@ -262,9 +262,11 @@ impl Client {
         let size = body.len() as u64;
         let req =
             request::upload_part(self.target(bucket), key, upload_id, part_number, body, opts)?;
-        let mut info = self.info("UploadPart", bucket).with_key(key);
-        info.upload_id = Some(upload_id.to_string());
-        info.part_number = Some(i64::from(part_number));
+        let info = self
+            .info("UploadPart", bucket)
+            .with_key(key)
+            .with_upload_id(upload_id)
+            .with_part_number(i64::from(part_number));
         let response = self.send(&info, req).await?;
         let h = response.headers();
         if self.verify_crc() {
@@ -342,8 +344,10 @@ impl Client {
             .collect();
         let req = request::complete_multipart(self.target(bucket), key, upload_id, &refs)?;
         let size: u64 = sorted.iter().map(|p| p.size).sum();
-        let mut info = self.info("CompleteMultipartUpload", bucket).with_key(key);
-        info.upload_id = Some(upload_id.to_string());
+        let info = self
+            .info("CompleteMultipartUpload", bucket)
+            .with_key(key)
+            .with_upload_id(upload_id);
         let what = format!("CompleteMultipartUpload {key}");
         let (parts_head, body) = match self.send_for_body(&info, req).await {
             Ok(r) => r,
@@ -416,8 +420,10 @@ impl Client {
 
     async fn abort(&self, bucket: &BucketName, key: &str, upload_id: &str) -> Result<(), Error> {
         let req = request::abort_multipart(self.target(bucket), key, upload_id)?;
-        let mut info = self.info("AbortMultipartUpload", bucket).with_key(key);
-        info.upload_id = Some(upload_id.to_string());
+        let info = self
+            .info("AbortMultipartUpload", bucket)
+            .with_key(key)
+            .with_upload_id(upload_id);
         self.send(&info, req).await?;
         Ok(())
     }
@@ -442,8 +448,10 @@ impl Client {
         let mut marker: Option<String> = None;
         loop {
             let req = request::list_parts(self.target(&bucket), key, upload_id, marker.as_deref())?;
-            let mut info = self.info("ListParts", &bucket).with_key(key);
-            info.upload_id = Some(upload_id.to_string());
+            let info = self
+                .info("ListParts", &bucket)
+                .with_key(key)
+                .with_upload_id(upload_id);
             let (_, body) = self.send_for_body(&info, req).await?;
             let page: xml::ListPartsResult = xml::parse("ListParts", &body)?;
             out.extend(page.parts.into_iter().map(|p| PartInfo {
@@ -753,7 +761,7 @@ impl Client {
     /// Sends like `send`, counting the attempts the pipeline makes.
     async fn send_counting(
         &self,
-        info: &crate::telemetry::OperationInfo,
+        info: &crate::telemetry::OperationInfo<'_>,
         req: crate::transport::PreparedRequest,
         attempts: &AtomicU32,
     ) -> Result<http::Response<crate::transport::ResponseBody>, Error> {

@@ -26,6 +26,7 @@
 
 mod export;
 mod instruments;
+mod label_values;
 mod operation;
 mod otlp;
 mod producer;
@@ -40,7 +41,7 @@ pub use otlp::{
 pub use producer::{observe_producer, ProducerMetrics};
 pub use redact::{is_secret_param, redact_url};
 
-pub(crate) use operation::{BodyOutcome, OperationGuard};
+pub(crate) use operation::{BodyMeter, BodyOutcome, OperationGuard};
 
 /// Which service an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,58 +73,62 @@ impl Service {
 
 /// What an operation is about: the span name, attributes and metric labels
 /// are derived from it in one place.
-#[derive(Debug, Clone, Default)]
-pub struct OperationInfo {
+///
+/// It borrows from the call it describes: the pipeline reads it when the
+/// operation starts and keeps nothing of it, so describing an operation
+/// costs no allocation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperationInfo<'a> {
     /// COS or CLS.
     pub service: Service,
     /// API name: `PutObject`, `UploadLog`…
     pub operation: &'static str,
     /// Region, when known.
-    pub region: Option<String>,
+    pub region: Option<&'a str>,
     /// Bucket (COS).
-    pub bucket: Option<String>,
+    pub bucket: Option<&'a str>,
     /// Object key (COS; spans only, never a metric label).
-    pub key: Option<String>,
+    pub key: Option<&'a str>,
     /// Multipart upload id (spans only).
-    pub upload_id: Option<String>,
+    pub upload_id: Option<&'a str>,
     /// Multipart part number.
     pub part_number: Option<i64>,
     /// Topic id (CLS).
-    pub topic: Option<String>,
+    pub topic: Option<&'a str>,
 }
 
-impl OperationInfo {
+impl<'a> OperationInfo<'a> {
     /// A COS operation on `bucket`.
-    pub fn cos(operation: &'static str, region: &str, bucket: &str) -> Self {
+    pub fn cos(operation: &'static str, region: &'a str, bucket: &'a str) -> Self {
         OperationInfo {
             service: Service::Cos,
             operation,
-            region: Some(region.to_string()),
-            bucket: Some(bucket.to_string()),
+            region: Some(region),
+            bucket: Some(bucket),
             ..Default::default()
         }
     }
 
     /// A CLS operation on `topic`.
-    pub fn cls(operation: &'static str, region: Option<&str>, topic: &str) -> Self {
+    pub fn cls(operation: &'static str, region: Option<&'a str>, topic: &'a str) -> Self {
         OperationInfo {
             service: Service::Cls,
             operation,
-            region: region.map(str::to_string),
-            topic: Some(topic.to_string()),
+            region,
+            topic: Some(topic),
             ..Default::default()
         }
     }
 
     /// Adds the object key.
-    pub fn with_key(mut self, key: &str) -> Self {
-        self.key = Some(key.to_string());
+    pub fn with_key(mut self, key: &'a str) -> Self {
+        self.key = Some(key);
         self
     }
 
     /// Adds the multipart upload id.
-    pub fn with_upload_id(mut self, upload_id: &str) -> Self {
-        self.upload_id = Some(upload_id.to_string());
+    pub fn with_upload_id(mut self, upload_id: &'a str) -> Self {
+        self.upload_id = Some(upload_id);
         self
     }
 

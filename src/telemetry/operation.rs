@@ -4,13 +4,11 @@
 //! The transport pipeline is the only caller; COS and CLS code never touch
 //! spans or labels.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
@@ -18,6 +16,7 @@ use tracing::field::{Empty, Field, FieldSet, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::instruments::{self, Instruments};
+use super::label_values;
 use super::redact::redact_url;
 use super::schema::{attr, label, STATUS_CANCELLED, STATUS_OK};
 use super::OperationInfo;
@@ -34,19 +33,14 @@ struct Labels {
 }
 
 impl Labels {
-    fn new(info: &OperationInfo) -> Self {
-        let text = |v: &Option<String>| -> opentelemetry::Value {
-            match v {
-                Some(s) => opentelemetry::Value::from(Arc::<str>::from(s.as_str())),
-                None => opentelemetry::Value::from(""),
-            }
-        };
+    fn new(info: &OperationInfo<'_>) -> Self {
+        let text = |v: Option<&str>| label_values::shared(v.unwrap_or_default());
         Labels {
             service: KeyValue::new(label::SERVICE, info.service.label()),
             operation: KeyValue::new(label::OPERATION, info.operation),
-            bucket: KeyValue::new(label::BUCKET, text(&info.bucket)),
-            region: KeyValue::new(label::REGION, text(&info.region)),
-            topic: KeyValue::new(label::TOPIC, text(&info.topic)),
+            bucket: KeyValue::new(label::BUCKET, text(info.bucket)),
+            region: KeyValue::new(label::REGION, text(info.region)),
+            topic: KeyValue::new(label::TOPIC, text(info.topic)),
         }
     }
 }
@@ -67,14 +61,14 @@ pub(crate) struct OperationGuard {
     span: tracing::Span,
     started: Instant,
     instruments: Arc<Instruments>,
-    labels: Arc<Labels>,
+    labels: Labels,
     last: Mutex<LastAttempt>,
     finished: bool,
 }
 
 impl OperationGuard {
     /// Opens the operation span as a child of the caller's current span.
-    pub(crate) fn start(info: &OperationInfo, request: Option<&PreparedRequest>) -> Self {
+    pub(crate) fn start(info: &OperationInfo<'_>, request: Option<&PreparedRequest>) -> Self {
         // Known values are given at creation: one pass through the layer
         // instead of one `record` call each. The request is the same on every
         // attempt, so the first one describes the operation.
@@ -86,14 +80,14 @@ impl OperationGuard {
             otel.kind = "client",
             otel.status_description = Empty,
             cloud.provider = "tencent_cloud",
-            cloud.region = info.region.as_deref(),
+            cloud.region = info.region,
             rpc.service = info.service.as_str(),
             rpc.method = info.operation,
-            tencent_cloud.cos.bucket = info.bucket.as_deref(),
-            tencent_cloud.cos.key = info.key.as_deref(),
-            tencent_cloud.cos.upload_id = info.upload_id.as_deref(),
+            tencent_cloud.cos.bucket = info.bucket,
+            tencent_cloud.cos.key = info.key,
+            tencent_cloud.cos.upload_id = info.upload_id,
             tencent_cloud.cos.part_number = info.part_number,
-            tencent_cloud.cls.topic_id = info.topic.as_deref(),
+            tencent_cloud.cls.topic_id = info.topic,
             tencent_cloud.request_id = Empty,
             http.request.method = request.map(|r| r.method.as_str()),
             http.response.status_code = Empty,
@@ -108,7 +102,7 @@ impl OperationGuard {
             span,
             started: Instant::now(),
             instruments: instruments::current(),
-            labels: Arc::new(Labels::new(info)),
+            labels: Labels::new(info),
             last: Mutex::new(LastAttempt::default()),
             finished: false,
         }
@@ -238,9 +232,8 @@ impl OperationGuard {
             deferred: false,
             read: 0,
         })));
-        ResponseBody::with_outcome(
-            InstrumentedBody {
-                inner: body,
+        body.metered(
+            BodyMeter {
                 outcome: outcome.clone(),
                 read: 0,
                 open: true,
@@ -542,45 +535,48 @@ impl BodyOutcome {
     }
 }
 
-/// A response body that ends its operation when read to the end, on its
-/// first error, or when dropped.
-struct InstrumentedBody {
-    inner: ResponseBody,
+/// Watches a response body for its operation: counts the bytes read and
+/// ends the operation when the body ends, fails, or is dropped. It lives
+/// inside the [`ResponseBody`] rather than wrapping its stream, so metering
+/// costs no second boxed stream.
+pub(crate) struct BodyMeter {
     outcome: BodyOutcome,
     read: u64,
-    /// Until the inner body ended or failed.
+    /// Until the body ended or failed.
     open: bool,
 }
 
-impl Stream for InstrumentedBody {
-    type Item = Result<Bytes, transport::Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if !this.open {
-            return Poll::Ready(None);
+impl BodyMeter {
+    /// Called with every poll result of the body.
+    pub(crate) fn observe(&mut self, poll: &Poll<Option<Result<Bytes, transport::Error>>>) {
+        if !self.open {
+            return;
         }
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.read += chunk.len() as u64;
-                Poll::Ready(Some(Ok(chunk)))
-            }
+        match poll {
+            Poll::Ready(Some(Ok(chunk))) => self.read += chunk.len() as u64,
             Poll::Ready(Some(Err(e))) => {
-                this.open = false;
-                this.outcome.end(Err(e.kind().as_str()), this.read, false);
-                Poll::Ready(Some(Err(e)))
+                self.open = false;
+                self.outcome.end(Err(e.kind().as_str()), self.read, false);
             }
             Poll::Ready(None) => {
-                this.open = false;
-                this.outcome.end(Ok(()), this.read, true);
-                Poll::Ready(None)
+                self.open = false;
+                self.outcome.end(Ok(()), self.read, true);
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {}
         }
     }
 }
 
-impl Drop for InstrumentedBody {
+impl std::fmt::Debug for BodyMeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyMeter")
+            .field("read", &self.read)
+            .field("open", &self.open)
+            .finish()
+    }
+}
+
+impl Drop for BodyMeter {
     /// A body dropped before its end (or before a deferring reader settled)
     /// still ends the operation: the response was a success, the caller
     /// chose to stop reading.

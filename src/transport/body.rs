@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use super::{Error, ErrorKind};
-use crate::telemetry::BodyOutcome;
+use crate::telemetry::{BodyMeter, BodyOutcome};
 
 /// The body of a request.
 pub enum RequestBody {
@@ -101,6 +101,8 @@ pub struct ResponseBody {
     inner: BoxStream<'static, Result<Bytes, Error>>,
     /// How the telemetry operation this body belongs to ends.
     outcome: Option<BodyOutcome>,
+    /// Counts the bytes read and ends the operation with the body.
+    meter: Option<BodyMeter>,
 }
 
 impl ResponseBody {
@@ -109,17 +111,15 @@ impl ResponseBody {
         ResponseBody {
             inner: stream.boxed(),
             outcome: None,
+            meter: None,
         }
     }
 
-    pub(crate) fn with_outcome(
-        stream: impl Stream<Item = Result<Bytes, Error>> + Send + 'static,
-        outcome: BodyOutcome,
-    ) -> Self {
-        ResponseBody {
-            inner: stream.boxed(),
-            outcome: Some(outcome),
-        }
+    /// This body, watched by its operation's `meter`.
+    pub(crate) fn metered(mut self, meter: BodyMeter, outcome: BodyOutcome) -> Self {
+        self.meter = Some(meter);
+        self.outcome = Some(outcome);
+        self
     }
 
     /// For a reader that verifies the body after its last byte (COS CRC-64):
@@ -151,7 +151,7 @@ impl ResponseBody {
     /// that deferred the outcome settles it before the body is dropped.
     pub(crate) async fn read_all(&mut self, limit: usize) -> Result<Bytes, Error> {
         let mut buf = BytesMut::new();
-        while let Some(chunk) = self.inner.next().await {
+        while let Some(chunk) = self.next().await {
             let chunk = chunk?;
             if buf.len() + chunk.len() > limit {
                 return Err(Error::new(
@@ -169,7 +169,12 @@ impl Stream for ResponseBody {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
+        let this = &mut *self;
+        let poll = this.inner.as_mut().poll_next(cx);
+        if let Some(meter) = &mut this.meter {
+            meter.observe(&poll);
+        }
+        poll
     }
 }
 
