@@ -291,14 +291,17 @@ impl Endpoint {
     }
 
     fn authority(&self, host: &str) -> String {
-        match self.port {
-            Some(p)
-                if !(self.scheme == "http" && p == 80 || self.scheme == "https" && p == 443) =>
-            {
-                format!("{host}:{p}")
-            }
-            _ => host.to_string(),
+        match self.non_default_port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
         }
+    }
+
+    /// The port, unless it is the scheme's default (then it is left out of
+    /// `Host` and the URL).
+    fn non_default_port(&self) -> Option<u16> {
+        self.port
+            .filter(|&p| !(self.scheme == "http" && p == 80 || self.scheme == "https" && p == 443))
     }
 
     /// The URL, Host header and signed path of a request for `key` in
@@ -309,9 +312,15 @@ impl Endpoint {
         key: &str,
         params: &[(&str, &str)],
     ) -> Result<ResolvedUrl, Error> {
-        let (host, path) = match self.addressing {
+        // Built by appending into buffers sized up front: this runs for
+        // every request, and `format!` would cost an allocation per piece.
+        let mut host = String::with_capacity(bucket.as_str().len() + self.host.len() + 7);
+        let mut path = String::with_capacity(bucket.as_str().len() + key.len() + 3);
+        match self.addressing {
             Addressing::VirtualHosted => {
-                let host = format!("{bucket}.{}", self.host);
+                host.push_str(bucket.as_str());
+                host.push('.');
+                host.push_str(&self.host);
                 if host.len() > MAX_BUCKET_HOST_LEN && self.host.ends_with(".myqcloud.com") {
                     return Err(Error::invalid_input(
                         "bucket",
@@ -321,18 +330,21 @@ impl Endpoint {
                         ),
                     ));
                 }
-                (host, format!("/{key}"))
+                path.push('/');
+                path.push_str(key);
             }
-            Addressing::PathStyle => (
-                self.host.clone(),
-                if key.is_empty() {
-                    format!("/{bucket}/")
-                } else {
-                    format!("/{bucket}/{key}")
-                },
-            ),
-        };
-        let host = self.authority(&host);
+            Addressing::PathStyle => {
+                host.push_str(&self.host);
+                path.push('/');
+                path.push_str(bucket.as_str());
+                path.push('/');
+                path.push_str(key);
+            }
+        }
+        if let Some(port) = self.non_default_port() {
+            use std::fmt::Write as _;
+            let _ = write!(host, ":{port}");
+        }
         let mut url = String::with_capacity(self.scheme.len() + 3 + host.len() + path.len() * 2);
         url.push_str(&self.scheme);
         url.push_str("://");

@@ -17,6 +17,10 @@ use super::xml;
 use super::{Client, Error};
 use crate::transport::{RequestBody, StreamFactory};
 
+/// The options of a plain GET or HEAD, shared rather than built and
+/// dropped on every call.
+static NO_OPTIONS: std::sync::LazyLock<GetOptions> = std::sync::LazyLock::new(GetOptions::default);
+
 /// Files up to this size are read into memory by `put_object_file` (which
 /// allows `Content-MD5`); larger ones are streamed from disk, re-opened for
 /// each attempt.
@@ -341,8 +345,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn get_object(&self, bucket: &str, key: &str) -> Result<GetObjectOutput, Error> {
-        self.get_object_with(bucket, key, &GetOptions::default())
-            .await
+        self.get_object_with(bucket, key, &NO_OPTIONS).await
     }
 
     /// [`get_object`](Self::get_object) with a range, conditions, a version
@@ -385,7 +388,12 @@ impl Client {
             .headers
             .contains_key(http::header::CONTENT_LENGTH)
             .then_some(meta.content_length);
-        let body = ObjectBody::new(body, format!("GetObject {key}"), expected_len, expected_crc);
+        let body = ObjectBody::new(
+            body,
+            described("GetObject", key),
+            expected_len,
+            expected_crc,
+        );
         Ok(GetObjectOutput {
             meta,
             content_range,
@@ -403,8 +411,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, Error> {
-        self.head_object_with(bucket, key, &GetOptions::default())
-            .await
+        self.head_object_with(bucket, key, &NO_OPTIONS).await
     }
 
     /// [`head_object`](Self::head_object) with a version or conditions.
@@ -685,4 +692,13 @@ pub(crate) fn check_crc(what: &str, server: Option<u64>, local: Option<u64>) -> 
         }),
         _ => Ok(()),
     }
+}
+
+/// `"<operation> <key>"`, how a body names itself in errors.
+pub(crate) fn described(operation: &str, key: &str) -> String {
+    let mut what = String::with_capacity(operation.len() + 1 + key.len());
+    what.push_str(operation);
+    what.push(' ');
+    what.push_str(key);
+    what
 }

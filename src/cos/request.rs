@@ -36,12 +36,15 @@ impl Target<'_> {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let resolved = self.endpoint.object_url(self.bucket, key, &borrowed)?;
-        headers.insert(
-            http::header::HOST,
-            HeaderValue::from_str(&resolved.host).map_err(|_| {
-                Error::invalid_input("endpoint", &resolved.host, "is not a valid Host")
-            })?,
-        );
+        // The host string becomes the header value without a copy.
+        let host = HeaderValue::try_from(resolved.host).map_err(|_| {
+            Error::invalid_input(
+                "endpoint",
+                &self.endpoint.service_url(),
+                "does not make a valid Host",
+            )
+        })?;
+        headers.insert(http::header::HOST, host);
         // Strict signature mode wants Content-Length signed on every write,
         // including empty ones (cos.md §1.2).
         if !body.is_empty() || method == Method::PUT || method == Method::POST {

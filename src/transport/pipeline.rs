@@ -109,11 +109,14 @@ impl Signer {
 
     /// Adds the token header (when the credentials have one) and `Authorization`.
     pub async fn sign(&self, request: &mut PreparedRequest) -> Result<(), SignFailure> {
-        let creds = self
-            .provider
-            .provide()
-            .await
-            .map_err(SignFailure::Credentials)?;
+        let creds = match self.provider.provide_now() {
+            Some(creds) => creds,
+            None => self
+                .provider
+                .provide()
+                .await
+                .map_err(SignFailure::Credentials)?,
+        };
         if let Some(token) = creds.session_token() {
             let value = HeaderValue::from_str(token.expose())
                 .map_err(|_| invalid("the session token is not a valid header value"))?;
@@ -121,7 +124,12 @@ impl Signer {
                 .headers
                 .insert(HeaderName::from_static(self.profile.token_header), value);
         }
-        let mut headers = Vec::with_capacity(request.headers.len());
+        // A request signs a handful of headers: they are gathered on the
+        // stack, and only an unusually long list spills into a Vec.
+        const INLINE: usize = 16;
+        let mut inline = [("", ""); INLINE];
+        let mut spilled = Vec::new();
+        let mut count = 0;
         for (name, value) in &request.headers {
             if self.profile.rule.selects(name.as_str()) {
                 let value = value.to_str().map_err(|_| {
@@ -129,9 +137,23 @@ impl Signer {
                         "header {name} is not visible ASCII and cannot be signed"
                     ))
                 })?;
-                headers.push((name.as_str(), value));
+                let pair = (name.as_str(), value);
+                if count < INLINE {
+                    inline[count] = pair;
+                } else {
+                    if spilled.is_empty() {
+                        spilled.extend_from_slice(&inline);
+                    }
+                    spilled.push(pair);
+                }
+                count += 1;
             }
         }
+        let headers = if count <= INLINE {
+            &inline[..count]
+        } else {
+            &spilled[..]
+        };
         let params: Vec<(&str, &str)> = request
             .params
             .iter()
@@ -144,7 +166,7 @@ impl Signer {
                 method: request.method.as_str(),
                 path: &request.signed_path,
                 params: &params,
-                headers: &headers,
+                headers,
             },
         );
         let value = HeaderValue::try_from(signature.authorization)
@@ -229,7 +251,7 @@ impl Pipeline {
     /// and duration end when it has been read or dropped.
     pub async fn execute<E, B, P, PF>(
         &self,
-        info: &OperationInfo,
+        info: &OperationInfo<'_>,
         build: B,
         parse_error: P,
     ) -> Result<http::Response<ResponseBody>, E>
@@ -309,7 +331,9 @@ impl Pipeline {
             if response.status().is_success() {
                 return Ok(response);
             }
-            let err = parse_error(response).await;
+            // Boxed: an error answer is the rare path, and its future would
+            // otherwise make every operation's future larger.
+            let err = Box::pin(parse_error(response)).await;
             if let Some(date) = err.clock_skew_date() {
                 self.signer.correct_clock(date);
             }
@@ -324,9 +348,10 @@ impl Pipeline {
 }
 
 fn to_http(request: PreparedRequest) -> Result<http::Request<RequestBody>, Error> {
+    // The URL string moves into the `Uri` without a copy.
     let mut builder = http::Request::builder()
         .method(request.method)
-        .uri(&request.url);
+        .uri(request.url);
     if let Some(headers) = builder.headers_mut() {
         *headers = request.headers;
     }
@@ -408,6 +433,48 @@ mod tests {
             headers,
             body,
         }
+    }
+
+    /// More signed headers than the signer gathers on the stack: every one
+    /// is still in the signature, the same as the pure signer makes it.
+    #[tokio::test]
+    async fn a_long_header_list_is_signed_whole() {
+        let creds = Credentials::new("AKID", "key").unwrap();
+        let signer = Signer::new(Arc::new(creds.clone()), SigningProfile::COS);
+        let mut req = request(RequestBody::Empty);
+        for i in 0..20 {
+            let name = HeaderName::try_from(format!("x-cos-meta-m{i:02}")).unwrap();
+            req.headers.insert(name, HeaderValue::from(i));
+        }
+        signer.sign(&mut req).await.unwrap();
+        let auth = req.headers["authorization"].to_str().unwrap().to_string();
+        let parsed = auth::parse_authorization(&auth).unwrap();
+        assert_eq!(
+            parsed.header_list.len(),
+            21,
+            "host and 20 x-cos-meta-: {auth}"
+        );
+        let pairs: Vec<(String, String)> = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.as_str() != "authorization")
+            .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let expected = auth::sign(
+            &creds,
+            parsed.key_time,
+            &SignableRequest {
+                method: "PUT",
+                path: "/k",
+                params: &[],
+                headers: &borrowed,
+            },
+        );
+        assert_eq!(auth, expected.authorization);
     }
 
     async fn status_error(r: http::Response<ResponseBody>) -> cos::Error {
