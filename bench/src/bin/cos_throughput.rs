@@ -502,7 +502,15 @@ fn run_child(args: &[String]) -> Result<(), BoxError> {
     let workload = Workload::parse(workload)?;
     let (count, concurrency, size): (usize, usize, u64) =
         (count.parse()?, concurrency.parse()?, size.parse()?);
-    let rt = tokio::runtime::Runtime::new()?;
+    // Experiment knob: the number of runtime worker threads (default: one per core).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("COSCLS_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder.worker_threads(n);
+    }
+    let rt = builder.enable_all().build()?;
     let sample = rt.block_on(async {
         let client = Arc::new(Client::new(kind, endpoint)?);
         if workload.big() {
