@@ -29,6 +29,25 @@ async fn transient_503s_are_retried() {
     let stats = emu.stats();
     assert_eq!(stats.injected_errors, 2);
     assert_eq!(stats.operation("PutObject"), 3);
+    // GET and HEAD send their first request as built and build a fresh one
+    // for each retry.
+    emu.set_faults(FaultConfig {
+        fail_next: 2,
+        error_status: 503,
+        ..Default::default()
+    });
+    let body = c.get_object(BUCKET, "k").await.unwrap().body.bytes().await;
+    assert_eq!(body.unwrap(), "v");
+    emu.set_faults(FaultConfig {
+        fail_next: 1,
+        error_status: 500,
+        ..Default::default()
+    });
+    assert_eq!(c.head_object(BUCKET, "k").await.unwrap().content_length, 1);
+    let stats = emu.stats();
+    assert_eq!(stats.injected_errors, 5);
+    assert_eq!(stats.operation("GetObject"), 3);
+    assert_eq!(stats.operation("HeadObject"), 2);
 }
 
 #[tokio::test]

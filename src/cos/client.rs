@@ -275,6 +275,26 @@ impl Client {
             .await
     }
 
+    /// Like [`send`](Self::send) for a request that `rebuild` can make
+    /// again: the first attempt sends `first` itself and only a retry
+    /// builds another, so the usual single-attempt call copies nothing.
+    pub(crate) async fn send_rebuilding(
+        &self,
+        info: &OperationInfo<'_>,
+        first: PreparedRequest,
+        rebuild: impl Fn() -> Result<PreparedRequest, Error>,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let first = Mutex::new(Some(first));
+        let build = || {
+            let taken = first.lock().unwrap_or_else(|e| e.into_inner()).take();
+            taken.map_or_else(&rebuild, Ok)
+        };
+        self.inner
+            .pipeline
+            .execute(info, build, response::parse_error)
+            .await
+    }
+
     /// Like [`send`](Self::send), and reads the (XML) body of the answer.
     /// COS may answer 200 and then fail (a copy, a completion): an `<Error>`
     /// document is an error here, and the operation's span and duration

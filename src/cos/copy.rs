@@ -84,7 +84,7 @@ impl Client {
                 .await?;
             if self.verify_crc() {
                 let source_crc = meta.as_ref().and_then(|m| m.crc64);
-                super::object::check_crc(&format!("Copy {key}"), out.crc64, source_crc)?;
+                super::object::check_crc(format_args!("Copy {key}"), out.crc64, source_crc)?;
             }
             return Ok(UploadOutput::single(
                 out.etag,

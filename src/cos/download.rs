@@ -195,7 +195,7 @@ impl Client {
         let result = match result {
             Ok(crc) => {
                 let verified = if self.verify_crc() {
-                    check_crc(&format!("download of {key}"), meta.crc64, Some(crc))
+                    check_crc(format_args!("download of {key}"), meta.crc64, Some(crc))
                         .map(|()| meta.crc64)
                 } else {
                     Ok(None)

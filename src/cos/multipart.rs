@@ -271,7 +271,7 @@ impl Client {
         let h = response.headers();
         if self.verify_crc() {
             check_crc(
-                &format!("UploadPart {key} part {part_number}"),
+                format_args!("UploadPart {key} part {part_number}"),
                 response::crc64_header(h)?,
                 Some(crc),
             )?;
@@ -385,7 +385,7 @@ impl Client {
                 .transpose()?,
         };
         if self.verify_crc() {
-            check_crc(&what, server_crc, expected)?;
+            check_crc(format_args!("{what}"), server_crc, expected)?;
         }
         Ok(UploadOutput {
             etag: result.etag.or_else(|| header(&parts_head.headers, "etag")),

@@ -20,6 +20,8 @@ use crate::transport::{RequestBody, StreamFactory};
 /// The options of a plain GET or HEAD, shared rather than built and
 /// dropped on every call.
 static NO_OPTIONS: std::sync::LazyLock<GetOptions> = std::sync::LazyLock::new(GetOptions::default);
+static NO_PUT_OPTIONS: std::sync::LazyLock<PutOptions> =
+    std::sync::LazyLock::new(PutOptions::default);
 
 /// Files up to this size are read into memory by `put_object_file` (which
 /// allows `Content-MD5`); larger ones are streamed from disk, re-opened for
@@ -177,7 +179,7 @@ impl Client {
         key: &str,
         body: impl Into<Bytes>,
     ) -> Result<PutObjectOutput, Error> {
-        self.put_object_with(bucket, key, body, &PutOptions::default())
+        self.put_object_with(bucket, key, body, &NO_PUT_OPTIONS)
             .await
     }
 
@@ -205,12 +207,16 @@ impl Client {
         let bucket = Self::bucket(bucket)?;
         let body: Bytes = body.into();
         let local_crc = self.verify_crc().then(|| crc64::checksum(&body));
-        let req = request::put_object(self.target(&bucket), key, RequestBody::Bytes(body), opts)?;
+        let build = || {
+            let body = RequestBody::Bytes(body.clone());
+            request::put_object(self.target(&bucket), key, body, opts)
+        };
+        let req = build()?;
         let response = self
-            .send(&self.info("PutObject", &bucket).with_key(key), req)
+            .send_rebuilding(&self.info("PutObject", &bucket).with_key(key), req, build)
             .await?;
         let out = PutObjectOutput::from_headers(response.headers())?;
-        check_crc(&format!("PutObject {key}"), out.crc64, local_crc)?;
+        check_crc(format_args!("PutObject {key}"), out.crc64, local_crc)?;
         Ok(out)
     }
 
@@ -275,7 +281,11 @@ impl Client {
             )));
         }
         if self.verify_crc() {
-            check_crc(&format!("PutObject {key}"), out.crc64, Some(local.value()))?;
+            check_crc(
+                format_args!("PutObject {key}"),
+                out.crc64,
+                Some(local.value()),
+            )?;
         }
         Ok(out)
     }
@@ -370,9 +380,10 @@ impl Client {
         opts: &GetOptions,
     ) -> Result<GetObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::get_object(self.target(&bucket), key, opts)?;
+        let build = || request::get_object(self.target(&bucket), key, opts);
+        let req = build()?;
         let response = self
-            .send(&self.info("GetObject", &bucket).with_key(key), req)
+            .send_rebuilding(&self.info("GetObject", &bucket).with_key(key), req, build)
             .await?;
         let (parts, body) = response.into_parts();
         let meta = ObjectMeta::from_headers(&parts.headers)?;
@@ -432,9 +443,10 @@ impl Client {
         opts: &GetOptions,
     ) -> Result<ObjectMeta, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::head_object(self.target(&bucket), key, opts)?;
+        let build = || request::head_object(self.target(&bucket), key, opts);
+        let req = build()?;
         let response = self
-            .send(&self.info("HeadObject", &bucket).with_key(key), req)
+            .send_rebuilding(&self.info("HeadObject", &bucket).with_key(key), req, build)
             .await?;
         ObjectMeta::from_headers(response.headers())
     }
@@ -683,7 +695,13 @@ fn file_chunks(
 }
 
 /// Compares the server's CRC-64 with the local one when both exist.
-pub(crate) fn check_crc(what: &str, server: Option<u64>, local: Option<u64>) -> Result<(), Error> {
+/// `what` names the transfer in the error; it is only formatted on a
+/// mismatch, so a successful check allocates nothing.
+pub(crate) fn check_crc(
+    what: std::fmt::Arguments<'_>,
+    server: Option<u64>,
+    local: Option<u64>,
+) -> Result<(), Error> {
     match (server, local) {
         (Some(server), Some(computed)) if server != computed => Err(Error::ChecksumMismatch {
             what: what.to_string(),
