@@ -102,27 +102,37 @@ fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-/// `scheme://authority/path?query` without going through `fmt`, as
-/// `Uri`'s `Display` writes it.
-fn uri_string(uri: &http::Uri) -> String {
+/// Writes `scheme://authority/path?query` into `out` without going through
+/// `fmt`, as `Uri`'s `Display` writes it.
+fn write_uri(out: &mut String, uri: &http::Uri) {
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-        return uri.to_string();
+        out.push_str(&uri.to_string());
+        return;
     };
-    let authority = authority.as_str();
-    let path = uri.path();
-    let query = uri.query();
-    let mut out = String::with_capacity(
-        scheme.len() + 3 + authority.len() + path.len() + query.map_or(0, |q| q.len() + 1),
-    );
     out.push_str(scheme);
     out.push_str("://");
-    out.push_str(authority);
-    out.push_str(path);
-    if let Some(query) = query {
+    out.push_str(authority.as_str());
+    out.push_str(uri.path());
+    if let Some(query) = uri.query() {
         out.push('?');
         out.push_str(query);
     }
-    out
+}
+
+/// The `Uri` as reqwest's `Url`. The text in between is written into a
+/// buffer kept per thread, so the conversion costs no allocation of its own.
+fn to_url(uri: &http::Uri) -> Result<reqwest::Url, Error> {
+    thread_local! {
+        static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    TEXT.with(|text| {
+        let mut text = text.borrow_mut();
+        text.clear();
+        write_uri(&mut text, uri);
+        reqwest::Url::parse(&text).map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest, "the request URL is invalid").with_source(e)
+        })
+    })
 }
 
 impl HttpSend for ReqwestTransport {
@@ -132,9 +142,7 @@ impl HttpSend for ReqwestTransport {
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let url = reqwest::Url::parse(&uri_string(&parts.uri)).map_err(|e| {
-                Error::new(ErrorKind::InvalidRequest, "the request URL is invalid").with_source(e)
-            })?;
+            let url = to_url(&parts.uri)?;
             let mut outgoing = reqwest::Request::new(parts.method, url);
             // The whole map moves over: no per-header copy.
             *outgoing.headers_mut() = parts.headers;
@@ -163,7 +171,7 @@ impl HttpSend for ReqwestTransport {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn uri_string_writes_what_display_writes() {
+    fn write_uri_writes_what_display_writes() {
         for s in [
             "http://127.0.0.1:9000/b-1250000000/a%20b%2B.txt?uploads",
             "https://b-1.cos.ap-guangzhou.myqcloud.com/k?partNumber=1&uploadId=x",
@@ -171,7 +179,9 @@ mod tests {
             "/relative?x=1",
         ] {
             let uri: http::Uri = s.parse().unwrap();
-            assert_eq!(super::uri_string(&uri), uri.to_string(), "{s}");
+            let mut written = String::new();
+            super::write_uri(&mut written, &uri);
+            assert_eq!(written, uri.to_string(), "{s}");
         }
     }
 }
