@@ -7,10 +7,10 @@
 //! | no `Authorization` / unparsable | 400 | `MissingAuthorization` / `InvalidAuthorization` |
 //! | unknown SecretId, bad signature, window, token | 401 | `Unauthorized` |
 //! | no / wrong `Content-Type` | 400 | `MissingContentType` / `InvalidContentType` |
-//! | compress type other than `lz4` or none | 400 | `InvalidCompressType` |
+//! | compress type other than `lz4` (raw LZ4 block), `zstd` (zstd frames) or none | 400 | `InvalidCompressType` |
 //! | no `topic_id` | 400 | `InvalidParam` |
 //! | topic not configured (when topics are configured) | 404 | `TopicNotExist` |
-//! | empty body / undecodable | 400 | `MissingContent` / `InvalidContent` |
+//! | empty body / undecompressable or undecodable | 400 | `MissingContent` / `InvalidContent` |
 //! | body over 6 MiB before compression | 413 | `ContentIsTooLarge` |
 //! | more than 10 groups, 0 or over 10 000 logs in a group, reserved key | 400 | `InvalidParam` |
 //! | a value over 1 MiB, a group's values over 5 MiB | 403 | `LogSizeExceed` |
@@ -122,7 +122,8 @@ impl ClsError {
     }
 }
 
-/// Decompresses (raw LZ4 block or none) and decodes a body, bounded by [`MAX_BODY`] (pure).
+/// Decompresses (raw LZ4 block, zstd frame or none) and decodes a body, bounded by
+/// [`MAX_BODY`] (pure).
 pub(crate) fn decode(body: &[u8], compress: Option<&str>) -> Result<LogGroupList, ClsError> {
     if body.is_empty() {
         return Err(ClsError::new(
@@ -144,21 +145,16 @@ pub(crate) fn decode(body: &[u8], compress: Option<&str>) -> Result<LogGroupList
                 Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => {
                     return Err(too_large());
                 }
-                Err(e) => {
-                    return Err(ClsError::new(
-                        400,
-                        "InvalidContent",
-                        format!("The lz4 body cannot be decompressed: {e}."),
-                    ))
-                }
+                Err(e) => return Err(undecompressable("lz4", e)),
             }
         }
+        Some(c) if c == "zstd" => std::borrow::Cow::Owned(zstd_decompress(body)?),
         Some(c) => {
             return Err(ClsError::new(
                 400,
                 "InvalidCompressType",
                 format!(
-                "x-cls-compress-type {c:?} is not supported (the emulator accepts lz4 or none)."
+                "x-cls-compress-type {c:?} is not supported (the emulator accepts lz4, zstd or none)."
             ),
             ))
         }
@@ -173,6 +169,97 @@ pub(crate) fn decode(body: &[u8], compress: Option<&str>) -> Result<LogGroupList
             format!("The body is not a LogGroupList: {e}."),
         )
     })
+}
+
+/// Largest zstd window the emulator decodes with (8 MiB, window log 23). It is
+/// above [`MAX_BODY`] because encoders declare windows larger than the content:
+/// klauspost/compress (the Go SDK) writes its default 8 MiB window on frames of
+/// 1 KiB or less, and libzstd uses window logs up to 23 for levels 1–19 when
+/// the size is not pledged. It bounds what the decoder buffers before any
+/// output can be counted: at most this window plus [`MAX_BODY`] per request.
+const ZSTD_MAX_WINDOW: u64 = 8 * 1024 * 1024;
+
+/// Decodes one or more zstd frames (skippable frames are skipped), stopping
+/// with 413 as soon as the output passes [`MAX_BODY`]; the declared content
+/// size is only compared with the limit, never allocated.
+fn zstd_decompress(body: &[u8]) -> Result<Vec<u8>, ClsError> {
+    use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+    use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
+
+    let mut decoder = FrameDecoder::new();
+    decoder.set_max_window_size(ZSTD_MAX_WINDOW);
+    let mut out = Vec::new();
+    let mut input = body;
+    while !input.is_empty() {
+        let frame = input;
+        match decoder.init(&mut input) {
+            Ok(()) => {}
+            Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                length,
+                ..
+            })) => {
+                input = input.get(length as usize..).ok_or_else(|| {
+                    undecompressable("zstd", "a skippable frame is longer than the body")
+                })?;
+                continue;
+            }
+            Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::BadMagicNumber(
+                m,
+            ))) => {
+                return Err(undecompressable(
+                    "zstd",
+                    format!("the frame magic number is {m:#010x}, not 0xfd2fb528"),
+                ))
+            }
+            // A single-segment frame's window is its declared content size.
+            Err(FrameDecoderError::WindowSizeTooBig { .. })
+                if frame
+                    .get(4)
+                    .is_some_and(|descriptor| descriptor & 0x20 != 0) =>
+            {
+                return Err(too_large())
+            }
+            Err(e) => return Err(undecompressable("zstd", e)),
+        }
+        if decoder.content_size() > (MAX_BODY - out.len()) as u64 {
+            return Err(too_large());
+        }
+        loop {
+            let finished = decoder
+                .decode_blocks(&mut input, BlockDecodingStrategy::UptoBlocks(1))
+                .map_err(|e| undecompressable("zstd", e))?;
+            decoder
+                .collect_to_writer(&mut out)
+                .map_err(|e| undecompressable("zstd", e))?;
+            if out.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            if finished {
+                break;
+            }
+        }
+        if let (Some(sent), Some(computed)) = (
+            decoder.get_checksum_from_data(),
+            decoder.get_calculated_checksum(),
+        ) {
+            if sent != computed {
+                return Err(undecompressable(
+                    "zstd",
+                    format!("content checksum {sent:#010x} does not match the content ({computed:#010x})"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// 400 `InvalidContent` for a body that the named codec cannot decompress.
+fn undecompressable(codec: &str, e: impl std::fmt::Display) -> ClsError {
+    ClsError::new(
+        400,
+        "InvalidContent",
+        format!("The {codec} body cannot be decompressed: {e}."),
+    )
 }
 
 fn too_large() -> ClsError {
@@ -439,7 +526,7 @@ mod tests {
             "InvalidContent"
         );
         assert_eq!(
-            decode(b"x", Some("zstd")).unwrap_err().code,
+            decode(b"x", Some("deflate")).unwrap_err().code,
             "InvalidCompressType"
         );
         let huge = vec![0u8; MAX_BODY + 1];
@@ -450,6 +537,148 @@ mod tests {
             413
         );
         assert_eq!(decode(&huge, None).unwrap_err().status, 413);
+    }
+
+    /// The shared vector's 126-byte LogGroupList as `zstd -3` (CLI v1.5.4,
+    /// libzstd, the C library the SDK's `zstd` feature links) writes it: one
+    /// compressed block with sequences, content size and an XXH64 checksum.
+    const VECTOR_ZSTD_CLI_HEX: &str = "28b52ffd247ead030074060a7c0a2408fbd095ffbc31120d0a056c6576656c1204494e464f120c0a036d7367120568656c6c6f0a2b08b0db0e054552524f5212120b626f6f6d20e4bda0e5a5bd1a102f7661722f6c6f672f6170702e6c6f67220831302e312a0b0a03656e76120470726f640400cb85a7d46040ace9527af34fd784";
+
+    fn vector_plain() -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/vectors/cls/log_group_list.json"
+        );
+        let text = std::fs::read_to_string(path).expect("shared/vectors/cls/log_group_list.json");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        hex::decode(v["uncompressed_hex"].as_str().unwrap()).unwrap()
+    }
+
+    /// A hand-built zstd frame (RFC 8878 §3.1.1): magic, a header without
+    /// content size (descriptor 0x00, 2 MiB window), then `blocks` RLE blocks
+    /// of 128 KiB zeros each, so only counting the output can bound it.
+    fn zstd_rle_zeros(blocks: usize) -> Vec<u8> {
+        let mut f = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58];
+        for i in 0..blocks {
+            let last = u32::from(i + 1 == blocks);
+            let header = (128 * 1024) << 3 | 1 << 1 | last; // size, type RLE, last
+            f.extend_from_slice(&header.to_le_bytes()[..3]);
+            f.push(0);
+        }
+        f
+    }
+
+    #[test]
+    fn zstd_frames_decode_to_the_plain_list() {
+        let plain = vector_plain();
+        let cli = hex::decode(VECTOR_ZSTD_CLI_HEX).unwrap();
+        assert_eq!(
+            decode(&cli, Some("zstd")).unwrap(),
+            decode(&plain, None).unwrap()
+        );
+
+        let l = list(2, 3, 4);
+        let bytes = l.encode_to_vec();
+        for level in [
+            ruzstd::encoding::CompressionLevel::Fastest,
+            ruzstd::encoding::CompressionLevel::Uncompressed,
+        ] {
+            let frame = ruzstd::encoding::compress_to_vec(&bytes[..], level);
+            assert_eq!(&frame[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
+            assert_eq!(decode(&frame, Some(" ZSTD ")).unwrap(), l, "{level:?}");
+        }
+
+        // Concatenated frames with a skippable frame between them decode as
+        // one body, as with libzstd's ZSTD_decompress.
+        let (a, b) = bytes.split_at(bytes.len() / 2);
+        let fastest = ruzstd::encoding::CompressionLevel::Fastest;
+        let mut frames = ruzstd::encoding::compress_to_vec(a, fastest);
+        frames.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        frames.extend(ruzstd::encoding::compress_to_vec(b, fastest));
+        assert_eq!(decode(&frames, Some("zstd")).unwrap(), l);
+    }
+
+    #[test]
+    fn corrupt_zstd_frames_are_invalid_content() {
+        let cli = hex::decode(VECTOR_ZSTD_CLI_HEX).unwrap();
+        let mut bad_checksum = cli.clone();
+        *bad_checksum.last_mut().unwrap() ^= 1;
+        let mut bad_block = cli.clone();
+        bad_block[6] = 0xff; // first block header: reserved block type 3
+        let big_window = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x88, 0x01, 0x00, 0x00]; // 128 MiB
+        let cases: [(&str, &[u8], &str); 6] = [
+            (
+                "not zstd",
+                b"\xff\xff\xff\xff\xff",
+                "magic number is 0xffffffff",
+            ),
+            ("header cut", &cli[..3], "cannot be decompressed"),
+            (
+                "truncated",
+                &cli[..cli.len() - 10],
+                "cannot be decompressed",
+            ),
+            ("checksum", &bad_checksum, "checksum"),
+            ("block type", &bad_block, "cannot be decompressed"),
+            ("window", &big_window, "window"),
+        ];
+        for (what, body, needle) in cases {
+            let e = decode(body, Some("zstd")).unwrap_err();
+            assert_eq!((e.status, e.code), (400, "InvalidContent"), "{what}: {e:?}");
+            assert!(e.message.contains("The zstd body"), "{what}: {e:?}");
+            assert!(e.message.contains(needle), "{what}: {e:?}");
+        }
+        let mut trailing = cli;
+        trailing.push(0);
+        assert_eq!(
+            decode(&trailing, Some("zstd")).unwrap_err().code,
+            "InvalidContent"
+        );
+    }
+
+    #[test]
+    fn zstd_output_is_bounded_by_max_body() {
+        const BLOCK: usize = 128 * 1024;
+        assert_eq!(MAX_BODY % BLOCK, 0);
+        // Exactly MAX_BODY zeros are decompressed (then are no LogGroupList);
+        // one block more is refused while decoding: no content size is declared.
+        let at_limit = decode(&zstd_rle_zeros(MAX_BODY / BLOCK), Some("zstd")).unwrap_err();
+        assert_eq!(at_limit.code, "InvalidContent");
+        assert!(
+            at_limit.message.contains("not a LogGroupList"),
+            "{at_limit:?}"
+        );
+        let bomb = zstd_rle_zeros(MAX_BODY / BLOCK + 1);
+        assert!(bomb.len() < 256, "{} bytes", bomb.len());
+        let e = decode(&bomb, Some("zstd")).unwrap_err();
+        assert_eq!((e.status, e.code), (413, "ContentIsTooLarge"));
+        // 32 KiB that expand to 1 GiB: refused after about window + MAX_BODY
+        // of output (a decoder that collected everything first would take 1 GiB).
+        let gib = zstd_rle_zeros(8 * 1024);
+        assert_eq!(gib.len(), 6 + 4 * 8 * 1024);
+        assert_eq!(decode(&gib, Some("zstd")).unwrap_err().status, 413);
+
+        // Declared content sizes over the limit are refused before decoding,
+        // whether the window fits (6 MiB + 1) or not (64 MiB, single segment).
+        for size in [MAX_BODY as u32 + 1, 64 << 20] {
+            let mut declared = vec![0x28, 0xb5, 0x2f, 0xfd, 0xa0]; // single segment, 4-byte size
+            declared.extend_from_slice(&size.to_le_bytes());
+            declared.extend_from_slice(&[0x03, 0x00, 0x10, 0x00]); // one last RLE block
+            assert_eq!(
+                decode(&declared, Some("zstd")).unwrap_err().status,
+                413,
+                "{size}"
+            );
+        }
+
+        // An encoder's frame of MAX_BODY + 1 zeros.
+        let huge = vec![0u8; MAX_BODY + 1];
+        let frame = ruzstd::encoding::compress_to_vec(
+            &huge[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert!(frame.len() < huge.len() / 100, "{} bytes", frame.len());
+        assert_eq!(decode(&frame, Some("zstd")).unwrap_err().status, 413);
     }
 
     #[test]

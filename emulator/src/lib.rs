@@ -20,7 +20,8 @@
 //! * COS buckets: PutBucket, HeadBucket, DeleteBucket, GET Bucket (prefix,
 //!   delimiter, marker, max-keys, encoding-type) and GET Service;
 //! * CLS `POST /structuredlog?topic_id=` with protobuf `LogGroupList`, raw
-//!   LZ4 or uncompressed, and the CLS request limits;
+//!   LZ4 block, zstd frame or uncompressed, and the CLS request limits (the
+//!   6 MiB limit applies to the decompressed body and stops decompression);
 //! * an unsigned admin API under `/_emulator/` (see [`admin`](crate#admin-api)).
 //!
 //! The bucket comes from the Host header (`<bucket>.cos.<region>.<domain>`,

@@ -45,7 +45,7 @@ fn logs(groups: usize, per_group: usize, value_len: usize) -> LogGroupList {
 
 struct Upload {
     body: Vec<u8>,
-    lz4: bool,
+    compress_type: Option<&'static str>,
     creds: Credentials,
     topic: String,
     content_type: Option<&'static str>,
@@ -61,7 +61,7 @@ impl Upload {
             } else {
                 raw
             },
-            lz4,
+            compress_type: lz4.then_some("lz4"),
             creds: Credentials::new(ID, KEY).unwrap(),
             topic: TOPIC.into(),
             content_type: Some("application/x-protobuf"),
@@ -98,8 +98,8 @@ impl Upload {
         if self.content_type.is_some() {
             rb = rb.header("content-type", ct);
         }
-        if self.lz4 {
-            rb = rb.header("x-cls-compress-type", "lz4");
+        if let Some(c) = self.compress_type {
+            rb = rb.header("x-cls-compress-type", c);
         }
         if let Some(t) = self.creds.session_token() {
             rb = rb.header("x-cls-token", t.expose());
@@ -142,6 +142,47 @@ async fn lz4_and_uncompressed_uploads_are_stored_and_readable() {
     assert_eq!(emu.stats().cls_logs, 12);
     emu.clear_cls_logs(TOPIC);
     assert!(emu.cls_logs(TOPIC).is_empty());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn zstd_uploads_are_stored_and_bounded() {
+    let emu = start().await;
+    let zstd = |list: &LogGroupList| {
+        let mut u = Upload::new(list, false);
+        u.body = ruzstd::encoding::compress_to_vec(
+            &u.body[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        u.compress_type = Some("zstd");
+        u
+    };
+    Upload::new(&logs(2, 3, 5), false)
+        .send(&emu)
+        .await
+        .expect(200);
+    let plain = emu.cls_logs(TOPIC);
+    emu.clear_cls_logs(TOPIC);
+    zstd(&logs(2, 3, 5)).send(&emu).await.expect(200);
+    assert_eq!(emu.cls_logs(TOPIC), plain);
+
+    let mut corrupt = zstd(&logs(1, 1, 1));
+    corrupt.body.truncate(corrupt.body.len() - 2);
+    let r = corrupt.send(&emu).await;
+    r.expect(400);
+    assert_eq!(error_code(&r), "InvalidContent");
+    // Over 6 MiB once decompressed, although the frame is small.
+    let big = zstd(&logs(7, 1, 1024 * 1024 - 64));
+    assert!(big.body.len() < 1024 * 1024, "{} bytes", big.body.len());
+    let r = big.send(&emu).await;
+    r.expect(413);
+    assert_eq!(error_code(&r), "ContentIsTooLarge");
+    let mut deflate = Upload::new(&logs(1, 1, 1), false);
+    deflate.compress_type = Some("deflate");
+    let r = deflate.send(&emu).await;
+    r.expect(400);
+    assert_eq!(error_code(&r), "InvalidCompressType");
+    assert_eq!(emu.cls_logs(TOPIC).len(), 6);
     emu.shutdown().await;
 }
 
