@@ -228,3 +228,27 @@ async fn a_hash_key_and_no_compression_are_accepted() {
     assert_eq!(emu.cls_logs("t").len(), 2);
     emu.shutdown().await;
 }
+
+/// The SDK's zstd frames (libzstd, the `zstd` feature) decode in the
+/// emulator to exactly the logs sent. CI runs this with `--features zstd`.
+#[cfg(feature = "zstd")]
+#[tokio::test]
+async fn zstd_bodies_are_stored_like_lz4_ones() {
+    let emu = emulator().await;
+    let c = client(&emu, creds());
+    for level in [1, 3, 19] {
+        let opts = PutOptions {
+            compression: Some(coscls::cls::Compression::Zstd { level }),
+            ..PutOptions::default()
+        };
+        let topic = format!("zstd-{level}");
+        c.put_logs_with(&topic, &sample(), &opts).await.unwrap();
+        let stored = emu.cls_logs(&topic);
+        let sent = &sample().log_group_list[0];
+        assert_eq!(stored.len(), sent.logs.len(), "level {level}");
+        for (s, l) in stored.iter().zip(&sent.logs) {
+            assert_eq!((s.time, &s.contents), (l.time, &contents(l)));
+        }
+    }
+    emu.shutdown().await;
+}
