@@ -308,6 +308,14 @@ impl<F: FetchCredentials> RefreshingProvider<F> {
         self
     }
 
+    /// The cached credentials, unless a refresh is due.
+    fn fresh(&self, cached: &Option<Credentials>) -> Option<Credentials> {
+        cached
+            .as_ref()
+            .filter(|c| self.still_fresh(c, SystemTime::now()))
+            .cloned()
+    }
+
     fn still_fresh(&self, creds: &Credentials, now: SystemTime) -> bool {
         match creds.expires_at {
             None => true,
@@ -322,10 +330,8 @@ impl<F: FetchCredentials> ProvideCredentials for RefreshingProvider<F> {
             // Holding the lock while fetching makes concurrent callers wait for
             // one refresh instead of stampeding the credential service.
             let mut cached = self.cached.lock().await;
-            if let Some(creds) = cached.as_ref() {
-                if self.still_fresh(creds, SystemTime::now()) {
-                    return Ok(creds.clone());
-                }
+            if let Some(creds) = self.fresh(&cached) {
+                return Ok(creds);
             }
             let fresh = self
                 .fetcher
@@ -340,11 +346,7 @@ impl<F: FetchCredentials> ProvideCredentials for RefreshingProvider<F> {
     /// The cached credentials while they are fresh; `None` when a refresh
     /// is due or another task holds the cache (it may be refreshing).
     fn provide_now(&self) -> Option<Credentials> {
-        let cached = self.cached.try_lock().ok()?;
-        cached
-            .as_ref()
-            .filter(|c| self.still_fresh(c, SystemTime::now()))
-            .cloned()
+        self.fresh(&*self.cached.try_lock().ok()?)
     }
 }
 
