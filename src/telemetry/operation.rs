@@ -232,14 +232,7 @@ impl OperationGuard {
             deferred: false,
             read: 0,
         })));
-        body.metered(
-            BodyMeter {
-                outcome: outcome.clone(),
-                read: 0,
-                open: true,
-            },
-            outcome,
-        )
+        body.metered(outcome)
     }
 
     fn complete(&mut self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
@@ -547,6 +540,15 @@ pub(crate) struct BodyMeter {
 }
 
 impl BodyMeter {
+    /// A meter that ends `outcome`'s operation.
+    pub(crate) fn new(outcome: BodyOutcome) -> Self {
+        BodyMeter {
+            outcome,
+            read: 0,
+            open: true,
+        }
+    }
+
     /// Called with every poll result of the body.
     pub(crate) fn observe(&mut self, poll: &Poll<Option<Result<Bytes, transport::Error>>>) {
         if !self.open {

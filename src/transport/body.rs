@@ -115,9 +115,9 @@ impl ResponseBody {
         }
     }
 
-    /// This body, watched by its operation's `meter`.
-    pub(crate) fn metered(mut self, meter: BodyMeter, outcome: BodyOutcome) -> Self {
-        self.meter = Some(meter);
+    /// This body, metered for the operation that `outcome` ends.
+    pub(crate) fn metered(mut self, outcome: BodyOutcome) -> Self {
+        self.meter = Some(BodyMeter::new(outcome.clone()));
         self.outcome = Some(outcome);
         self
     }
