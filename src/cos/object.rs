@@ -399,12 +399,7 @@ impl Client {
             .headers
             .contains_key(http::header::CONTENT_LENGTH)
             .then_some(meta.content_length);
-        let body = ObjectBody::new(
-            body,
-            described("GetObject", key),
-            expected_len,
-            expected_crc,
-        );
+        let body = ObjectBody::new(body, format!("GetObject {key}"), expected_len, expected_crc);
         Ok(GetObjectOutput {
             meta,
             content_range,
@@ -710,13 +705,4 @@ pub(crate) fn check_crc(
         }),
         _ => Ok(()),
     }
-}
-
-/// `"<operation> <key>"`, how a body names itself in errors.
-pub(crate) fn described(operation: &str, key: &str) -> String {
-    let mut what = String::with_capacity(operation.len() + 1 + key.len());
-    what.push_str(operation);
-    what.push(' ');
-    what.push_str(key);
-    what
 }
