@@ -291,17 +291,23 @@ impl Endpoint {
     }
 
     fn authority(&self, host: &str) -> String {
-        match self.non_default_port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        }
+        let mut authority = host.to_string();
+        self.push_port(&mut authority);
+        authority
     }
 
-    /// The port, unless it is the scheme's default (then it is left out of
-    /// `Host` and the URL).
-    fn non_default_port(&self) -> Option<u16> {
-        self.port
-            .filter(|&p| !(self.scheme == "http" && p == 80 || self.scheme == "https" && p == 443))
+    /// Appends `:port` to a host, unless the port is the scheme's default
+    /// (then it is left out of `Host` and the URL).
+    fn push_port(&self, host: &mut String) {
+        match self.port {
+            Some(p)
+                if !(self.scheme == "http" && p == 80 || self.scheme == "https" && p == 443) =>
+            {
+                use std::fmt::Write as _;
+                let _ = write!(host, ":{p}");
+            }
+            _ => {}
+        }
     }
 
     /// The URL, Host header and signed path of a request for `key` in
@@ -341,10 +347,7 @@ impl Endpoint {
                 path.push_str(key);
             }
         }
-        if let Some(port) = self.non_default_port() {
-            use std::fmt::Write as _;
-            let _ = write!(host, ":{port}");
-        }
+        self.push_port(&mut host);
         let mut url = String::with_capacity(self.scheme.len() + 3 + host.len() + path.len() * 2);
         url.push_str(&self.scheme);
         url.push_str("://");
