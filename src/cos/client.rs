@@ -275,19 +275,20 @@ impl Client {
             .await
     }
 
-    /// Like [`send`](Self::send) for a request that `rebuild` can make
-    /// again: the first attempt sends `first` itself and only a retry
+    /// Like [`send`](Self::send) for a request that `build` can make again:
+    /// the first attempt sends the first request built and only a retry
     /// builds another, so the usual single-attempt call copies nothing.
+    /// The first build fails before the operation starts, as bad input
+    /// should.
     pub(crate) async fn send_rebuilding(
         &self,
         info: &OperationInfo<'_>,
-        first: PreparedRequest,
-        rebuild: impl Fn() -> Result<PreparedRequest, Error>,
+        build: impl Fn() -> Result<PreparedRequest, Error>,
     ) -> Result<http::Response<ResponseBody>, Error> {
-        let first = Mutex::new(Some(first));
-        let build = || {
-            let taken = first.lock().unwrap_or_else(|e| e.into_inner()).take();
-            taken.map_or_else(&rebuild, Ok)
+        let mut first = Some(Box::new(build()?));
+        let build = move || match first.take() {
+            Some(request) => Ok(request),
+            None => build().map(Box::new),
         };
         self.inner
             .pipeline

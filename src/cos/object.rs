@@ -211,9 +211,8 @@ impl Client {
             let body = RequestBody::Bytes(body.clone());
             request::put_object(self.target(&bucket), key, body, opts)
         };
-        let req = build()?;
         let response = self
-            .send_rebuilding(&self.info("PutObject", &bucket).with_key(key), req, build)
+            .send_rebuilding(&self.info("PutObject", &bucket).with_key(key), build)
             .await?;
         let out = PutObjectOutput::from_headers(response.headers())?;
         check_crc(format_args!("PutObject {key}"), out.crc64, local_crc)?;
@@ -381,9 +380,8 @@ impl Client {
     ) -> Result<GetObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
         let build = || request::get_object(self.target(&bucket), key, opts);
-        let req = build()?;
         let response = self
-            .send_rebuilding(&self.info("GetObject", &bucket).with_key(key), req, build)
+            .send_rebuilding(&self.info("GetObject", &bucket).with_key(key), build)
             .await?;
         let (parts, body) = response.into_parts();
         let meta = ObjectMeta::from_headers(&parts.headers)?;
@@ -439,9 +437,8 @@ impl Client {
     ) -> Result<ObjectMeta, Error> {
         let bucket = Self::bucket(bucket)?;
         let build = || request::head_object(self.target(&bucket), key, opts);
-        let req = build()?;
         let response = self
-            .send_rebuilding(&self.info("HeadObject", &bucket).with_key(key), req, build)
+            .send_rebuilding(&self.info("HeadObject", &bucket).with_key(key), build)
             .await?;
         ObjectMeta::from_headers(response.headers())
     }

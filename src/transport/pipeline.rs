@@ -249,25 +249,38 @@ impl Pipeline {
     ///
     /// The returned response body is still streaming; the operation's span
     /// and duration end when it has been read or dropped.
-    pub async fn execute<E, B, P, PF>(
+    ///
+    /// `build` may return the request boxed already; otherwise it is boxed
+    /// here. Boxed, it passes through the attempt and retry futures as a
+    /// pointer: by value, each of those futures kept its own copy of it.
+    pub async fn execute<E, B, R, P, PF>(
         &self,
         info: &OperationInfo<'_>,
-        build: B,
+        mut build: B,
         parse_error: P,
     ) -> Result<http::Response<ResponseBody>, E>
     where
         E: PipelineError,
-        B: Fn() -> Result<PreparedRequest, E>,
+        B: FnMut() -> Result<R, E>,
+        R: Into<Box<PreparedRequest>>,
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
         // Build the first request up front: its body decides whether the
         // operation may be retried at all, and it describes the operation span.
-        let first = build();
-        let guard = OperationGuard::start(info, first.as_ref().ok());
+        let (guard, first) = match build() {
+            Ok(request) => {
+                let request: Box<PreparedRequest> = request.into();
+                (OperationGuard::start(info, Some(&request)), request)
+            }
+            Err(e) => {
+                OperationGuard::start(info, None).finish(Err(&e.type_name()));
+                return Err(e);
+            }
+        };
         let span = guard.span().clone();
         let result = async {
-            let mut first = Some(first?);
+            let mut first = Some(first);
             let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
             let policy = if replayable {
                 self.retry
@@ -279,9 +292,11 @@ impl Pipeline {
                 &policy,
                 |reason| guard.record_retry(reason),
                 |resend| {
-                    let built = first.take().map(Ok).unwrap_or_else(&build);
-                    let parse_error = &parse_error;
-                    async move { self.attempt(built?, resend, guard, parse_error).await }
+                    let built = match first.take() {
+                        Some(request) => Ok(request),
+                        None => build().map(Into::into),
+                    };
+                    self.attempt(built, resend, guard, &parse_error)
                 },
             )
             .await
@@ -307,7 +322,7 @@ impl Pipeline {
 impl Pipeline {
     async fn attempt<E, P, PF>(
         &self,
-        mut request: PreparedRequest,
+        built: Result<Box<PreparedRequest>, E>,
         resend: u32,
         guard: &OperationGuard,
         parse_error: &P,
@@ -317,16 +332,22 @@ impl Pipeline {
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
+        let mut request = built?;
         self.signer
             .sign(&mut request)
             .await
             .map_err(SignFailure::into_error::<E>)?;
         let attempt = guard.attempt(&request, resend);
-        let mut request = to_http(request)?;
-        // After signing: the trace context is never part of the signature.
-        attempt.inject_trace_context(request.headers_mut());
+        // The transport's (boxed) future is made in a scope of its own, so
+        // the request does not stay in this future while it is sent.
+        let sending = {
+            let mut request = to_http(request)?;
+            // After signing: the trace context is never part of the signature.
+            attempt.inject_trace_context(request.headers_mut());
+            self.transport.send(request)
+        };
         let result = async {
-            let response = self.transport.send(request).await?;
+            let response = sending.await?;
             guard.record_response(&attempt, &response);
             if response.status().is_success() {
                 return Ok(response);
@@ -347,15 +368,20 @@ impl Pipeline {
     }
 }
 
-fn to_http(request: PreparedRequest) -> Result<http::Request<RequestBody>, Error> {
+fn to_http(request: Box<PreparedRequest>) -> Result<http::Request<RequestBody>, Error> {
+    let PreparedRequest {
+        method,
+        url,
+        headers,
+        body,
+        ..
+    } = *request;
     // The URL string moves into the `Uri` without a copy.
-    let mut builder = http::Request::builder()
-        .method(request.method)
-        .uri(request.url);
-    if let Some(headers) = builder.headers_mut() {
-        *headers = request.headers;
+    let mut builder = http::Request::builder().method(method).uri(url);
+    if let Some(map) = builder.headers_mut() {
+        *map = headers;
     }
-    builder.body(request.body).map_err(|e| {
+    builder.body(body).map_err(|e| {
         Error::new(
             ErrorKind::InvalidRequest,
             "the request URL or headers are invalid",
