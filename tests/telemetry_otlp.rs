@@ -406,6 +406,13 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
             ("operation", "GetObject"),
         ],
     );
+    assert_eq!(download.len(), 1);
+    // The download count reuses the operation's label array: no region,
+    // topic or status may come along.
+    assert_eq!(
+        keys(&download[0].attributes),
+        ["bucket", "direction", "operation", "service"]
+    );
     assert_eq!(
         download[0].value,
         Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(65536))
