@@ -128,7 +128,7 @@ pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+        .map(str::trim_ascii)
 }
 
 // Parsed once instead of per lookup.
@@ -149,7 +149,7 @@ fn crc64_value(value: Option<&str>) -> Result<Option<u64>, Error> {
 }
 
 pub(crate) fn parse_crc(v: &str) -> Result<u64, Error> {
-    v.trim()
+    v.trim_ascii()
         .parse()
         .map_err(|_| Error::protocol(format!("x-cos-hash-crc64ecma {v:?} is not a decimal u64")))
 }
@@ -223,7 +223,9 @@ impl ObjectMeta {
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = Some(value.to_str().ok().map(str::trim));
+                // HTTP's optional whitespace is ASCII only (RFC 9110 §5.6.3);
+                // `str::trim` would decode characters to look for Unicode spaces.
+                *slot = Some(value.to_str().ok().map(str::trim_ascii));
             }
         }
         let content_length = match f.content_length.flatten() {
