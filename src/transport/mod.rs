@@ -25,6 +25,20 @@ pub trait HttpSend: Send + Sync + fmt::Debug {
         &self,
         request: http::Request<RequestBody>,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>>;
+
+    /// Sends a request as the pipeline signed it. The default turns it into
+    /// an `http::Request` for [`send`](Self::send). A transport whose client
+    /// parses the URL text itself (reqwest does, into its own `Url`) can take
+    /// it from here and skip parsing it into an `http::Uri` first.
+    fn send_prepared(
+        &self,
+        request: PreparedRequest,
+    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
+        match request.into_http() {
+            Ok(request) => self.send(request),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    }
 }
 
 /// What went wrong below HTTP.

@@ -64,6 +64,25 @@ pub struct PreparedRequest {
     pub body: RequestBody,
 }
 
+impl PreparedRequest {
+    /// The request as an `http::Request` (the signature path and parameters
+    /// are already part of the URL and the `Authorization` header).
+    pub fn into_http(self) -> Result<http::Request<RequestBody>, Error> {
+        // The URL string moves into the `Uri` without a copy.
+        let mut builder = http::Request::builder().method(self.method).uri(self.url);
+        if let Some(map) = builder.headers_mut() {
+            *map = self.headers;
+        }
+        builder.body(self.body).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidRequest,
+                "the request URL or headers are invalid",
+            )
+            .with_source(e)
+        })
+    }
+}
+
 /// Signs requests with a provider's credentials and a clock that can be
 /// corrected from the server's `Date`.
 #[derive(Debug)]
@@ -338,14 +357,11 @@ impl Pipeline {
             .await
             .map_err(SignFailure::into_error::<E>)?;
         let attempt = guard.attempt(&request, resend);
-        // The transport's (boxed) future is made in a scope of its own, so
-        // the request does not stay in this future while it is sent.
-        let sending = {
-            let mut request = to_http(request)?;
-            // After signing: the trace context is never part of the signature.
-            attempt.inject_trace_context(request.headers_mut());
-            self.transport.send(request)
-        };
+        // After signing: the trace context is never part of the signature.
+        attempt.inject_trace_context(&mut request.headers);
+        // The transport's future is boxed: the request moves into it and is
+        // not kept in this future while it is sent.
+        let sending = self.transport.send_prepared(*request);
         let result = async {
             let response = sending.await?;
             guard.record_response(&attempt, &response);
@@ -366,28 +382,6 @@ impl Pipeline {
         }
         result
     }
-}
-
-fn to_http(request: Box<PreparedRequest>) -> Result<http::Request<RequestBody>, Error> {
-    let PreparedRequest {
-        method,
-        url,
-        headers,
-        body,
-        ..
-    } = *request;
-    // The URL string moves into the `Uri` without a copy.
-    let mut builder = http::Request::builder().method(method).uri(url);
-    if let Some(map) = builder.headers_mut() {
-        *map = headers;
-    }
-    builder.body(body).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidRequest,
-            "the request URL or headers are invalid",
-        )
-        .with_source(e)
-    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 
-use super::{Error, ErrorKind, HttpSend, RequestBody, ResponseBody};
+use super::{Error, ErrorKind, HttpSend, PreparedRequest, RequestBody, ResponseBody};
 use crate::auth::BoxFuture;
 
 /// Timeouts for the reqwest transport.
@@ -129,10 +129,44 @@ fn to_url(uri: &http::Uri) -> Result<reqwest::Url, Error> {
         let mut text = text.borrow_mut();
         text.clear();
         write_uri(&mut text, uri);
-        reqwest::Url::parse(&text).map_err(|e| {
-            Error::new(ErrorKind::InvalidRequest, "the request URL is invalid").with_source(e)
-        })
+        reqwest::Url::parse(&text).map_err(invalid_url)
     })
+}
+
+impl ReqwestTransport {
+    async fn execute(
+        &self,
+        method: http::Method,
+        url: reqwest::Url,
+        headers: http::HeaderMap,
+        body: RequestBody,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let mut outgoing = reqwest::Request::new(method, url);
+        // The whole map moves over: no per-header copy.
+        *outgoing.headers_mut() = headers;
+        *outgoing.body_mut() = match body {
+            RequestBody::Empty => None,
+            RequestBody::Bytes(b) => Some(reqwest::Body::from(b)),
+            RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
+            RequestBody::Replayable { make, .. } => Some(reqwest::Body::wrap_stream(make())),
+        };
+        let mut response = self.client.execute(outgoing).await.map_err(classify)?;
+        let mut builder = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            // Taken, not cloned: the body stream below does not need them.
+            *headers = std::mem::take(response.headers_mut());
+        }
+        let stream = response.bytes_stream().map_err(classify);
+        builder
+            .body(ResponseBody::new(stream))
+            .map_err(|e| Error::new(ErrorKind::Body, "building the response").with_source(e))
+    }
+}
+
+fn invalid_url(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::new(ErrorKind::InvalidRequest, "the request URL is invalid").with_source(e)
 }
 
 impl HttpSend for ReqwestTransport {
@@ -143,27 +177,20 @@ impl HttpSend for ReqwestTransport {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let url = to_url(&parts.uri)?;
-            let mut outgoing = reqwest::Request::new(parts.method, url);
-            // The whole map moves over: no per-header copy.
-            *outgoing.headers_mut() = parts.headers;
-            *outgoing.body_mut() = match body {
-                RequestBody::Empty => None,
-                RequestBody::Bytes(b) => Some(reqwest::Body::from(b)),
-                RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
-                RequestBody::Replayable { make, .. } => Some(reqwest::Body::wrap_stream(make())),
-            };
-            let mut response = self.client.execute(outgoing).await.map_err(classify)?;
-            let mut builder = http::Response::builder()
-                .status(response.status())
-                .version(response.version());
-            if let Some(headers) = builder.headers_mut() {
-                // Taken, not cloned: the body stream below does not need them.
-                *headers = std::mem::take(response.headers_mut());
-            }
-            let stream = response.bytes_stream().map_err(classify);
-            builder
-                .body(ResponseBody::new(stream))
-                .map_err(|e| Error::new(ErrorKind::Body, "building the response").with_source(e))
+            self.execute(parts.method, url, parts.headers, body).await
+        })
+    }
+
+    /// Straight from the URL text to reqwest's `Url`, which reqwest parses
+    /// anyway: no `http::Uri` in between.
+    fn send_prepared(
+        &self,
+        request: PreparedRequest,
+    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
+        Box::pin(async move {
+            let url = reqwest::Url::parse(&request.url).map_err(invalid_url)?;
+            self.execute(request.method, url, request.headers, request.body)
+                .await
         })
     }
 }
