@@ -367,6 +367,11 @@ impl Client {
                         ),
                     ));
                 }
+                // Experiment: no CRC-64 check of downloads (raw reqwest and
+                // OpenDAL check nothing).
+                if std::env::var_os("COSCLS_BENCH_NO_CRC").is_some() {
+                    builder = builder.disable_crc_check();
+                }
                 Client::Coscls(builder.build()?)
             }
             ClientKind::Opendal => {
