@@ -150,7 +150,7 @@ impl Signer {
         let mut spilled = Vec::new();
         let mut count = 0;
         for (name, value) in &request.headers {
-            if self.profile.rule.selects(name.as_str()) {
+            if self.profile.rule.selects_lowercase(name.as_str()) {
                 let value = value.to_str().map_err(|_| {
                     invalid(&format!(
                         "header {name} is not visible ASCII and cannot be signed"
