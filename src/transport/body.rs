@@ -59,6 +59,12 @@ impl RequestBody {
         self.len() == 0
     }
 
+    /// Whether another attempt can send this body again (everything but a
+    /// one-shot stream).
+    pub fn is_replayable(&self) -> bool {
+        !matches!(self, RequestBody::Stream { .. })
+    }
+
     /// A copy for another attempt, or `None` for a stream that was already consumed.
     pub fn try_clone(&self) -> Option<RequestBody> {
         match self {

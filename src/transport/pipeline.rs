@@ -298,28 +298,27 @@ impl Pipeline {
             }
         };
         let span = guard.span().clone();
-        let result = async {
-            let mut first = Some(first);
-            let replayable = first.as_ref().is_some_and(|r| r.body.try_clone().is_some());
-            let policy = if replayable {
-                self.retry
-            } else {
-                RetryPolicy::none()
-            };
-            let guard = &guard;
-            retry::run_observed(
-                &policy,
-                |reason| guard.record_retry(reason),
-                |resend| {
-                    let built = match first.take() {
-                        Some(request) => Ok(request),
-                        None => build().map(Into::into),
-                    };
-                    self.attempt(built, resend, guard, &parse_error)
-                },
-            )
-            .await
-        }
+        let policy = if first.body.is_replayable() {
+            self.retry
+        } else {
+            RetryPolicy::none()
+        };
+        let mut first = Some(first);
+        let guard_ref = &guard;
+        // The retry loop is instrumented directly, with no block around it:
+        // every level of nesting is one more state machine that each poll
+        // passes through and that is moved when it starts.
+        let result = retry::run_observed(
+            &policy,
+            |reason| guard_ref.record_retry(reason),
+            |resend| {
+                let built = match first.take() {
+                    Some(request) => Ok(request),
+                    None => build().map(Into::into),
+                };
+                self.attempt(built, resend, guard_ref, &parse_error)
+            },
+        )
         .instrument(span)
         .await;
         match result {
