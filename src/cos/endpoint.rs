@@ -33,10 +33,15 @@ impl BucketName {
         if name.is_empty() {
             return bad("is empty");
         }
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        // Checked byte by byte; the offending character is decoded only
+        // for the message. A non-ASCII byte always fails the check, and a
+        // valid `str` starts a character there.
+        if let Some(at) = name
+            .bytes()
+            .position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
         {
+            let c = name.get(at..).and_then(|rest| rest.chars().next());
+            let c = c.unwrap_or_default();
             return bad(&format!(
                 "contains {c:?}; only lower-case letters, digits and '-' are allowed"
             ));
@@ -463,6 +468,11 @@ mod tests {
         }
         let msg = BucketName::parse("Bad-1").unwrap_err().to_string();
         assert!(msg.contains("bucket") && msg.contains("'B'"), "{msg}");
+        // A character beyond ASCII is named whole, not as a byte.
+        let msg = BucketName::parse("bück-1").unwrap_err().to_string();
+        assert!(msg.contains("'ü'"), "{msg}");
+        let msg = BucketName::parse("桶-1").unwrap_err().to_string();
+        assert!(msg.contains("'桶'"), "{msg}");
     }
 
     #[test]
