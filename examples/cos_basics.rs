@@ -42,11 +42,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("put: etag {:?}, crc64 {:?}", put.etag, put.crc64);
 
     let object = client.get_object(BUCKET, "docs/你好 world.txt").await?;
-    println!(
-        "get: {:?} by {:?}",
-        object.body.bytes().await?,
-        object.meta.metadata.get("author")
-    );
+    // Read the headers before the body is taken out of `object`.
+    let author = object.meta().metadata.get("author").cloned();
+    println!("get: {:?} by {:?}", object.body.bytes().await?, author);
 
     // Large data: parts in parallel, bounded memory, progress.
     let dir = tempfile::tempdir()?;

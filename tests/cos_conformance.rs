@@ -101,6 +101,16 @@ async fn headers_metadata_and_encryption_round_trip() {
     assert_eq!(meta.storage_class.as_deref(), Some("STANDARD_IA"));
     // The emulator accepts (and signs over) the SSE header but does not echo it.
     assert_eq!(meta.crc64, Some(crc64::checksum(b"a,b\n1,2\n")));
+    // A GET types the same headers on demand: all but the request id agree.
+    let got = c.get_object(BUCKET, "meta.csv").await.unwrap();
+    let mut lazy = got.meta().clone();
+    assert!(lazy.request_id.is_some() && lazy.last_modified.is_some());
+    assert_ne!(lazy.request_id, meta.request_id);
+    lazy.request_id.clone_from(&meta.request_id);
+    assert_eq!(lazy, meta);
+    assert_eq!(got.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(got.content_range(), None);
+    assert_eq!(got.body.bytes().await.unwrap(), "a,b\n1,2\n");
 
     // response-* overrides are signed and honoured.
     let got = c
@@ -112,7 +122,7 @@ async fn headers_metadata_and_encryption_round_trip() {
         .await
         .unwrap();
     assert_eq!(
-        got.meta.content_type.as_deref(),
+        got.meta().content_type.as_deref(),
         Some("application/octet-stream")
     );
     got.body.bytes().await.unwrap();
@@ -135,7 +145,7 @@ async fn ranges_and_conditions() {
             .get_object_with(BUCKET, "r.bin", &GetOptions::default().range(range))
             .await
             .unwrap();
-        let cr = got.content_range.expect("206 with Content-Range");
+        let cr = got.content_range().expect("206 with Content-Range");
         assert_eq!(cr.total, Some(10_000));
         assert_eq!(cr.last - cr.first + 1, want.len() as u64);
         assert_eq!(got.body.bytes().await.unwrap(), want, "{range:?}");

@@ -206,7 +206,7 @@ async fn the_multipart_api_step_by_step() {
     whole.extend_from_slice(&two);
     assert_eq!(out.crc64, Some(crc64::checksum(&whole)));
     let got = c.get_object(BUCKET, key).await.unwrap();
-    assert_eq!(got.meta.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(got.meta().content_type.as_deref(), Some("video/mp4"));
     assert_eq!(got.body.bytes().await.unwrap(), whole);
 
     // Abort frees an upload; its id is then unknown.

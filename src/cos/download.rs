@@ -95,7 +95,7 @@ impl Job {
                 .client
                 .get_object_with(&self.bucket, &self.key, &opts)
                 .await?;
-            match object.content_range {
+            match object.content_range() {
                 Some(r) if r.first == offset && r.last == last => {}
                 other => {
                     return Err(Error::protocol(format!(

@@ -1,7 +1,7 @@
 //! Single-request object operations: put, get, head, delete, batch delete, copy.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use super::body::ObjectBody;
 use super::crc64::{self, Crc64};
 use super::options::{CopyOptions, GetOptions, PutOptions};
 use super::request::{self, MAX_DELETE_KEYS};
-use super::response::{self, header, ContentRange, ObjectMeta};
+use super::response::{self, header, BodyChecks, ContentRange, ObjectMeta};
 use super::xml;
 use super::{Client, Error};
 use crate::transport::{RequestBody, StreamFactory};
@@ -53,16 +53,54 @@ impl PutObjectOutput {
     }
 }
 
-/// A GetObject answer: the headers, and the body still streaming.
-#[derive(Debug)]
+/// A GetObject answer: the body still streaming, and the headers.
+///
+/// The headers are typed into an [`ObjectMeta`] on the first call to
+/// [`meta`](Self::meta), not when the answer arrives: most downloads only
+/// read the body, and typing every header (string copies, a date parse)
+/// cost a small GET about 3,400 instructions, a third of all coscls added
+/// to a bare reqwest request (BENCHMARKS.md).
+/// `Content-Length` and `x-cos-hash-crc64ecma`, which the body is checked
+/// against, are parsed on arrival, so a malformed one is still an error
+/// from [`Client::get_object`].
 #[non_exhaustive]
 pub struct GetObjectOutput {
-    /// Headers of the object.
-    pub meta: ObjectMeta,
-    /// For a ranged read, which bytes the body holds.
-    pub content_range: Option<ContentRange>,
     /// The body; verified against the CRC-64 when the whole object is read.
     pub body: ObjectBody,
+    headers: http::HeaderMap,
+    checks: BodyChecks,
+    meta: OnceLock<Box<ObjectMeta>>,
+}
+
+impl GetObjectOutput {
+    /// Headers of the object, typed on the first call.
+    pub fn meta(&self) -> &ObjectMeta {
+        self.meta
+            .get_or_init(|| Box::new(ObjectMeta::from_checked(&self.headers, self.checks)))
+    }
+
+    /// For a ranged read, which bytes the body holds (`Content-Range`);
+    /// `None` for a whole object or a value that does not parse.
+    pub fn content_range(&self) -> Option<ContentRange> {
+        response::header_str(&self.headers, http::header::CONTENT_RANGE)
+            .and_then(ContentRange::parse)
+    }
+
+    /// The response headers as received, for any header [`ObjectMeta`]
+    /// does not type.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.headers
+    }
+}
+
+impl std::fmt::Debug for GetObjectOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetObjectOutput")
+            .field("meta", self.meta())
+            .field("content_range", &self.content_range())
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 /// An object to delete, optionally a specific version.
@@ -348,7 +386,7 @@ impl Client {
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
     /// let object = client.get_object("examplebucket-1250000000", "hello.txt").await?;
-    /// println!("{:?} bytes of {:?}", object.meta.content_length, object.meta.content_type);
+    /// println!("{:?} bytes of {:?}", object.meta().content_length, object.meta().content_type);
     /// let mut file = tokio::fs::File::create("/tmp/hello.txt").await.unwrap();
     /// object.body.write_to(&mut file).await?;
     /// # Ok(()) }
@@ -384,24 +422,20 @@ impl Client {
             .send_rebuilding(&self.info("GetObject", &bucket).with_key(key), build)
             .await?;
         let (parts, body) = response.into_parts();
-        let meta = ObjectMeta::from_headers(&parts.headers)?;
-        let content_range =
-            header(&parts.headers, "content-range").and_then(|v| ContentRange::parse(&v));
+        let checks = BodyChecks::parse(&parts.headers)?;
         let whole = parts.status == http::StatusCode::OK && opts.range.is_none();
         let expected_crc = if whole && self.verify_crc() {
-            meta.crc64
+            checks.crc64
         } else {
             None
         };
-        let expected_len = parts
-            .headers
-            .contains_key(http::header::CONTENT_LENGTH)
-            .then_some(meta.content_length);
-        let body = ObjectBody::new(body, format!("GetObject {key}"), expected_len, expected_crc);
+        let what = format!("GetObject {key}");
+        let body = ObjectBody::new(body, what, checks.content_length, expected_crc);
         Ok(GetObjectOutput {
-            meta,
-            content_range,
             body,
+            headers: parts.headers,
+            checks,
+            meta: OnceLock::new(),
         })
     }
 

@@ -193,6 +193,12 @@ pub struct ObjectMeta {
 
 impl ObjectMeta {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, Error> {
+        Ok(Self::from_checked(headers, BodyChecks::parse(headers)?))
+    }
+
+    /// The fields besides the two `checks` holds, which were parsed (and
+    /// could fail) already; nothing else here can fail.
+    pub(crate) fn from_checked(headers: &HeaderMap, checks: BodyChecks) -> Self {
         // One pass over the (few) response headers instead of a hashed
         // lookup per field; like `HeaderMap::get`, the first value of a
         // name wins, and a value that is not text counts as absent.
@@ -206,7 +212,6 @@ impl ObjectMeta {
                 continue;
             }
             let slot = match name {
-                "content-length" => &mut f.content_length,
                 "content-type" => &mut f.content_type,
                 "content-disposition" => &mut f.content_disposition,
                 "content-encoding" => &mut f.content_encoding,
@@ -214,7 +219,6 @@ impl ObjectMeta {
                 "expires" => &mut f.expires,
                 "etag" => &mut f.etag,
                 "last-modified" => &mut f.last_modified,
-                "x-cos-hash-crc64ecma" => &mut f.crc64,
                 "x-cos-version-id" => &mut f.version_id,
                 "x-cos-storage-class" => &mut f.storage_class,
                 "x-cos-object-type" => &mut f.object_type,
@@ -228,16 +232,9 @@ impl ObjectMeta {
                 *slot = Some(value.to_str().ok().map(str::trim_ascii));
             }
         }
-        let content_length = match f.content_length.flatten() {
-            Some(v) => v
-                .parse()
-                .map_err(|_| Error::protocol(format!("Content-Length {v:?} is not a number")))?,
-            None => 0,
-        };
-        let crc64 = crc64_value(f.crc64.flatten())?;
         let owned = |v: Option<Option<&str>>| v.flatten().map(str::to_string);
-        Ok(ObjectMeta {
-            content_length,
+        ObjectMeta {
+            content_length: checks.content_length.unwrap_or(0),
             content_type: owned(f.content_type),
             content_disposition: owned(f.content_disposition),
             content_encoding: owned(f.content_encoding),
@@ -248,22 +245,49 @@ impl ObjectMeta {
                 .last_modified
                 .flatten()
                 .and_then(|d| httpdate::parse_http_date(d).ok()),
-            crc64,
+            crc64: checks.crc64,
             version_id: owned(f.version_id),
             storage_class: owned(f.storage_class),
             object_type: owned(f.object_type),
             server_side_encryption: owned(f.server_side_encryption),
             metadata,
             request_id: owned(f.request_id),
+        }
+    }
+}
+
+/// The two headers a body is checked against as it arrives: its length and
+/// the object's CRC-64. A malformed value is an error when the response
+/// arrives, which leaves the rest of [`ObjectMeta`] free to be typed later,
+/// or never, without a way to fail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BodyChecks {
+    /// `Content-Length`, if sent.
+    pub content_length: Option<u64>,
+    /// `x-cos-hash-crc64ecma`, if sent and not empty.
+    pub crc64: Option<u64>,
+}
+
+impl BodyChecks {
+    pub(crate) fn parse(headers: &HeaderMap) -> Result<Self, Error> {
+        let content_length =
+            match header_str(headers, http::header::CONTENT_LENGTH) {
+                Some(v) => Some(v.parse().map_err(|_| {
+                    Error::protocol(format!("Content-Length {v:?} is not a number"))
+                })?),
+                None => None,
+            };
+        Ok(BodyChecks {
+            content_length,
+            crc64: crc64_header(headers)?,
         })
     }
 }
 
-/// The first value of each header [`ObjectMeta`] reads: `None` when the
-/// name was not seen, `Some(None)` when its first value is not text.
+/// The first value of each header `ObjectMeta::from_checked` reads: `None`
+/// when the name was not seen, `Some(None)` when its first value is not text.
 #[derive(Default)]
 struct Fields<'a> {
-    content_length: Option<Option<&'a str>>,
     content_type: Option<Option<&'a str>>,
     content_disposition: Option<Option<&'a str>>,
     content_encoding: Option<Option<&'a str>>,
@@ -271,7 +295,6 @@ struct Fields<'a> {
     expires: Option<Option<&'a str>>,
     etag: Option<Option<&'a str>>,
     last_modified: Option<Option<&'a str>>,
-    crc64: Option<Option<&'a str>>,
     version_id: Option<Option<&'a str>>,
     storage_class: Option<Option<&'a str>>,
     object_type: Option<Option<&'a str>>,
@@ -389,6 +412,27 @@ mod tests {
         assert!(m.last_modified.is_some());
         let bad = headers(&[("x-cos-hash-crc64ecma", "-1")]);
         assert!(ObjectMeta::from_headers(&bad).is_err());
+    }
+
+    #[test]
+    fn body_checks_parse_only_length_and_crc() {
+        let none = BodyChecks::parse(&HeaderMap::new()).unwrap();
+        assert_eq!(none, BodyChecks::default());
+        let h = headers(&[
+            ("content-length", " 42 "),
+            ("x-cos-hash-crc64ecma", "7"),
+            ("etag", "\"e\""),
+        ]);
+        let checks = BodyChecks::parse(&h).unwrap();
+        assert_eq!((checks.content_length, checks.crc64), (Some(42), Some(7)));
+        let m = ObjectMeta::from_checked(&h, checks);
+        assert_eq!((m.content_length, m.crc64), (42, Some(7)));
+        assert_eq!(m.etag.as_deref(), Some("\"e\""));
+        assert_eq!(m, ObjectMeta::from_headers(&h).unwrap());
+        let e = BodyChecks::parse(&headers(&[("content-length", "4x")])).unwrap_err();
+        assert!(e.to_string().contains("Content-Length \"4x\""), "{e}");
+        let e = BodyChecks::parse(&headers(&[("x-cos-hash-crc64ecma", "-1")])).unwrap_err();
+        assert!(e.to_string().contains("x-cos-hash-crc64ecma"), "{e}");
     }
 
     #[test]
