@@ -38,7 +38,9 @@ pub struct ObjectBody {
     crc: Crc64,
     expected_crc: Option<u64>,
     expected_len: Option<u64>,
-    what: String,
+    /// The object's key; messages name the body `GetObject <key>`, formatted
+    /// only when one is written rather than on every GET.
+    key: String,
     done: bool,
     /// Ends the operation's telemetry with this body's verdict.
     outcome: Option<BodyOutcome>,
@@ -47,7 +49,7 @@ pub struct ObjectBody {
 impl std::fmt::Debug for ObjectBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectBody")
-            .field("what", &self.what)
+            .field("key", &self.key)
             .field("received", &self.crc.len())
             .field("expected_len", &self.expected_len)
             .field("expected_crc", &self.expected_crc)
@@ -58,7 +60,7 @@ impl std::fmt::Debug for ObjectBody {
 impl ObjectBody {
     pub(crate) fn new(
         mut inner: ResponseBody,
-        what: String,
+        key: String,
         expected_len: Option<u64>,
         expected_crc: Option<u64>,
     ) -> Self {
@@ -68,9 +70,14 @@ impl ObjectBody {
             crc: Crc64::new(),
             expected_crc,
             expected_len,
-            what,
+            key,
             done: false,
         }
+    }
+
+    /// What messages call this body.
+    fn what(&self) -> String {
+        format!("GetObject {}", self.key)
     }
 
     /// Ends the operation's span and duration with this verdict.
@@ -121,13 +128,13 @@ impl ObjectBody {
         while let Some(chunk) = self.next().await {
             let chunk = chunk?;
             writer.write_all(&chunk).await.map_err(|source| Error::Io {
-                context: format!("writing {}", self.what),
+                context: format!("writing {}", self.what()),
                 source,
             })?;
             written += chunk.len() as u64;
         }
         writer.flush().await.map_err(|source| Error::Io {
-            context: format!("flushing {}", self.what),
+            context: format!("flushing {}", self.what()),
             source,
         })?;
         Ok(written)
@@ -139,13 +146,16 @@ impl ObjectBody {
             if received != len {
                 return Some(Error::Transport(transport::Error::new(
                     transport::ErrorKind::Body,
-                    format!("{}: body ended after {received} of {len} bytes", self.what),
+                    format!(
+                        "{}: body ended after {received} of {len} bytes",
+                        self.what()
+                    ),
                 )));
             }
         }
         match self.expected_crc {
             Some(server) if server != self.crc.value() => Some(Error::ChecksumMismatch {
-                what: self.what.clone(),
+                what: self.what(),
                 server,
                 computed: self.crc.value(),
             }),
@@ -168,7 +178,7 @@ impl Stream for ObjectBody {
                 if let Some(len) = self.expected_len {
                     if self.crc.len() > len {
                         self.done = true;
-                        let what = self.what.clone();
+                        let what = self.what();
                         let e = Error::protocol(format!(
                             "{what}: body is longer than its Content-Length {len}"
                         ));
@@ -220,7 +230,7 @@ mod tests {
         let crc = crc64::checksum(b"hello cos");
         let b = ObjectBody::new(
             body(vec![b"hello ", b"cOs"]),
-            "GetObject k".into(),
+            "k".into(),
             Some(9),
             Some(crc),
         );
@@ -251,9 +261,8 @@ mod tests {
     #[tokio::test]
     async fn bytes_checks_a_single_chunk_before_handing_it_over() {
         let crc = crc64::checksum(b"hello cos");
-        let one = |data: &'static [u8]| {
-            ObjectBody::new(body(vec![data]), "GetObject k".into(), Some(9), Some(crc))
-        };
+        let one =
+            |data: &'static [u8]| ObjectBody::new(body(vec![data]), "k".into(), Some(9), Some(crc));
         assert_eq!(one(b"hello cos").bytes().await.unwrap(), "hello cos");
         assert!(matches!(
             one(b"hello cOs").bytes().await,

@@ -429,8 +429,7 @@ impl Client {
         } else {
             None
         };
-        let what = format!("GetObject {key}");
-        let body = ObjectBody::new(body, what, checks.content_length, expected_crc);
+        let body = ObjectBody::new(body, key.to_owned(), checks.content_length, expected_crc);
         Ok(GetObjectOutput {
             body,
             headers: parts.headers,
