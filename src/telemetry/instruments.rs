@@ -5,6 +5,8 @@
 //! use; with no provider installed that is the no-op meter, which makes
 //! recording free.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter};
@@ -50,6 +52,19 @@ impl Instruments {
 
 static CURRENT: RwLock<Option<Arc<Instruments>>> = RwLock::new(None);
 
+/// Counts [`set_meter`] calls, so that each thread sees when its copy of
+/// `CURRENT` is stale. Only read on the hot path: a shared line that is
+/// never written stays in every core's cache.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of `CURRENT`, with the generation it was taken at.
+    /// Taking the read lock and cloning the `Arc` on every operation wrote
+    /// to two cache lines that every worker thread shares, and each write
+    /// pulled them away from the other cores.
+    static LOCAL: RefCell<Option<(u64, Arc<Instruments>)>> = const { RefCell::new(None) };
+}
+
 /// The instruments operations record into.
 pub(crate) fn current() -> Arc<Instruments> {
     if let Some(i) = CURRENT.read().ok().and_then(|g| g.clone()) {
@@ -65,6 +80,34 @@ pub(crate) fn current() -> Arc<Instruments> {
         )))
     })
     .clone()
+}
+
+/// Calls `f` with the current instruments, from this thread's copy.
+///
+/// The copy is taken out of its cell while `f` runs, so a recording that
+/// reenters (an exporter's own telemetry, say) finds the cell empty and
+/// goes to `CURRENT` instead of finding it borrowed. A thread whose locals
+/// are being destroyed goes there too.
+pub(crate) fn with<R>(f: impl FnOnce(&Instruments) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = LOCAL
+        .try_with(|local| local.borrow_mut().take())
+        .ok()
+        .flatten()
+        .filter(|(seen, _)| *seen == generation);
+    let (seen, instruments) = match cached {
+        Some(hit) => hit,
+        // The generation is read before `CURRENT`: a `set_meter` in between
+        // leaves a newer value under an older number, refreshed next time.
+        None => (generation, current()),
+    };
+    let result = f(&instruments);
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut slot) = local.try_borrow_mut() {
+            *slot = Some((seen, instruments));
+        }
+    });
+    result
 }
 
 /// Records coscls metrics with `meter` from now on.
@@ -86,6 +129,7 @@ pub fn set_meter(meter: &Meter) {
         Ok(mut slot) => *slot = Some(instruments),
         Err(poisoned) => *poisoned.into_inner() = Some(instruments),
     }
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// The instrumentation scope (`coscls` and the crate version).
@@ -93,4 +137,28 @@ pub(crate) fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::metrics::MeterProvider as _;
+
+    fn address() -> *const Instruments {
+        with(|i| i as *const Instruments)
+    }
+
+    #[test]
+    fn set_meter_replaces_the_copy_a_thread_cached() {
+        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+        set_meter(&provider.meter("first"));
+        let first = address();
+        assert_eq!(first, address(), "the second call reads the cached copy");
+        set_meter(&provider.meter("second"));
+        let second = address();
+        assert_ne!(first, second, "a stale copy is not used");
+        assert_eq!(second, Arc::as_ptr(&current()));
+        // Reentering finds the copy taken and reads the shared one.
+        assert!(with(|outer| with(|inner| std::ptr::eq(outer, inner))));
+    }
 }

@@ -1,39 +1,50 @@
 //! Metric label values for buckets, regions and topics, allocated once per
-//! distinct value instead of once per operation.
+//! distinct value and thread instead of once per operation.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use opentelemetry::Value;
 
-/// How many distinct values are kept. The schema keeps these labels
-/// low-cardinality; a process that sees more distinct values than this gets
-/// a fresh copy for each of the rest instead of a table that grows without
-/// bound.
-const CAP: usize = 1024;
+/// How many distinct values each thread keeps. The schema keeps these
+/// labels low-cardinality; a thread that sees more distinct values than
+/// this gets a fresh copy for each of the rest instead of a table that
+/// grows without bound.
+const CAP: usize = 64;
 
-/// A B-tree, not a hash map: for the handful of buckets and regions a
-/// process uses, a few string comparisons beat hashing the name.
-static VALUES: RwLock<BTreeMap<Box<str>, Value>> = RwLock::new(BTreeMap::new());
+thread_local! {
+    /// One table per thread, not one behind a lock: every operation clones
+    /// its bucket's and region's values, and with a shared table each clone
+    /// (and the lock) wrote to cache lines that all worker threads use.
+    ///
+    /// A B-tree, not a hash map: for the handful of buckets and regions a
+    /// process uses, a few string comparisons beat hashing the name.
+    static VALUES: RefCell<BTreeMap<Box<str>, Value>> = const { RefCell::new(BTreeMap::new()) };
+}
 
-/// The label value for `text`, shared by every operation that uses it
-/// (cloning it bumps a reference count).
+/// The label value for `text`, shared by the operations of this thread that
+/// use it (cloning it bumps a reference count).
 pub(crate) fn shared(text: &str) -> Value {
     if text.is_empty() {
         return Value::from("");
     }
-    if let Ok(values) = VALUES.read() {
+    let cached = VALUES.try_with(|values| {
+        let mut values = values.try_borrow_mut().ok()?;
         if let Some(v) = values.get(text) {
-            return v.clone();
+            return Some(v.clone());
         }
-    }
-    let value = Value::from(Arc::<str>::from(text));
-    if let Ok(mut values) = VALUES.write() {
+        let value = Value::from(Arc::<str>::from(text));
         if values.len() < CAP {
-            return values.entry(text.into()).or_insert(value).clone();
+            values.insert(text.into(), value.clone());
         }
+        Some(value)
+    });
+    match cached {
+        Ok(Some(value)) => value,
+        // This thread's locals are being destroyed.
+        _ => Value::from(Arc::<str>::from(text)),
     }
-    value
 }
 
 #[cfg(test)]

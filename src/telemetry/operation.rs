@@ -15,7 +15,7 @@ use opentelemetry::KeyValue;
 use tracing::field::{Empty, Field, FieldSet, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::instruments::{self, Instruments};
+use super::instruments;
 use super::label_values;
 use super::redact::redact_url;
 use super::schema::{attr, label, STATUS_CANCELLED, STATUS_OK};
@@ -79,7 +79,6 @@ struct LastAttempt {
 pub(crate) struct OperationGuard {
     span: tracing::Span,
     started: Instant,
-    instruments: Arc<Instruments>,
     labels: Labels,
     last: Mutex<LastAttempt>,
     finished: bool,
@@ -120,7 +119,6 @@ impl OperationGuard {
         OperationGuard {
             span,
             started: Instant::now(),
-            instruments: instruments::current(),
             labels: Labels::new(info),
             last: Mutex::new(LastAttempt::default()),
             finished: false,
@@ -135,14 +133,12 @@ impl OperationGuard {
     /// Counts one retry of this operation (`coscls.client.retries`); the
     /// retry loop calls it with the reason of the failure it retries.
     pub(crate) fn record_retry(&self, reason: &'static str) {
-        self.instruments.retries.add(
-            1,
-            &[
-                self.labels.get(Labels::SERVICE),
-                self.labels.get(Labels::OPERATION),
-                KeyValue::new(label::REASON, reason),
-            ],
-        );
+        let labels = [
+            self.labels.get(Labels::SERVICE),
+            self.labels.get(Labels::OPERATION),
+            KeyValue::new(label::REASON, reason),
+        ];
+        instruments::with(|i| i.retries.add(1, &labels));
     }
 
     /// Opens the child span of one HTTP attempt (`resend` is 0 on the first
@@ -223,9 +219,8 @@ impl OperationGuard {
             }
         }
         if attempt.request_size > 0 {
-            self.instruments
-                .transferred
-                .add(attempt.request_size, &self.labels.transfer("upload"));
+            let labels = self.labels.transfer("upload");
+            instruments::with(|i| i.transferred.add(attempt.request_size, &labels));
         }
     }
 
@@ -263,16 +258,18 @@ impl OperationGuard {
         if let Err(kind) = outcome {
             self.labels.0[Labels::STATUS] = KeyValue::new(label::STATUS, kind.to_string());
         }
-        self.instruments.duration.record(elapsed, &self.labels.0);
-        if let Some(n) = response_bytes.filter(|n| *n > 0) {
-            // The operation ends here once: its labels are not needed again,
-            // so the direction takes the region's slot instead of a copy of
-            // the first three.
-            self.labels.0[Labels::REGION] = KeyValue::new(label::DIRECTION, "download");
-            self.instruments
-                .transferred
-                .add(n, &self.labels.0[..=Labels::REGION]);
-        }
+        let downloaded = response_bytes.filter(|n| *n > 0);
+        let labels = &mut self.labels.0;
+        instruments::with(|i| {
+            i.duration.record(elapsed, labels);
+            if let Some(n) = downloaded {
+                // The operation ends here once: its labels are not needed
+                // again, so the direction takes the region's slot instead of
+                // a copy of the first three.
+                labels[Labels::REGION] = KeyValue::new(label::DIRECTION, "download");
+                i.transferred.add(n, &labels[..=Labels::REGION]);
+            }
+        });
     }
 
     fn record_summary(&self, outcome: Result<(), &str>, response_bytes: Option<u64>) {
