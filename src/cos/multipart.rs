@@ -276,7 +276,7 @@ impl Client {
                 Some(crc),
             )?;
         }
-        let etag = header(h, "etag")
+        let etag = header(h, http::header::ETAG)
             .ok_or_else(|| Error::protocol(format!("UploadPart {part_number} returned no ETag")))?;
         Ok(CompletedPart {
             part_number,

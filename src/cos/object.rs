@@ -45,10 +45,10 @@ pub struct PutObjectOutput {
 impl PutObjectOutput {
     fn from_headers(headers: &http::HeaderMap) -> Result<Self, Error> {
         Ok(PutObjectOutput {
-            etag: header(headers, "etag"),
+            etag: header(headers, http::header::ETAG),
             crc64: response::crc64_header(headers)?,
-            version_id: header(headers, "x-cos-version-id"),
-            request_id: header(headers, "x-cos-request-id"),
+            version_id: header(headers, response::X_COS_VERSION_ID),
+            request_id: header(headers, response::X_COS_REQUEST_ID),
         })
     }
 }
