@@ -27,7 +27,7 @@
 set -euo pipefail
 
 if [ $# -lt 6 ]; then
-    sed -n '2,30p' "$0" >&2
+    sed -n '2,26p' "$0" >&2
     exit 2
 fi
 workload=$1 count=$2 concurrency=$3 rounds=$4

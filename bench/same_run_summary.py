@@ -22,8 +22,8 @@ def main():
             continue
         sample, _, _ = rest.rpartition("}")
         s = json.loads(sample + "}")
-        if s["ops"] == 1:
-            # One 1 GiB transfer: MB/s, and CPU seconds per GB.
+        if s["ops"] == 1 and s["bytes"] > 1 << 20:
+            # One large transfer (get_big): MB/s, and CPU seconds per GB.
             big = True
             rate, cpu = s["bytes"] / s["secs"] / 1e6, s["cpu_secs"] / (s["bytes"] / 1e9)
         else:
