@@ -123,6 +123,9 @@ const COS_SIGNED_HEADERS: &[&str] = &[
     "transfer-encoding",
 ];
 
+/// Prefixes of the header families the COS rule signs whole.
+const COS_SIGNED_PREFIXES: &[&str] = &["x-cos-", "x-ci-"];
+
 /// The headers the CLS rule signs, when present.
 const CLS_SIGNED_HEADERS: &[&str] = &["content-type", "content-md5", "host"];
 
@@ -147,8 +150,9 @@ impl HeaderRule {
                 COS_SIGNED_HEADERS
                     .binary_search_by(|probe| cmp_lower(probe, name))
                     .is_ok()
-                    || starts_with_ignore_case(name, "x-cos-")
-                    || starts_with_ignore_case(name, "x-ci-")
+                    || COS_SIGNED_PREFIXES
+                        .iter()
+                        .any(|p| starts_with_ignore_case(name, p))
             }
         }
     }
@@ -164,8 +168,7 @@ impl HeaderRule {
             // (a binary search calls it at every probe).
             HeaderRule::Cos => {
                 COS_SIGNED_HEADERS.contains(&name)
-                    || name.starts_with("x-cos-")
-                    || name.starts_with("x-ci-")
+                    || COS_SIGNED_PREFIXES.iter().any(|p| name.starts_with(p))
             }
         }
     }
@@ -705,7 +708,7 @@ mod tests {
                 );
             }
         }
-        // The table must stay sorted for the binary search.
+        // The table must stay sorted for `selects`'s binary search.
         assert!(COS_SIGNED_HEADERS.windows(2).all(|w| w[0] < w[1]));
     }
 
