@@ -1,7 +1,7 @@
 //! Bucket operations: create, head, delete.
 
 use super::request;
-use super::response::header;
+use super::response::{header, X_COS_REQUEST_ID};
 use super::{Client, Error};
 
 /// A canned bucket ACL (`x-cos-acl`).
@@ -94,7 +94,7 @@ impl Client {
             region: header(h, "x-cos-bucket-region"),
             az_type: header(h, "x-cos-bucket-az-type"),
             arch: header(h, "x-cos-bucket-arch"),
-            request_id: header(h, "x-cos-request-id"),
+            request_id: header(h, X_COS_REQUEST_ID),
         })
     }
 

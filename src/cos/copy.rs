@@ -274,7 +274,7 @@ impl Client {
         let result: xml::CopyObjectResult = xml::parse("UploadPartCopy", &body)?;
         let etag = result
             .etag
-            .or_else(|| header(&parts.headers, "etag"))
+            .or_else(|| header(&parts.headers, http::header::ETAG))
             .ok_or_else(|| {
                 Error::protocol(format!("UploadPartCopy {part_number} returned no ETag"))
             })?;

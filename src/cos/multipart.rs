@@ -388,12 +388,14 @@ impl Client {
             check_crc(format_args!("{what}"), server_crc, expected)?;
         }
         Ok(UploadOutput {
-            etag: result.etag.or_else(|| header(&parts_head.headers, "etag")),
+            etag: result
+                .etag
+                .or_else(|| header(&parts_head.headers, http::header::ETAG)),
             crc64: server_crc,
-            version_id: header(&parts_head.headers, "x-cos-version-id"),
+            version_id: header(&parts_head.headers, response::X_COS_VERSION_ID),
             parts: sorted.len() as u32,
             size,
-            request_id: header(&parts_head.headers, "x-cos-request-id"),
+            request_id: header(&parts_head.headers, response::X_COS_REQUEST_ID),
         })
     }
 

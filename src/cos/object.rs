@@ -648,8 +648,8 @@ impl Client {
             crc64,
             version_id: result
                 .version_id
-                .or_else(|| header(&parts.headers, "x-cos-version-id")),
-            request_id: header(&parts.headers, "x-cos-request-id"),
+                .or_else(|| header(&parts.headers, response::X_COS_VERSION_ID)),
+            request_id: header(&parts.headers, response::X_COS_REQUEST_ID),
         })
     }
 }

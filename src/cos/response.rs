@@ -35,7 +35,7 @@ pub(crate) fn service_error(status: StatusCode, headers: &HeaderMap, body: &[u8]
     let header_code = header(headers, "x-cos-error-code");
     let mut err = ServiceError {
         status: status.as_u16(),
-        request_id: header(headers, "x-cos-request-id"),
+        request_id: header(headers, X_COS_REQUEST_ID),
         trace_id: header(headers, "x-cos-trace-id"),
         server_date: header(headers, "date").and_then(|d| httpdate::parse_http_date(&d).ok()),
         ..Default::default()
