@@ -69,8 +69,8 @@ pub use object::{
 pub use options::{
     choose_part_size, ByteRange, CopyOptions, CustomerKey, DownloadOptions, GetOptions,
     ListOptions, Progress, ProgressCallback, PutOptions, ServerSideEncryption, StorageClass,
-    UploadOptions, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, MAX_METADATA_BYTES, MAX_PARTS,
-    MAX_PART_SIZE, MIN_PART_SIZE, TRAFFIC_LIMIT_RANGE,
+    UploadOptions, UploadStartedCallback, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
+    MAX_METADATA_BYTES, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE, TRAFFIC_LIMIT_RANGE,
 };
 pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;

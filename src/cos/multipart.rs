@@ -640,6 +640,9 @@ impl Client {
             ));
         }
         let upload_id = self.initiate(bucket, key, &opts.put).await?;
+        if let Some(started) = &opts.on_started {
+            started.call(&upload_id);
+        }
         let parts = match self
             .upload_parts(
                 bucket,

@@ -813,6 +813,11 @@ pub struct UploadOptions {
     pub size_hint: Option<u64>,
     /// Called after every part.
     pub progress: Option<ProgressCallback>,
+    /// Called with the upload id as soon as a multipart upload is started.
+    /// Dropping the upload's future (a cancelled task, Ctrl-C) cannot abort
+    /// the upload, so a caller that may stop early keeps the id to call
+    /// `abort_multipart_upload` itself; otherwise the parts stay billed.
+    pub on_started: Option<UploadStartedCallback>,
 }
 
 impl Default for UploadOptions {
@@ -823,6 +828,7 @@ impl Default for UploadOptions {
             concurrency: DEFAULT_CONCURRENCY,
             size_hint: None,
             progress: None,
+            on_started: None,
         }
     }
 }
@@ -856,6 +862,40 @@ impl UploadOptions {
     pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(ProgressCallback::new(f));
         self
+    }
+
+    /// Sets the callback given the upload id when a multipart upload starts
+    /// (never called for an object sent with a single PutObject).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use coscls::cos::UploadOptions;
+    /// let started: Arc<Mutex<Vec<String>>> = Arc::default();
+    /// let ids = started.clone();
+    /// let opts = UploadOptions::default().on_started(move |id| {
+    ///     ids.lock().unwrap().push(id.to_string());
+    /// });
+    /// assert!(opts.on_started.is_some());
+    /// ```
+    pub fn on_started(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_started = Some(UploadStartedCallback(Arc::new(f)));
+        self
+    }
+}
+
+/// The callback of [`UploadOptions::on_started`].
+#[derive(Clone)]
+pub struct UploadStartedCallback(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl UploadStartedCallback {
+    pub(crate) fn call(&self, upload_id: &str) {
+        (self.0)(upload_id)
+    }
+}
+
+impl fmt::Debug for UploadStartedCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UploadStartedCallback")
     }
 }
 
