@@ -1,270 +1,247 @@
-//! `coscls`: put, get, list, remove and presign COS objects, and ship lines
-//! of standard input to a CLS topic. Configuration comes from the same
-//! environment variables as the SDK; `--endpoint` points it at the emulator.
+//! `coscls`: copy, move, list, remove, sync and presign COS objects, clean
+//! up unfinished multipart uploads, and ship lines of standard input to a CLS
+//! topic. Configuration comes from the same environment variables as the
+//! SDK; `--endpoint` points it at the emulator.
 
-mod args;
-mod cos_url;
+mod cli;
+mod commands;
+mod interrupt;
+mod location;
+mod output;
 mod progress;
+mod transfer;
 
+use std::fmt;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use clap::{CommandFactory, Parser};
 use coscls::auth::EnvProvider;
-use coscls::cls::{self, Log, LogContent, Producer, ProducerConfig};
-use coscls::cos::{
-    self, DownloadOptions, Endpoint, ListOptions, PresignOptions, PutOptions, UploadOptions,
-};
-use futures_util::TryStreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use coscls::cos::{self, Endpoint};
+use coscls::transport::retry::RetryPolicy;
 
-use args::{Command, Globals};
-use cos_url::CosUrl;
-use progress::Bar;
+use cli::{Cli, Command, Global};
+use interrupt::Inflight;
+use location::CosUrl;
+use output::Out;
+use progress::{Bars, Mode};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let (globals, command) = match args::parse(&argv) {
-        Ok(parsed) => parsed,
-        Err(usage) => {
-            eprintln!("coscls: {usage}");
-            return ExitCode::from(2);
+/// A command used wrongly in a way only known after parsing (a prefix
+/// without `-r`, two local paths…): exit status 2, like clap's errors.
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+pub(crate) fn usage(message: impl Into<String>) -> BoxError {
+    Box::new(Usage(message.into()))
+}
+
+/// What every command gets.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) global: Global,
+    pub(crate) out: Out,
+    pub(crate) bars: Bars,
+    pub(crate) inflight: Inflight,
+}
+
+impl Ctx {
+    pub(crate) fn region(&self) -> String {
+        self.global
+            .region
+            .clone()
+            .or_else(|| std::env::var("TENCENTCLOUD_REGION").ok())
+            .unwrap_or_else(|| "ap-guangzhou".into())
+    }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        self.global.retries.map(|n| RetryPolicy {
+            max_attempts: n.saturating_add(1),
+            ..RetryPolicy::default()
+        })
+    }
+
+    pub(crate) fn cos(&self) -> Result<cos::Client, BoxError> {
+        let mut builder = cos::Client::builder()
+            .region(self.region())
+            .credentials(EnvProvider::new());
+        if let Some(url) = &self.global.endpoint {
+            builder = builder.endpoint(Endpoint::custom(url)?);
         }
-    };
-    match run(globals, command).await {
-        Ok(()) => ExitCode::SUCCESS,
+        if let Some(t) = self.global.timeout {
+            builder = builder.connect_timeout(t).read_timeout(t);
+        }
+        if let Some(policy) = self.retry_policy() {
+            builder = builder.retry_policy(policy);
+        }
+        Ok(builder.build()?)
+    }
+
+    pub(crate) fn cls(&self) -> Result<coscls::cls::Client, BoxError> {
+        let mut builder = coscls::cls::Client::builder()
+            .region(self.region())
+            .credentials(EnvProvider::load()?);
+        if let Some(url) = &self.global.cls_endpoint {
+            builder = builder.endpoint(url.clone());
+        }
+        if let Some(t) = self.global.timeout {
+            builder = builder.timeouts(coscls::transport::Timeouts {
+                connect: t,
+                read: t,
+                ..Default::default()
+            });
+        }
+        if let Some(policy) = self.retry_policy() {
+            builder = builder.retry_policy(policy);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// Exports spans and metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
+/// otherwise logs to stderr at the `RUST_LOG` level (warnings by default).
+fn init_telemetry() -> Option<coscls::telemetry::TelemetryGuard> {
+    let otlp = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some_and(|v| !v.is_empty());
+    if otlp {
+        let mut builder = coscls::telemetry::Telemetry::builder()
+            .log_to_stderr(std::env::var_os("RUST_LOG").is_some());
+        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+            builder = builder.service_name("coscls-cli");
+        }
+        match builder.install() {
+            Ok(guard) => return Some(guard),
+            Err(e) => eprintln!("coscls: telemetry is off: {e}"),
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Fails only if a subscriber is already installed, which then logs.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    None
+}
+
+fn report(e: &BoxError) -> ExitCode {
+    let lines = output::error_lines(e.as_ref());
+    let mut lines = lines.iter();
+    if let Some(first) = lines.next() {
+        eprintln!("coscls: {first}");
+    }
+    for cause in lines {
+        eprintln!("  caused by: {cause}");
+    }
+    if e.is::<Usage>() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+const INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    // Parsing first: `--help`, `--version` and usage errors need no runtime.
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
         Err(e) => {
-            eprintln!("coscls: {e}");
-            let mut source = e.source();
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            ExitCode::FAILURE
+            eprintln!("coscls: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
-    }
-}
-
-fn region(globals: &Globals) -> String {
-    globals
-        .region
-        .clone()
-        .or_else(|| std::env::var("COS_REGION").ok())
-        .or_else(|| std::env::var("TENCENTCLOUD_REGION").ok())
-        .unwrap_or_else(|| "ap-guangzhou".into())
-}
-
-fn cos_client(globals: &Globals) -> Result<cos::Client, BoxError> {
-    let mut builder = cos::Client::builder()
-        .region(region(globals))
-        .credentials(EnvProvider::new());
-    if let Some(url) = globals
-        .endpoint
-        .clone()
-        .or_else(|| std::env::var("COSCLS_ENDPOINT").ok())
-    {
-        builder = builder.endpoint(Endpoint::custom(&url)?);
-    }
-    Ok(builder.build()?)
-}
-
-async fn run(globals: Globals, command: Command) -> Result<(), BoxError> {
-    match command {
-        Command::Help => {
-            print!("{}", args::USAGE);
-            Ok(())
-        }
-        Command::Put {
-            source,
-            dest,
-            content_type,
-        } => put(&globals, &source, &dest, content_type).await,
-        Command::Get { source, dest } => get(&globals, &source, &dest).await,
-        Command::Ls { url, recursive } => ls(&globals, &url, recursive).await,
-        Command::Cp { source, dest } => {
-            let client = cos_client(&globals)?;
-            let out = client
-                .copy(
-                    &source.bucket,
-                    source.require_key()?,
-                    &dest.bucket,
-                    dest.require_key()?,
-                    &cos::CopyOptions::default(),
-                )
-                .await?;
-            let how = match out.parts {
-                0 => "in one request".to_string(),
-                n => format!("in {n} parts"),
-            };
-            println!("copied {source} -> {dest} ({} bytes, {how})", out.size);
-            Ok(())
-        }
-        Command::Rm { urls } => {
-            let client = cos_client(&globals)?;
-            for url in urls {
-                client
-                    .delete_object(&url.bucket, url.require_key()?)
-                    .await?;
-                println!("deleted {url}");
-            }
-            Ok(())
-        }
-        Command::Presign {
-            url,
-            expires,
-            method,
-        } => {
-            let client = cos_client(&globals)?;
-            let opts = if method == "PUT" {
-                PresignOptions::put(expires)
-            } else {
-                PresignOptions::get(expires)
-            };
-            println!(
-                "{}",
-                client
-                    .presigned_url(&url.bucket, url.require_key()?, &opts)
-                    .await?
-            );
-            Ok(())
-        }
-        Command::Log { topic } => log_stdin(&globals, &topic).await,
-    }
-}
-
-async fn put(
-    globals: &Globals,
-    source: &str,
-    dest: &CosUrl,
-    content_type: Option<String>,
-) -> Result<(), BoxError> {
-    let client = cos_client(globals)?;
-    let key = dest.require_key()?;
-    let mut put = PutOptions::default();
-    if let Some(t) = content_type {
-        put = put.content_type(t);
-    }
-    let bar = Bar::new(format!("put {dest}"), globals.quiet);
-    let on_progress = {
-        let bar = bar.clone();
-        move |p: cos::Progress| bar.update(p.transferred, p.total)
     };
-    let opts = UploadOptions::default().put(put).on_progress(on_progress);
-    let out = if source == "-" {
-        client
-            .upload_stream(&dest.bucket, key, tokio::io::stdin(), &opts)
-            .await?
-    } else {
-        client.upload_file(&dest.bucket, key, source, &opts).await?
+    let code = runtime.block_on(async_main(cli));
+    // Parts of an interrupted transfer may still be finishing: do not wait.
+    runtime.shutdown_background();
+    code
+}
+
+async fn async_main(cli: Cli) -> ExitCode {
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "coscls", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    let telemetry = init_telemetry();
+    let g = &cli.global;
+    let bars = Bars::new(Mode::from_flags(g.quiet, g.progress, g.no_progress));
+    let ctx = Ctx {
+        out: Out::new(g.quiet, g.json, bars.multi()),
+        global: cli.global.clone(),
+        bars,
+        inflight: Inflight::default(),
     };
-    bar.finish();
-    println!(
-        "uploaded {dest} ({} bytes, {} part(s))",
-        out.size, out.parts
+    let work = Box::pin(commands::run(ctx.clone(), cli.command));
+    // `work` moves into the select: on Ctrl-C it is dropped (its transfers
+    // stop) before the clean-up starts.
+    let finished = tokio::select! {
+        result = work => Some(result),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let code = match finished {
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(e)) => report(&e),
+        None => interrupted(&ctx).await,
+    };
+    if let Some(t) = telemetry {
+        if let Err(e) = t.shutdown() {
+            eprintln!("coscls: flushing telemetry: {e}");
+        }
+    }
+    code
+}
+
+/// The first Ctrl-C: the command's future is already dropped (its parts
+/// stop); abort the multipart uploads it left. A second Ctrl-C exits at once.
+async fn interrupted(ctx: &Ctx) -> ExitCode {
+    let n = ctx.inflight.len();
+    if n == 0 {
+        eprintln!("coscls: interrupted");
+        return ExitCode::from(INTERRUPTED);
+    }
+    eprintln!(
+        "coscls: interrupted; aborting unfinished uploads of {n} transfer(s) (Ctrl-C again to exit at once)"
     );
-    Ok(())
+    tokio::select! {
+        (aborted, failures) = ctx.inflight.abort_all() => {
+            for f in &failures {
+                eprintln!("coscls: {f}");
+            }
+            eprintln!("coscls: aborted {aborted} multipart upload(s)");
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("coscls: interrupted again; exiting without cleaning up (see `coscls multipart ls`)");
+        }
+    }
+    ExitCode::from(INTERRUPTED)
 }
 
-async fn get(globals: &Globals, source: &CosUrl, dest: &str) -> Result<(), BoxError> {
-    let client = cos_client(globals)?;
-    let key = source.require_key()?;
-    if dest == "-" {
-        let object = client.get_object(&source.bucket, key).await?;
-        let mut stdout = tokio::io::stdout();
-        object.body.write_to(&mut stdout).await?;
-        stdout.flush().await?;
-        return Ok(());
+/// Turns a 404 into one message whichever request met it: a GET says
+/// `NoSuchKey`, a HEAD (download, stat) has no body and reads
+/// `NoSuchResource`; the bucket's existence decides which one is true.
+pub(crate) async fn explain(client: &cos::Client, url: &CosUrl, e: cos::Error) -> BoxError {
+    if !e.is_not_found() {
+        return e.into();
     }
-    let bar = Bar::new(format!("get {source}"), globals.quiet);
-    let on_progress = {
-        let bar = bar.clone();
-        move |p: cos::Progress| bar.update(p.transferred, p.total)
+    let no_bucket = match e.code() {
+        Some("NoSuchBucket") => true,
+        Some("NoSuchKey") => false,
+        _ => matches!(client.bucket_exists(&url.bucket).await, Ok(false)),
     };
-    let out = client
-        .download_file(
-            &source.bucket,
-            key,
-            dest,
-            &DownloadOptions::default().on_progress(on_progress),
-        )
-        .await?;
-    bar.finish();
-    eprintln!("downloaded {source} to {dest} ({} bytes)", out.size);
-    Ok(())
-}
-
-async fn ls(globals: &Globals, url: &CosUrl, recursive: bool) -> Result<(), BoxError> {
-    let client = cos_client(globals)?;
-    let mut opts = ListOptions::default().prefix(url.key.clone());
-    if !recursive {
-        opts = opts.delimiter("/");
-    }
-    let mut pages = Box::pin(client.list_objects_stream(&url.bucket, opts));
-    while let Some(page) = pages.try_next().await? {
-        for dir in &page.common_prefixes {
-            println!("{:>12}  cos://{}/{dir}", "DIR", url.bucket);
-        }
-        for o in &page.objects {
-            println!("{:>12}  cos://{}/{}", o.size, url.bucket, o.key);
-        }
-    }
-    Ok(())
-}
-
-async fn log_stdin(globals: &Globals, topic: &str) -> Result<(), BoxError> {
-    let mut builder = cls::Client::builder()
-        .region(region(globals))
-        .credentials(EnvProvider::load()?);
-    if let Some(url) = globals
-        .cls_endpoint
-        .clone()
-        .or_else(|| std::env::var("CLS_ENDPOINT").ok())
-    {
-        builder = builder.endpoint(url);
-    }
-    let producer = Producer::new(builder.build()?, ProducerConfig::default())?;
-    let destination = cls::Destination::new(Arc::<str>::from(topic));
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut receipts = Vec::new();
-    while let Some(line) = lines.next_line().await? {
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let log = Log {
-            time,
-            contents: vec![LogContent {
-                key: "content".into(),
-                value: line,
-            }],
-            collect_time: None,
-        };
-        receipts.push(producer.send(&destination, log).await?);
-    }
-    let report = producer.close(Duration::from_secs(60)).await;
-    let mut failed = 0usize;
-    for receipt in receipts {
-        if let Err(e) = receipt.await {
-            failed += 1;
-            eprintln!("coscls: a log was not delivered: {e}");
-        }
-    }
-    println!(
-        "sent {} log(s) to topic {topic}, {} failed",
-        report.delivered,
-        failed.max(report.failed as usize)
-    );
-    if report.all_delivered() && failed == 0 {
-        Ok(())
+    if no_bucket {
+        format!("cos://{}/: no such bucket (NoSuchBucket)", url.bucket).into()
     } else {
-        Err(format!(
-            "{} of {} logs were not delivered",
-            report.accepted - report.delivered,
-            report.accepted
-        )
-        .into())
+        format!("{url}: no such key (NoSuchKey)").into()
     }
 }
