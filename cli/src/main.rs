@@ -205,6 +205,9 @@ async fn async_main(cli: Cli) -> ExitCode {
 /// The first Ctrl-C: the command's future is already dropped (its parts
 /// stop); abort the multipart uploads it left. A second Ctrl-C exits at once.
 async fn interrupted(ctx: &Ctx) -> ExitCode {
+    if let Some(bars) = ctx.bars.multi() {
+        let _ = bars.clear();
+    }
     let n = ctx.inflight.len();
     if n == 0 {
         eprintln!("coscls: interrupted");

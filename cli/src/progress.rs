@@ -114,10 +114,10 @@ impl Bars {
         }
     }
 
-    /// Ends the total bar.
+    /// Removes the total bar: what was done is reported on stdout.
     pub(crate) fn finish(&self) {
         if let Some(t) = &self.total {
-            t.finish();
+            t.finish_and_clear();
         }
     }
 }
@@ -146,15 +146,9 @@ impl FileBar {
         }
     }
 
-    /// Leaves the finished bar on screen.
+    /// Removes the bar of a finished or failed transfer: its result line
+    /// (stdout) or error (stderr) replaces it.
     pub(crate) fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish();
-        }
-    }
-
-    /// Removes the bar of a transfer that failed or was skipped.
-    pub(crate) fn abandon(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

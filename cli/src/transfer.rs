@@ -458,10 +458,7 @@ async fn run_one(
 }
 
 fn finish_bar<T>(bar: &FileBar, result: Result<T, BoxError>) -> Result<T, BoxError> {
-    match &result {
-        Ok(_) => bar.finish(),
-        Err(_) => bar.abandon(),
-    }
+    bar.finish();
     result
 }
 
