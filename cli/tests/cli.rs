@@ -598,6 +598,8 @@ async fn multipart_ls_and_abort_clean_up_unfinished_uploads() {
     emu.shutdown().await;
 }
 
+// SIGINT is sent with kill(1).
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_aborts_the_multipart_upload_in_flight() {
     let emu = emulator().await;
@@ -641,6 +643,8 @@ async fn ctrl_c_aborts_the_multipart_upload_in_flight() {
     emu.shutdown().await;
 }
 
+// SIGINT is sent with kill(1).
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_ctrl_c_exits_at_once() {
     let emu = emulator().await;
