@@ -161,11 +161,11 @@ mod tests {
         assert_eq!(hex::encode(log.encode_to_vec()), "080012050a016b1200");
     }
 
-    /// The input of `shared/vectors/cls/log_group_list.json`, as the SDK built it.
+    /// The input of `tests/data/vectors/cls/log_group_list.json`, as the SDK built it.
     fn vector() -> (LogGroupList, serde_json::Value) {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/cls/log_group_list.json"
+            "/tests/data/vectors/cls/log_group_list.json"
         );
         let text = std::fs::read_to_string(path).expect("vector file");
         let v: serde_json::Value = serde_json::from_str(&text).expect("vector json");
