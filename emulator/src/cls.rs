@@ -1,4 +1,4 @@
-//! CLS `POST /structuredlog?topic_id=` (cls.md §1–§4).
+//! CLS `POST /structuredlog?topic_id=` (docs/protocol/cls.md §1–§4).
 //!
 //! Limits and answers (JSON `{"errorcode","errormessage"}`, `X-Cls-Requestid`):
 //!

@@ -1,15 +1,15 @@
-//! The CLS upload schema (`shared/protocol/cls.proto`, proto2), derived with prost.
+//! The CLS upload schema (`docs/protocol/cls.proto`, proto2), derived with prost.
 //!
 //! Hand-written derives instead of a `build.rs` + protoc step: the schema is
 //! five small messages that have not changed across any SDK, and a build
 //! script would need `protoc` on every machine. proto2 `required` fields are
 //! marked `required`, so prost encodes them even when zero or empty, as the
-//! official SDKs do (cls.md §2).
+//! official SDKs do (docs/protocol/cls.md §2).
 
 /// One log line: a time and key/value contents.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Log {
-    /// Unix time in milliseconds (cls.md §2 recommends ms).
+    /// Unix time in milliseconds (docs/protocol/cls.md §2 recommends ms).
     #[prost(int64, required, tag = "1")]
     pub time: i64,
     /// The fields of the log.

@@ -631,7 +631,7 @@ impl Client {
         let (parts, body) = self
             .send_for_body(&self.info("CopyObject", &bucket).with_key(key), req)
             .await?;
-        // A 200 carrying <Error> (cos.md §3) was turned into an error above.
+        // A 200 carrying <Error> (docs/protocol/cos.md §3) was turned into an error above.
         let result: xml::CopyObjectResult = xml::parse("CopyObject", &body)?;
         let crc64 = match result
             .crc64
