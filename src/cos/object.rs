@@ -57,9 +57,8 @@ impl PutObjectOutput {
 ///
 /// The headers are typed into an [`ObjectMeta`] on the first call to
 /// [`meta`](Self::meta), not when the answer arrives: most downloads only
-/// read the body, and typing every header (string copies, a date parse)
-/// cost a small GET about 3,400 instructions, a third of all coscls added
-/// to a bare reqwest request (BENCHMARKS.md).
+/// read the body, and those never pay for typing every header (string
+/// copies, a date parse).
 /// `Content-Length` and `x-cos-hash-crc64ecma`, which the body is checked
 /// against, are parsed on arrival, so a malformed one is still an error
 /// from [`Client::get_object`].

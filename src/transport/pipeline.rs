@@ -271,8 +271,8 @@ impl Pipeline {
     /// and duration end when it has been read or dropped.
     ///
     /// `build` may return the request boxed already; otherwise it is boxed
-    /// here. Boxed, it passes through the attempt and retry futures as a
-    /// pointer: by value, each of those futures kept its own copy of it.
+    /// here, so the attempt and retry futures hold it as a pointer, not by
+    /// value.
     pub async fn execute<E, B, R, P, PF>(
         &self,
         info: &OperationInfo<'_>,
