@@ -487,7 +487,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/data/vectors/cls/log_group_list.json"
         );
-        let text = std::fs::read_to_string(path).expect("tests/data/vectors/cls/log_group_list.json");
+        let text =
+            std::fs::read_to_string(path).expect("tests/data/vectors/cls/log_group_list.json");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let plain = hex::decode(v["uncompressed_hex"].as_str().unwrap()).unwrap();
         let lz4 = hex::decode(v["lz4"]["compressed_hex"].as_str().unwrap()).unwrap();
@@ -549,7 +550,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/data/vectors/cls/log_group_list.json"
         );
-        let text = std::fs::read_to_string(path).expect("tests/data/vectors/cls/log_group_list.json");
+        let text =
+            std::fs::read_to_string(path).expect("tests/data/vectors/cls/log_group_list.json");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         hex::decode(v["uncompressed_hex"].as_str().unwrap()).unwrap()
     }
