@@ -2,9 +2,15 @@
 //!
 //! ```sh
 //! cargo run --example cls_producer                  # offline, on the embedded emulator
-//! CLS_ENDPOINT=https://ap-guangzhou.cls.tencentcs.com CLS_TOPIC=<topic id> \
+//! CLS_TOPIC_ID=<topic id> COS_REGION=ap-guangzhou \
 //!   TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=... cargo run --example cls_producer
 //! ```
+//!
+//! Against Tencent Cloud it reads the variables the quickstart and the CLI
+//! read: `CLS_TOPIC_ID`, the region from `CLS_REGION` (else `COS_REGION`),
+//! or a whole endpoint from `CLS_ENDPOINT`, and the credentials
+//! (`TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY`, plus
+//! `TENCENTCLOUD_SESSION_TOKEN` for temporary credentials).
 
 use std::time::Duration;
 
@@ -16,17 +22,19 @@ use tracing_subscriber::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A real endpoint when configured, else an in-process emulator.
-    let (emulator, client, topic) = match std::env::var("CLS_ENDPOINT") {
-        Ok(endpoint) => {
-            let topic = std::env::var("CLS_TOPIC").map_err(|_| "set CLS_TOPIC")?;
-            let client = Client::builder()
-                .endpoint(endpoint)
-                .credentials(EnvProvider::load()?)
-                .build()?;
+    // Tencent Cloud when a topic is configured, else an in-process emulator.
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let (emulator, client, topic) = match env("CLS_TOPIC_ID") {
+        Some(topic) => {
+            let builder = match (env("CLS_ENDPOINT"), env("CLS_REGION").or(env("COS_REGION"))) {
+                (Some(endpoint), _) => Client::builder().endpoint(endpoint),
+                (None, Some(region)) => Client::builder().region(region),
+                (None, None) => return Err("set CLS_REGION (or COS_REGION) or CLS_ENDPOINT".into()),
+            };
+            let client = builder.credentials(EnvProvider::load()?).build()?;
             (None, client, topic)
         }
-        Err(_) => {
+        None => {
             let emu = Emulator::builder().start().await?;
             let client = Client::builder()
                 .endpoint(emu.endpoint())

@@ -1,5 +1,5 @@
 //! Checks the signer against every vector produced with the official SDKs
-//! (`../shared/vectors/`), plus any in `COSCLS_EXTRA_COS_VECTORS` /
+//! (`tests/data/vectors/`, see its README), plus any in `COSCLS_EXTRA_COS_VECTORS` /
 //! `COSCLS_EXTRA_CLS_VECTORS` directories. Every failing vector is named, and
 //! finding no vector at all is a failure.
 
@@ -12,8 +12,8 @@ use coscls::auth::{
 use coscls::cos::{BucketName, Endpoint};
 use serde_json::Value;
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+fn vendored() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors")
 }
 
 /// Every vector object in `files`; a file may hold an array or one object.
@@ -258,9 +258,9 @@ fn compare_authorization(v: &Value, ours: &str) -> Result<(), String> {
 
 #[test]
 fn every_official_vector_signs_identically() {
-    let mut cos_files = json_files_in(&shared().join("cos_sign"));
+    let mut cos_files = json_files_in(&vendored().join("cos_sign"));
     cos_files.extend(extra("COSCLS_EXTRA_COS_VECTORS"));
-    let mut cls_files = vec![shared().join("cls/sign.json")];
+    let mut cls_files = vec![vendored().join("cls/sign.json")];
     cls_files.extend(extra("COSCLS_EXTRA_CLS_VECTORS"));
 
     let mut failures = Vec::new();

@@ -1,4 +1,4 @@
-//! CLS `POST /structuredlog?topic_id=` (cls.md §1–§4).
+//! CLS `POST /structuredlog?topic_id=` (docs/protocol/cls.md §1–§4).
 //!
 //! Limits and answers (JSON `{"errorcode","errormessage"}`, `X-Cls-Requestid`):
 //!
@@ -485,9 +485,10 @@ mod tests {
     fn decodes_the_python_sdk_vector_in_lz4_and_plain() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/cls/log_group_list.json"
+            "/../tests/data/vectors/cls/log_group_list.json"
         );
-        let text = std::fs::read_to_string(path).expect("shared/vectors/cls/log_group_list.json");
+        let text =
+            std::fs::read_to_string(path).expect("tests/data/vectors/cls/log_group_list.json");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let plain = hex::decode(v["uncompressed_hex"].as_str().unwrap()).unwrap();
         let lz4 = hex::decode(v["lz4"]["compressed_hex"].as_str().unwrap()).unwrap();
@@ -539,7 +540,7 @@ mod tests {
         assert_eq!(decode(&huge, None).unwrap_err().status, 413);
     }
 
-    /// The shared vector's 126-byte LogGroupList as `zstd -3` (CLI v1.5.4,
+    /// The vector's 126-byte LogGroupList as `zstd -3` (CLI v1.5.4,
     /// libzstd, the C library the SDK's `zstd` feature links) writes it: one
     /// compressed block with sequences, content size and an XXH64 checksum.
     const VECTOR_ZSTD_CLI_HEX: &str = "28b52ffd247ead030074060a7c0a2408fbd095ffbc31120d0a056c6576656c1204494e464f120c0a036d7367120568656c6c6f0a2b08b0db0e054552524f5212120b626f6f6d20e4bda0e5a5bd1a102f7661722f6c6f672f6170702e6c6f67220831302e312a0b0a03656e76120470726f640400cb85a7d46040ace9527af34fd784";
@@ -547,9 +548,10 @@ mod tests {
     fn vector_plain() -> Vec<u8> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/cls/log_group_list.json"
+            "/../tests/data/vectors/cls/log_group_list.json"
         );
-        let text = std::fs::read_to_string(path).expect("shared/vectors/cls/log_group_list.json");
+        let text =
+            std::fs::read_to_string(path).expect("tests/data/vectors/cls/log_group_list.json");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         hex::decode(v["uncompressed_hex"].as_str().unwrap()).unwrap()
     }

@@ -344,8 +344,9 @@ async fn main() -> Result<(), BoxError> {
     let exporting = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
     let telemetry = if exporting {
         Some(
+            // The program's name is only a default: OTEL_SERVICE_NAME wins.
             Telemetry::builder()
-                .service_name("coscls-quickstart")
+                .default_service_name("coscls-quickstart")
                 .build()?,
         )
     } else {
@@ -385,7 +386,11 @@ async fn main() -> Result<(), BoxError> {
     match telemetry {
         Some(t) => {
             t.shutdown()?;
-            println!("Traces and metrics were exported over OTLP; open Jaeger (http://localhost:16686) and look for service coscls-quickstart.");
+            let service = std::env::var("OTEL_SERVICE_NAME")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "coscls-quickstart".into());
+            println!("Traces and metrics were exported over OTLP; open Jaeger (http://localhost:16686) and look for service {service}.");
         }
         None => println!(
             "To see these operations as traces in Jaeger and as latency histograms in Prometheus:\n  \

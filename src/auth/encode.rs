@@ -1,7 +1,7 @@
 //! Percent-encoding as COS and CLS sign and send it.
 //!
 //! One encoder serves both the signature and the wire, because the commonest
-//! COS signing bug (cos.md §8.1) is a client that encodes the two differently.
+//! COS signing bug (docs/protocol/cos.md §8.1) is a client that encodes the two differently.
 
 /// RFC 3986 encoding with upper-case hex: every byte except `A-Z a-z 0-9 - _ . ~`
 /// becomes `%XX`. Space is `%20`, never `+`; `/` is `%2F`.
@@ -16,7 +16,7 @@ pub fn uri_encode(input: &str) -> String {
 /// Like [`uri_encode`] but keeps `/`, for object paths on the wire.
 ///
 /// `+` is always sent as `%2B`: COS decodes a raw `+` in a path as a space
-/// (cos.md §1.6).
+/// (docs/protocol/cos.md §1.6).
 ///
 /// ```
 /// assert_eq!(coscls::auth::path_encode("/dir/a b+.txt"), "/dir/a%20b%2B.txt");
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn path_encoding_matches_the_python_sdk_wire_path() {
-        // py_put_object_special_key in cos.md §2
+        // py_put_object_special_key in docs/protocol/cos.md §2
         assert_eq!(
             path_encode("/dir/sub dir/文件 +!*'()~@$&=;:,.txt"),
             "/dir/sub%20dir/%E6%96%87%E4%BB%B6%20%2B%21%2A%27%28%29~%40%24%26%3D%3B%3A%2C.txt"

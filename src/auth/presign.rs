@@ -5,7 +5,7 @@ use super::encode::{path_encode, uri_encode};
 use super::sign::{sign, KeyTime, SignableRequest};
 use super::Credentials;
 
-/// Where the signature goes in the URL (cos.md §1.5).
+/// Where the signature goes in the URL (docs/protocol/cos.md §1.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PresignStyle {
     /// The seven `q-*` fields as separate parameters, then the caller's
@@ -39,7 +39,7 @@ pub const SECURITY_TOKEN_PARAM: &str = "x-cos-security-token";
 
 /// Builds a presigned URL. With temporary credentials the session token is
 /// added as a *signed* `x-cos-security-token` parameter, so it cannot be
-/// stripped or swapped (the Python SDK leaves this to the caller, cos.md §1.4).
+/// stripped or swapped (the Python SDK leaves this to the caller, docs/protocol/cos.md §1.4).
 ///
 /// ```
 /// use coscls::auth::{presign_url, Credentials, KeyTime, PresignRequest, PresignStyle};

@@ -1,8 +1,9 @@
-//! The `q-sign-algorithm=sha1` signature shared by COS and CLS (cos.md §1, cls.md §3).
+//! The `q-sign-algorithm=sha1` signature shared by COS and CLS
+//! (docs/protocol/cos.md §1, docs/protocol/cls.md §3).
 //!
 //! Signing is a pure function of the credentials, the key-time window and the
 //! request parts: no clock and no I/O inside, so it is tested stage by stage
-//! against the vectors in `shared/vectors/`.
+//! against the vectors in `tests/data/vectors/`.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -58,7 +59,7 @@ pub struct SignableRequest<'a> {
 /// `SignatureDoesNotMatch` error, so a mismatch can be diagnosed by diffing.
 ///
 /// The derived SignKey is deliberately absent: it works as a password for
-/// the whole window (the Python SDK logs it, cos.md §9).
+/// the whole window (the Python SDK logs it, docs/protocol/cos.md §9).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Signature {
     /// The `Authorization` header value.
@@ -91,7 +92,7 @@ impl fmt::Debug for Signature {
 /// Which request headers a signature covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderRule {
-    /// The official COS SDKs' filter (cos.md §1.2): the Python list plus the
+    /// The official COS SDKs' filter (docs/protocol/cos.md §1.2): the Python list plus the
     /// Go SDK's CORS pre-flight names, and every `x-cos-*` / `x-ci-*` header.
     /// It covers everything "strict signature mode" demands.
     Cos,
@@ -523,7 +524,7 @@ mod tests {
 
     #[test]
     fn doc_example_reproduces() {
-        // cos.md §2 doc_put_object_cjk_key, the published worked example.
+        // docs/protocol/cos.md §2 doc_put_object_cjk_key, the published worked example.
         let creds = Credentials::new(
             "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q",
             "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz",
@@ -596,7 +597,7 @@ mod tests {
 
     #[test]
     fn lower_case_happens_before_sorting() {
-        // cls.md §3: the Python SDK sorts by original case; we must not.
+        // docs/protocol/cls.md §3: the Python SDK sorts by original case; we must not.
         let sig = sign_with_key(
             "id",
             "key",

@@ -56,7 +56,7 @@ struct Inner {
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
     /// `x-cls-hashkey`: routes the request to the partition whose MD5 range
-    /// holds it (cls.md §1). See [`PutOptions::hash_key_of`].
+    /// holds it (docs/protocol/cls.md §1). See [`PutOptions::hash_key_of`].
     pub hash_key: Option<String>,
     /// Overrides the client's compression for this call.
     pub compression: Option<Compression>,
@@ -64,7 +64,7 @@ pub struct PutOptions {
 
 impl PutOptions {
     /// The hash key for a routing key: the lower-case hex MD5 of `routing_key`,
-    /// a point in the MD5 range that CLS partitions split (cls.md §1).
+    /// a point in the MD5 range that CLS partitions split (docs/protocol/cls.md §1).
     ///
     /// ```
     /// let opts = coscls::cls::PutOptions::hash_key_of("user-42");

@@ -1,4 +1,4 @@
-//! Body compression for `/structuredlog` (cls.md §1): a raw LZ4 block (no
+//! Body compression for `/structuredlog` (docs/protocol/cls.md §1): a raw LZ4 block (no
 //! frame, no size prefix) by default, a zstd frame, or none.
 
 use bytes::Bytes;

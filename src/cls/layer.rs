@@ -5,7 +5,7 @@
 //! Each event becomes one CLS log with the keys `level` (`INFO`…),
 //! `target`, `message`, every event field (as text), and `traceID` /
 //! `spanID` in lower-case hex, or empty strings outside a traced span (the
-//! keys of the OpenTelemetry collector's CLS exporter, cls.md §6).
+//! keys of the OpenTelemetry collector's CLS exporter, docs/protocol/cls.md §6).
 //!
 //! It never recurses: events from the crates that do the shipping (coscls,
 //! reqwest, hyper, h2, tonic, tower, rustls, opentelemetry) are skipped, and
@@ -227,7 +227,7 @@ impl Fields {
     }
 }
 
-/// A CLS key for an event field: keys must not start with `_` (cls.md §2),
+/// A CLS key for an event field: keys must not start with `_` (docs/protocol/cls.md §2),
 /// and the layer's own keys are not overwritten.
 fn key_for(name: &str) -> String {
     let trimmed = name.trim_start_matches('_');

@@ -1,4 +1,4 @@
-//! The service's request limits (cls.md §4) and the size accounting the
+//! The service's request limits (docs/protocol/cls.md §4) and the size accounting the
 //! client and the producer share.
 //!
 //! Pure functions: a request that breaks a limit is refused here, before any

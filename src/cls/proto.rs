@@ -1,15 +1,15 @@
-//! The CLS upload schema (`shared/protocol/cls.proto`, proto2), derived with prost.
+//! The CLS upload schema (`docs/protocol/cls.proto`, proto2), derived with prost.
 //!
 //! Hand-written derives instead of a `build.rs` + protoc step: the schema is
 //! five small messages that have not changed across any SDK, and a build
 //! script would need `protoc` on every machine. proto2 `required` fields are
 //! marked `required`, so prost encodes them even when zero or empty, as the
-//! official SDKs do (cls.md §2).
+//! official SDKs do (docs/protocol/cls.md §2).
 
 /// One log line: a time and key/value contents.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Log {
-    /// Unix time in milliseconds (cls.md §2 recommends ms).
+    /// Unix time in milliseconds (docs/protocol/cls.md §2 recommends ms).
     #[prost(int64, required, tag = "1")]
     pub time: i64,
     /// The fields of the log.
@@ -161,11 +161,11 @@ mod tests {
         assert_eq!(hex::encode(log.encode_to_vec()), "080012050a016b1200");
     }
 
-    /// The input of `shared/vectors/cls/log_group_list.json`, as the SDK built it.
+    /// The input of `tests/data/vectors/cls/log_group_list.json`, as the SDK built it.
     fn vector() -> (LogGroupList, serde_json::Value) {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/cls/log_group_list.json"
+            "/tests/data/vectors/cls/log_group_list.json"
         );
         let text = std::fs::read_to_string(path).expect("vector file");
         let v: serde_json::Value = serde_json::from_str(&text).expect("vector json");

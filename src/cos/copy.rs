@@ -1,6 +1,6 @@
 //! Copies of any size. COS copies at most 5 GiB in one CopyObject; larger
 //! sources are copied server-side in parts (UploadPartCopy with
-//! `x-cos-copy-source-range`, cos.md §3): no byte passes through the client,
+//! `x-cos-copy-source-range`, docs/protocol/cos.md §3): no byte passes through the client,
 //! parts run concurrently, and a failed copy is aborted so that no parts are
 //! left behind to be billed.
 

@@ -1,4 +1,4 @@
-//! CRC-64/XZ, the checksum COS reports in `x-cos-hash-crc64ecma` (cos.md §6).
+//! CRC-64/XZ, the checksum COS reports in `x-cos-hash-crc64ecma` (docs/protocol/cos.md §6).
 //!
 //! COS computes "CRC-64 per ECMA-182" the way Go's `hash/crc64` with the ECMA
 //! table does: reflected polynomial, initial value and final XOR all ones,
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn values_from_the_python_sdk_function() {
-        // cos.md §6: computed with cos-python-sdk-v5's crcmod parameters.
+        // docs/protocol/cos.md §6: computed with cos-python-sdk-v5's crcmod parameters.
         assert_eq!(checksum(b"123456789"), 11051210869376104954);
         assert_eq!(checksum(b"a"), 3675645893302102789);
         assert_eq!(checksum(b"hello cos"), 13242225731321912570);

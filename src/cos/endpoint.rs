@@ -8,9 +8,9 @@ use std::fmt;
 use super::Error;
 use crate::auth::{encode_into, path_encode};
 
-/// Longest host name COS accepts for a bucket (cos.md §4).
+/// Longest host name COS accepts for a bucket (docs/protocol/cos.md §4).
 pub const MAX_BUCKET_HOST_LEN: usize = 60;
-/// Longest object key, in UTF-8 bytes (cos.md §4).
+/// Longest object key, in UTF-8 bytes (docs/protocol/cos.md §4).
 pub const MAX_KEY_BYTES: usize = 850;
 
 /// A bucket name in `<name>-<appid>` form.
@@ -124,7 +124,7 @@ impl fmt::Display for Region {
 /// Checks an object key: non-empty UTF-8 of at most 850 bytes, no control
 /// characters, not starting with `/` or `\`, and not a path such as `a/..`
 /// that the server would normalise to the bucket root (which would turn a
-/// GetObject into a ListObjects, cos.md §4).
+/// GetObject into a ListObjects, docs/protocol/cos.md §4).
 ///
 /// ```
 /// use coscls::cos::validate_key;

@@ -57,9 +57,8 @@ impl PutObjectOutput {
 ///
 /// The headers are typed into an [`ObjectMeta`] on the first call to
 /// [`meta`](Self::meta), not when the answer arrives: most downloads only
-/// read the body, and typing every header (string copies, a date parse)
-/// cost a small GET about 3,400 instructions, a third of all coscls added
-/// to a bare reqwest request (BENCHMARKS.md).
+/// read the body, and those never pay for typing every header (string
+/// copies, a date parse).
 /// `Content-Length` and `x-cos-hash-crc64ecma`, which the body is checked
 /// against, are parsed on arrival, so a malformed one is still an error
 /// from [`Client::get_object`].
@@ -631,7 +630,7 @@ impl Client {
         let (parts, body) = self
             .send_for_body(&self.info("CopyObject", &bucket).with_key(key), req)
             .await?;
-        // A 200 carrying <Error> (cos.md §3) was turned into an error above.
+        // A 200 carrying <Error> (docs/protocol/cos.md §3) was turned into an error above.
         let result: xml::CopyObjectResult = xml::parse("CopyObject", &body)?;
         let crc64 = match result
             .crc64

@@ -15,7 +15,7 @@ use md5::{Digest as _, Md5};
 
 use super::{Error, Region};
 
-/// The most metadata COS stores per object, names and values together (cos.md §3).
+/// The most metadata COS stores per object, names and values together (docs/protocol/cos.md §3).
 pub const MAX_METADATA_BYTES: usize = 2048;
 /// Smallest part of a multipart upload except the last (1 MiB).
 pub const MIN_PART_SIZE: u64 = 1024 * 1024;
@@ -29,7 +29,7 @@ pub const MAX_PARTS: u32 = 10_000;
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Parts in flight at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 4;
-/// `x-cos-traffic-limit` bounds, in bit/s (cos.md §3).
+/// `x-cos-traffic-limit` bounds, in bit/s (docs/protocol/cos.md §3).
 pub const TRAFFIC_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 819_200..=838_860_800;
 
 /// A COS storage class. The common ones are constants; others (new classes,

@@ -46,7 +46,7 @@ impl Target<'_> {
         })?;
         headers.insert(http::header::HOST, host);
         // Strict signature mode wants Content-Length signed on every write,
-        // including empty ones (cos.md §1.2).
+        // including empty ones (docs/protocol/cos.md §1.2).
         if !body.is_empty() || method == Method::PUT || method == Method::POST {
             headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
@@ -603,7 +603,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.method, Method::PUT);
-        // The wire path from cos.md §2 (py_put_object_special_key).
+        // The wire path from docs/protocol/cos.md §2 (py_put_object_special_key).
         assert_eq!(
             r.url,
             "https://examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/dir/sub%20dir/%E6%96%87%E4%BB%B6%20%2B%21%2A%27%28%29~%40%24%26%3D%3B%3A%2C.txt"

@@ -1,4 +1,4 @@
-//! The XML bodies of the COS API (cos.md §3, §5), parsed leniently: unknown
+//! The XML bodies of the COS API (docs/protocol/cos.md §3, §5), parsed leniently: unknown
 //! elements are ignored, missing ones default, and the spelling variants seen
 //! in the official examples (`EncodingType` / `Encoding-type`, `Standard` /
 //! `STANDARD`, ISO or asctime dates, entity-escaped ETags) are accepted.
@@ -246,7 +246,7 @@ fn protocol_error(
 }
 
 /// Whether a 2xx body is really an `<Error>` document: CopyObject and
-/// CompleteMultipartUpload can fail after the 200 status was sent (cos.md §3).
+/// CompleteMultipartUpload can fail after the 200 status was sent (docs/protocol/cos.md §3).
 pub(crate) fn is_error_document(body: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
     let mut rest = text.trim_start_matches('\u{feff}').trim_start();

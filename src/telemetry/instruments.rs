@@ -53,15 +53,13 @@ impl Instruments {
 static CURRENT: RwLock<Option<Arc<Instruments>>> = RwLock::new(None);
 
 /// Counts [`set_meter`] calls, so that each thread sees when its copy of
-/// `CURRENT` is stale. Only read on the hot path: a shared line that is
-/// never written stays in every core's cache.
+/// `CURRENT` is stale. Only [`set_meter`] writes it; operations only read.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// This thread's copy of `CURRENT`, with the generation it was taken at.
-    /// Taking the read lock and cloning the `Arc` on every operation wrote
-    /// to two cache lines that every worker thread shares, and each write
-    /// pulled them away from the other cores.
+    /// This thread's copy of `CURRENT`, with the generation it was taken at:
+    /// an operation reads its instruments without taking the lock or
+    /// changing the shared `Arc`'s count.
     static LOCAL: RefCell<Option<(u64, Arc<Instruments>)>> = const { RefCell::new(None) };
 }
 

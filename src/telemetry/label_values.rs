@@ -15,8 +15,8 @@ const CAP: usize = 64;
 
 thread_local! {
     /// One table per thread, not one behind a lock: every operation clones
-    /// its bucket's and region's values, and with a shared table each clone
-    /// (and the lock) wrote to cache lines that all worker threads use.
+    /// its bucket's and region's values, and operations on different
+    /// threads never contend for a lock or write to the same memory.
     ///
     /// A B-tree, not a hash map: for the handful of buckets and regions a
     /// process uses, a few string comparisons beat hashing the name.

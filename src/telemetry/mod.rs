@@ -35,8 +35,8 @@ pub mod schema;
 
 pub use instruments::set_meter;
 pub use otlp::{
-    init, layer, quiet_sdk_export_errors, Protocol, Telemetry, TelemetryBuilder, TelemetryError,
-    TelemetryGuard,
+    init, init_with, layer, quiet_sdk_export_errors, Protocol, Telemetry, TelemetryBuilder,
+    TelemetryError, TelemetryGuard,
 };
 pub use producer::{observe_producer, ProducerMetrics};
 pub use redact::{is_secret_param, redact_url};

@@ -17,6 +17,7 @@ use tracing_subscriber::filter::FilterFn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{Layer, Registry};
 
 use super::export::{ExportHealth, ExportRuntime, ReportingMetricExporter, ReportingSpanExporter};
 use super::instruments::{scope, set_meter};
@@ -102,6 +103,7 @@ impl Telemetry {
 #[derive(Debug, Clone, Default)]
 pub struct TelemetryBuilder {
     service_name: Option<String>,
+    default_service_name: Option<String>,
     protocol: Option<Protocol>,
     endpoint: Option<String>,
     traces_endpoint: Option<String>,
@@ -115,8 +117,31 @@ pub struct TelemetryBuilder {
 
 impl TelemetryBuilder {
     /// `service.name` of the resource (else `OTEL_SERVICE_NAME`, else the SDK default).
+    /// This wins over the environment; for a name the environment may
+    /// override, use [`default_service_name`](Self::default_service_name).
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.name` of the resource when nothing else sets one: used only
+    /// if [`service_name`](Self::service_name) is not called, `OTEL_SERVICE_NAME`
+    /// is unset and `OTEL_RESOURCE_ATTRIBUTES` names no `service.name`. The
+    /// right choice for a program's own name, so operators can rename it.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), coscls::telemetry::TelemetryError> {
+    /// // Reported as "photo-archiver" unless OTEL_SERVICE_NAME says otherwise.
+    /// let telemetry = coscls::telemetry::Telemetry::builder()
+    ///     .default_service_name("photo-archiver")
+    ///     .traces(false)
+    ///     .metrics(false)
+    ///     .build()?;
+    /// telemetry.shutdown()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn default_service_name(mut self, name: impl Into<String>) -> Self {
+        self.default_service_name = Some(name.into());
         self
     }
 
@@ -305,8 +330,34 @@ impl TelemetryBuilder {
     /// tracer and meter providers and W3C propagator.
     ///
     /// Fails if the application already installed a global subscriber: use
-    /// `build` and [`TelemetryGuard::layer`] then.
+    /// `build` and [`TelemetryGuard::layer`] then, or give your own layers
+    /// to [`install_with`](Self::install_with).
     pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
+        self.install_with(tracing_subscriber::layer::Identity::new())
+    }
+
+    /// [`install`](Self::install), with `layer` added to the global
+    /// subscriber: the way to add [`ClsLayer`](crate::cls::ClsLayer) (or any
+    /// other layer) when coscls owns the subscriber, since a process has only
+    /// one. Combine several with [`Layer::and_then`](tracing_subscriber::Layer::and_then).
+    /// `layer` sees the events `RUST_LOG` lets through (default `info`).
+    ///
+    /// ```no_run
+    /// use coscls::cls::{Client, ClsLayer, Producer, ProducerConfig};
+    /// # async fn demo(client: Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let producer = Producer::new(client, ProducerConfig::default())?;
+    /// let telemetry = coscls::telemetry::Telemetry::builder()
+    ///     .default_service_name("photo-archiver")
+    ///     .install_with(ClsLayer::new(producer.clone(), "my-topic-id"))?;
+    /// tracing::info!("shipped to CLS, with the trace id of the current span");
+    /// producer.close(std::time::Duration::from_secs(10)).await;
+    /// telemetry.shutdown()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn install_with<L>(self, layer: L) -> Result<TelemetryGuard, TelemetryError>
+    where
+        L: Layer<Registry> + Send + Sync + 'static,
+    {
         // Nothing global changes unless the subscriber can be installed.
         let guard = self.build_providers()?;
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -315,6 +366,7 @@ impl TelemetryBuilder {
             .log_to_stderr
             .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
         tracing_subscriber::registry()
+            .with(layer)
             .with(filter)
             .with(quiet_sdk_export_errors())
             .with(fmt)
@@ -373,6 +425,15 @@ fn with_timeout<B: opentelemetry_otlp::WithExportConfig>(b: B, timeout: Option<D
 /// export is reported once on the log (or stderr).
 pub fn init() -> Result<TelemetryGuard, TelemetryError> {
     Telemetry::builder().install()
+}
+
+/// [`init`] with `layer` added to the global subscriber (see
+/// [`TelemetryBuilder::install_with`]), e.g. a [`ClsLayer`](crate::cls::ClsLayer).
+pub fn init_with<L>(layer: L) -> Result<TelemetryGuard, TelemetryError>
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    Telemetry::builder().install_with(layer)
 }
 
 /// The `tracing-opentelemetry` layer coscls's spans need, for an application
@@ -588,8 +649,21 @@ fn plan(
         }
         Ok(Some(SignalPlan { protocol, endpoint }))
     };
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are read by the SDK's
+    // resource detectors; a default name only fills in when both are silent.
+    let named_by_env = env("OTEL_SERVICE_NAME").is_some()
+        || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|attrs| {
+            attrs
+                .split(',')
+                .any(|kv| kv.split('=').next().map(str::trim) == Some("service.name"))
+        });
+    let service_name = match (&b.service_name, named_by_env) {
+        (Some(name), _) => Some(name.clone()),
+        (None, true) => None,
+        (None, false) => b.default_service_name.clone(),
+    };
     Ok(Plan {
-        service_name: b.service_name.clone(),
+        service_name,
         traces: signal(
             b.traces,
             "OTEL_TRACES_EXPORTER",
@@ -697,6 +771,22 @@ mod tests {
         assert_eq!(p.metrics, None);
         let off = plan_with(Telemetry::builder(), &[("OTEL_SDK_DISABLED", "true")]).unwrap();
         assert_eq!((off.traces, off.metrics), (None, None));
+    }
+
+    #[test]
+    fn a_default_service_name_yields_to_the_environment() {
+        let b = || Telemetry::builder().default_service_name("dflt");
+        let name = |b, vars: &[(&str, &str)]| plan_with(b, vars).unwrap().service_name;
+        assert_eq!(name(b(), &[]).as_deref(), Some("dflt"));
+        // None: the SDK's resource detectors then read the variable.
+        assert_eq!(name(b(), &[("OTEL_SERVICE_NAME", "my-app")]), None);
+        let attrs = [("OTEL_RESOURCE_ATTRIBUTES", "team=a, service.name=my-app")];
+        assert_eq!(name(b(), &attrs), None);
+        let other = [("OTEL_RESOURCE_ATTRIBUTES", "service.namespace=x")];
+        assert_eq!(name(b(), &other).as_deref(), Some("dflt"));
+        let explicit = b().service_name("fixed");
+        let vars = [("OTEL_SERVICE_NAME", "my-app")];
+        assert_eq!(name(explicit, &vars).as_deref(), Some("fixed"));
     }
 
     #[test]

@@ -1,5 +1,4 @@
-//! The names users build dashboards and alerts on (ARCHITECTURE.md,
-//! "Telemetry schema"). They are a public contract: changing one is a
+//! The names users build dashboards and alerts on. They are a public contract: changing one is a
 //! breaking change, and `docs/telemetry.md` lists them in tables.
 
 /// Span attribute keys.

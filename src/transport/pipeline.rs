@@ -1,7 +1,7 @@
-//! The flow of one SDK call (ARCHITECTURE.md "Flow of one request"):
-//! for each attempt, build the request, sign it with fresh credentials and
-//! the corrected clock, send it, and turn an error status into the service's
-//! error; retry per the policy; all inside one telemetry operation.
+//! The flow of one SDK call: for each attempt, build the request, sign it
+//! with fresh credentials and the corrected clock, send it, and turn an error
+//! status into the service's error; retry per the policy; all inside one
+//! telemetry operation.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -38,7 +38,8 @@ impl SigningProfile {
         validity: Duration::from_secs(900),
         backdate: Duration::from_secs(60),
     };
-    /// CLS: `content-type;host` + params, `X-Cls-Token`, `[now-60, now+300]` (cls.md §3).
+    /// CLS: `content-type;host` + params, `X-Cls-Token`, `[now-60, now+300]`
+    /// (docs/protocol/cls.md §3).
     pub const CLS: SigningProfile = SigningProfile {
         rule: HeaderRule::Cls,
         token_header: "x-cls-token",
@@ -270,8 +271,8 @@ impl Pipeline {
     /// and duration end when it has been read or dropped.
     ///
     /// `build` may return the request boxed already; otherwise it is boxed
-    /// here. Boxed, it passes through the attempt and retry futures as a
-    /// pointer: by value, each of those futures kept its own copy of it.
+    /// here, so the attempt and retry futures hold it as a pointer, not by
+    /// value.
     pub async fn execute<E, B, R, P, PF>(
         &self,
         info: &OperationInfo<'_>,

@@ -11,7 +11,7 @@ use crate::auth::BoxFuture;
 ///
 /// There is no total per-request timeout by default: a 5 GB part on a slow
 /// link legitimately takes long, and the Go SDK's users hit exactly that
-/// (cos.md §8.4). A read timeout catches a stalled connection instead.
+/// (docs/protocol/cos.md §8.4). A read timeout catches a stalled connection instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Time to establish a connection (TCP + TLS).

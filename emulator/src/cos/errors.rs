@@ -1,4 +1,4 @@
-//! COS error answers: status, code and the `<Error>` XML body (cos.md §5).
+//! COS error answers: status, code and the `<Error>` XML body (docs/protocol/cos.md §5).
 
 use crate::store::StoreError;
 use crate::verify::AuthError;
@@ -95,7 +95,7 @@ impl CosError {
         }
     }
 
-    /// How COS refuses a signature (cos.md §5 status table).
+    /// How COS refuses a signature (docs/protocol/cos.md §5 status table).
     pub(crate) fn from_auth(e: AuthError) -> Self {
         match e {
             AuthError::Missing => Self::new(

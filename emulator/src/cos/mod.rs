@@ -363,7 +363,7 @@ const STORAGE_CLASSES: &[&str] = &[
     "MAZ_ARCHIVE",
 ];
 
-/// Maximum total size of `x-cos-meta-*` names and values (cos.md §3).
+/// Maximum total size of `x-cos-meta-*` names and values (docs/protocol/cos.md §3).
 const MAX_USER_META: usize = 2048;
 
 /// Content type, stored headers, user metadata and storage class from request headers.

@@ -18,7 +18,7 @@ use crate::state::State;
 use crate::store::{crc64_combine, Object, Part, Written};
 use crate::time::iso8601;
 
-/// Largest part (5 GB) and most parts (cos.md §4).
+/// Largest part (5 GB) and most parts (docs/protocol/cos.md §4).
 const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 const MAX_PARTS: u64 = 10_000;
 

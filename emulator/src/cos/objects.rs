@@ -15,7 +15,7 @@ use crate::store::{Object, ObjectMeta};
 use crate::time::{http_date, iso8601, unix};
 use coscls::auth::{percent_decode, uri_encode};
 
-/// Single-request object size limit (5 GB, cos.md §4).
+/// Single-request object size limit (5 GB, docs/protocol/cos.md §4).
 pub(crate) const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
 pub(crate) async fn put_object(

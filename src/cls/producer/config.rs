@@ -1,5 +1,5 @@
 //! Producer settings, with defaults no worse than the official Go producer's
-//! (cls.md §5) and hard limits never above the service's (§4).
+//! (docs/protocol/cls.md §5) and hard limits never above the service's (§4).
 
 use std::time::Duration;
 
