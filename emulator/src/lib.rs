@@ -28,7 +28,9 @@
 //! signed path `/<key>`) or, on an IP or `localhost` host, from the first
 //! path segment (signed path: the whole decoded path `/<bucket>/<key>`).
 //! Absolute-form request targets are accepted, so unmodified SDKs reach the
-//! emulator through their HTTP proxy setting.
+//! emulator through their HTTP proxy setting; the target's host must then be
+//! the Host header's (a default port aside), because routing and signature
+//! verification use that one host: otherwise `403 AccessDenied` (CLS: `401`).
 //!
 //! Objects live in memory (as 1 MiB chunks) or, with
 //! [`EmulatorBuilder::data_dir`], in files that survive a restart; bodies
