@@ -14,9 +14,9 @@ use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::body::{self, Body};
+use crate::canonical::percent_decode;
 use crate::faults::FaultConfig;
 use crate::state::State;
-use coscls::auth::percent_decode;
 
 fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     let text =

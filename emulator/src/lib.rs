@@ -76,6 +76,7 @@
 mod admin;
 mod body;
 mod builder;
+mod canonical;
 mod cls;
 mod cos;
 mod faults;
@@ -86,6 +87,9 @@ mod store;
 mod time;
 mod verify;
 mod wire_case;
+
+#[cfg(test)]
+mod vector_tests;
 
 pub use builder::{
     Emulator, EmulatorBuilder, StartError, DEFAULT_MIN_PART_SIZE, DEFAULT_SECRET_ID,

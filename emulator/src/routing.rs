@@ -5,7 +5,7 @@
 //! (path-style). The signed path differs: virtual-hosted requests sign `/<key>`,
 //! path-style requests sign the whole decoded path `/<bucket>/<key>`.
 
-use coscls::auth::percent_decode;
+use crate::canonical::percent_decode;
 
 /// Prefix of the unsigned admin API.
 pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";

@@ -122,7 +122,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         return Ok(crate::admin::handle(&state, &parts.method, path, body).await);
     }
     let request_id = state.request_id();
-    let query = coscls::auth::parse_query(parts.uri.query().unwrap_or_default());
+    let query = crate::canonical::parse_query(parts.uri.query().unwrap_or_default());
     let (service, op) = match &route {
         Route::Cos(target) => (
             Service::Cos,
