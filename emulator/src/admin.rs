@@ -14,9 +14,9 @@ use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::body::{self, Body};
+use crate::canonical::percent_decode;
 use crate::faults::FaultConfig;
 use crate::state::State;
-use coscls::auth::percent_decode;
 
 fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     let text =
@@ -32,6 +32,19 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     json(status, &serde_json::json!({ "error": message.into() }))
+}
+
+/// The first field of a JSON object that does not fit its `FaultConfig`
+/// type on its own (`"clock_offset_secs": 4e11` is a float, not an i64),
+/// because serde's message gives only a line and column.
+fn bad_field(data: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(data).ok()?;
+    value.as_object()?.iter().find_map(|(name, v)| {
+        let one = serde_json::json!({ name.as_str(): v });
+        serde_json::from_value::<FaultConfig>(one)
+            .is_err()
+            .then(|| name.clone())
+    })
 }
 
 /// Answers an admin request; `path` is what follows `/_emulator/`.
@@ -64,10 +77,13 @@ pub(crate) async fn handle(
             let faults: FaultConfig = match serde_json::from_slice(&data) {
                 Ok(f) => f,
                 Err(e) => {
+                    let field = bad_field(&data)
+                        .map(|f| format!(" (field {f})"))
+                        .unwrap_or_default();
                     return error(
                         StatusCode::BAD_REQUEST,
-                        format!("invalid FaultConfig JSON: {e}"),
-                    )
+                        format!("invalid FaultConfig JSON{field}: {e}"),
+                    );
                 }
             };
             if let Err(e) = faults.validate() {

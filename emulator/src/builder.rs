@@ -322,8 +322,39 @@ impl Emulator {
     }
 
     /// Replaces the fault configuration (takes effect for the next request).
+    ///
+    /// # Panics
+    ///
+    /// When [`FaultConfig::validate`] refuses `faults`: a test that sets an
+    /// impossible fault has a bug worth stopping at. Values from outside a
+    /// test go through [`Emulator::try_set_faults`] (or `PUT /_emulator/faults`,
+    /// which answers 400).
+    #[track_caller]
     pub fn set_faults(&self, faults: FaultConfig) {
+        if let Err(e) = self.try_set_faults(faults) {
+            panic!("Emulator::set_faults: {e}");
+        }
+    }
+
+    /// Replaces the fault configuration when [`FaultConfig::validate`]
+    /// accepts it; otherwise keeps the current one and says which field is
+    /// wrong.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use coscls_emulator::{Emulator, FaultConfig};
+    /// let emu = Emulator::builder().start().await?;
+    /// let skew = FaultConfig { clock_offset_secs: i64::MAX, ..Default::default() };
+    /// assert!(emu.try_set_faults(skew).unwrap_err().contains("clock_offset_secs"));
+    /// assert_eq!(emu.faults().clock_offset_secs, 0);
+    /// emu.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn try_set_faults(&self, faults: FaultConfig) -> Result<(), String> {
+        faults.validate()?;
         self.state.set_faults(faults);
+        Ok(())
     }
 
     /// The current fault configuration (`fail_next` counts down as it fires).

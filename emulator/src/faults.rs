@@ -57,7 +57,29 @@ impl Default for FaultConfig {
 }
 
 impl FaultConfig {
-    /// Checks rates are probabilities and the status is an error status.
+    /// The largest clock skew accepted either way: a century, in seconds.
+    /// The skewed clock must stay a date that `Date` headers and listings can
+    /// write (years 1970..=9999 for HTTP dates); a century of skew keeps it
+    /// there and far exceeds any skew a client test needs.
+    pub const MAX_CLOCK_OFFSET_SECS: i64 = 100 * 366 * 86_400;
+
+    /// The longest injected latency accepted: one day. Longer ones are no
+    /// test of a client's timeouts, and a deadline computed from them could
+    /// overflow the clock.
+    pub const MAX_LATENCY: Duration = Duration::from_secs(86_400);
+
+    /// Checks rates are probabilities, the status is an error status, and the
+    /// clock offset and latency are within [`MAX_CLOCK_OFFSET_SECS`] and
+    /// [`MAX_LATENCY`]; the message names the bad field.
+    ///
+    /// [`MAX_CLOCK_OFFSET_SECS`]: Self::MAX_CLOCK_OFFSET_SECS
+    /// [`MAX_LATENCY`]: Self::MAX_LATENCY
+    ///
+    /// ```
+    /// use coscls_emulator::FaultConfig;
+    /// let skewed = FaultConfig { clock_offset_secs: i64::MAX, ..Default::default() };
+    /// assert!(skewed.validate().unwrap_err().contains("clock_offset_secs"));
+    /// ```
     pub fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
             ("error_rate", self.error_rate),
@@ -67,6 +89,22 @@ impl FaultConfig {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
             }
+        }
+        if !(-Self::MAX_CLOCK_OFFSET_SECS..=Self::MAX_CLOCK_OFFSET_SECS)
+            .contains(&self.clock_offset_secs)
+        {
+            return Err(format!(
+                "clock_offset_secs must be between -{max} and {max} (a century), got {}",
+                self.clock_offset_secs,
+                max = Self::MAX_CLOCK_OFFSET_SECS
+            ));
+        }
+        if self.latency > Self::MAX_LATENCY {
+            return Err(format!(
+                "latency_ms must be at most {} (one day), got {}",
+                Self::MAX_LATENCY.as_millis(),
+                self.latency.as_millis()
+            ));
         }
         if !(400..=599).contains(&self.error_status) {
             return Err(format!(
@@ -173,5 +211,30 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().contains("error_status"));
+        for offset in [i64::MAX, i64::MIN, 400_000_000_000, -400_000_000_000] {
+            let bad = FaultConfig {
+                clock_offset_secs: offset,
+                ..Default::default()
+            };
+            assert!(bad.validate().unwrap_err().contains("clock_offset_secs"));
+        }
+        let edge = FaultConfig {
+            clock_offset_secs: -FaultConfig::MAX_CLOCK_OFFSET_SECS,
+            latency: FaultConfig::MAX_LATENCY,
+            ..Default::default()
+        };
+        assert!(edge.validate().is_ok());
+        let bad = FaultConfig {
+            latency: Duration::from_millis(u64::MAX),
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("latency_ms"));
+        for rate in [f64::NAN, f64::INFINITY, -0.1] {
+            let bad = FaultConfig {
+                corrupt_body_rate: rate,
+                ..Default::default()
+            };
+            assert!(bad.validate().unwrap_err().contains("corrupt_body_rate"));
+        }
     }
 }

@@ -28,7 +28,9 @@
 //! signed path `/<key>`) or, on an IP or `localhost` host, from the first
 //! path segment (signed path: the whole decoded path `/<bucket>/<key>`).
 //! Absolute-form request targets are accepted, so unmodified SDKs reach the
-//! emulator through their HTTP proxy setting.
+//! emulator through their HTTP proxy setting; the target's host must then be
+//! the Host header's (a default port aside), because routing and signature
+//! verification use that one host: otherwise `403 AccessDenied` (CLS: `401`).
 //!
 //! Objects live in memory (as 1 MiB chunks) or, with
 //! [`EmulatorBuilder::data_dir`], in files that survive a restart; bodies
@@ -74,6 +76,7 @@
 mod admin;
 mod body;
 mod builder;
+mod canonical;
 mod cls;
 mod cos;
 mod faults;
@@ -84,6 +87,9 @@ mod store;
 mod time;
 mod verify;
 mod wire_case;
+
+#[cfg(test)]
+mod vector_tests;
 
 pub use builder::{
     Emulator, EmulatorBuilder, StartError, DEFAULT_MIN_PART_SIZE, DEFAULT_SECRET_ID,

@@ -28,9 +28,9 @@ OPTIONS:
     --min-part-size BYTES    smallest multipart part but the last [default: 1048576]
     --error-rate P           probability of an injected failure (0..1)
     --error-status CODE      status of injected failures [default: 503]
-    --latency-ms MS          extra latency per request
+    --latency-ms MS          extra latency per request (at most a day: 86400000)
     --drop-rate P            probability of dropping the connection mid-response
-    --clock-offset SECS      server clock skew in seconds (may be negative)
+    --clock-offset SECS      server clock skew in seconds (may be negative; at most a century)
     --corrupt-rate P         probability of altering a GET body after its CRC header
     -h, --help               print this help
 
@@ -106,7 +106,20 @@ fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Comman
         }
         i += 1;
     }
-    faults.validate()?;
+    faults.validate().map_err(|e| {
+        let flag = [
+            ("error_rate", "--error-rate"),
+            ("error_status", "--error-status"),
+            ("latency_ms", "--latency-ms"),
+            ("drop_rate", "--drop-rate"),
+            ("clock_offset_secs", "--clock-offset"),
+            ("corrupt_body_rate", "--corrupt-rate"),
+        ]
+        .iter()
+        .find(|(field, _)| e.starts_with(field))
+        .map_or("", |(_, flag)| flag);
+        format!("{flag}: {e}")
+    })?;
     let secret_id = secret_id
         .or_else(|| env("COSCLS_EMULATOR_SECRET_ID"))
         .or_else(|| env("TENCENTCLOUD_SECRET_ID"));
@@ -241,6 +254,10 @@ mod tests {
         assert!(run("--error-rate 2", &[])
             .unwrap_err()
             .contains("error_rate"));
+        let e = run("--clock-offset 9223372036854775807", &[]).unwrap_err();
+        assert!(e.starts_with("--clock-offset: clock_offset_secs"), "{e}");
+        let e = run("--latency-ms 18446744073709551615", &[]).unwrap_err();
+        assert!(e.starts_with("--latency-ms: latency_ms"), "{e}");
         assert!(run("--bogus 1", &[]).unwrap_err().contains("--bogus"));
         assert!(run("--listen", &[]).unwrap_err().contains("needs a value"));
         assert!(run("--listen nowhere", &[])

@@ -5,7 +5,7 @@
 //! (path-style). The signed path differs: virtual-hosted requests sign `/<key>`,
 //! path-style requests sign the whole decoded path `/<bucket>/<key>`.
 
-use coscls::auth::percent_decode;
+use crate::canonical::percent_decode;
 
 /// Prefix of the unsigned admin API.
 pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";
@@ -79,6 +79,72 @@ pub(crate) fn bucket_from_host(host: &str) -> Option<&str> {
         .split_once(".cos.")
         .or_else(|| h.split_once(".cos-internal."))?;
     (!bucket.is_empty() && !bucket.contains('.')).then_some(bucket)
+}
+
+/// The host a request was addressed to, when its request target and its Host
+/// header name different hosts (or Host is repeated or unreadable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostMismatch(pub(crate) String);
+
+/// The one host a request is routed by and verified against.
+///
+/// An absolute-form target (`GET http://b.cos.x/k`, as sent to a proxy) names
+/// its host in the target; RFC 9112 §3.2.2 makes that authority win over Host.
+/// The signature, though, covers the Host header the client signed, so the
+/// two must name the same host (case-insensitively, a default port written or
+/// not): otherwise a request signed for bucket A could be routed to bucket B.
+/// Without an absolute-form target the Host header is the host; with
+/// neither, the empty string (path-style, and a listed `host` is absent).
+pub(crate) fn request_host(
+    scheme: Option<&str>,
+    target_authority: Option<&str>,
+    host_headers: &[&[u8]],
+) -> Result<String, HostMismatch> {
+    let host_header = match host_headers {
+        [] => None,
+        [one] => Some(
+            std::str::from_utf8(one)
+                .map_err(|_| HostMismatch("the Host header is not valid UTF-8".to_string()))?,
+        ),
+        _ => {
+            return Err(HostMismatch(format!(
+                "the request carries {} Host headers; exactly one is allowed",
+                host_headers.len()
+            )))
+        }
+    };
+    match (target_authority, host_header) {
+        (Some(target), Some(host)) => {
+            if same_host(scheme, target, host) {
+                Ok(target.to_string())
+            } else {
+                Err(HostMismatch(format!(
+                    "the request target names host {target:?} but the Host header is {host:?}"
+                )))
+            }
+        }
+        (Some(target), None) => Ok(target.to_string()),
+        (None, Some(host)) => Ok(host.to_string()),
+        (None, None) => Ok(String::new()),
+    }
+}
+
+/// Whether two authorities name the same host: ASCII case ignored, and the
+/// scheme's default port (80, or 443 for https) equal to no port.
+fn same_host(scheme: Option<&str>, a: &str, b: &str) -> bool {
+    let default_port = if scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
+        "443"
+    } else {
+        "80"
+    };
+    let canonical = |h: &str| -> String {
+        let h = h.trim().to_ascii_lowercase();
+        match h.rsplit_once(':') {
+            Some((name, port)) if port == default_port && !name.ends_with(':') => name.to_string(),
+            _ => h,
+        }
+    };
+    canonical(a) == canonical(b)
 }
 
 /// Resolves a request from its raw (percent-encoded) path and its host.
@@ -186,6 +252,41 @@ mod tests {
     fn bad_escapes_are_refused() {
         assert!(resolve("/b-1/%zz", "127.0.0.1").is_err());
         assert!(resolve("/b-1/%FF", "127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn one_host_for_routing_and_signing() {
+        let a = "a-1.cos.ap-x.myqcloud.com";
+        let b = "b-1.cos.ap-x.myqcloud.com";
+        // Origin form: the Host header.
+        assert_eq!(request_host(None, None, &[a.as_bytes()]).unwrap(), a);
+        // Absolute form through a proxy, Host repeating the target.
+        assert_eq!(
+            request_host(Some("http"), Some(b), &[b.as_bytes()]).unwrap(),
+            b
+        );
+        assert_eq!(
+            request_host(
+                Some("http"),
+                Some("B-1.cos.ap-x.myqcloud.com:80"),
+                &[b.as_bytes()]
+            )
+            .unwrap(),
+            "B-1.cos.ap-x.myqcloud.com:80"
+        );
+        assert!(request_host(Some("https"), Some("h:443"), &[b"h".as_slice()]).is_ok());
+        // Absolute form alone.
+        assert_eq!(request_host(Some("http"), Some(b), &[]).unwrap(), b);
+        assert_eq!(request_host(None, None, &[]).unwrap(), "");
+        // Signed for A, sent to B.
+        let e = request_host(Some("http"), Some(b), &[a.as_bytes()]).unwrap_err();
+        assert!(e.0.contains(a) && e.0.contains(b), "{e:?}");
+        // A port that is not the default is a different host.
+        assert!(request_host(Some("http"), Some("h:8080"), &[b"h".as_slice()]).is_err());
+        assert!(request_host(Some("https"), Some("h:80"), &[b"h".as_slice()]).is_err());
+        // Two Host headers, or one that is not text.
+        assert!(request_host(None, None, &[a.as_bytes(), b.as_bytes()]).is_err());
+        assert!(request_host(Some("http"), Some(b), &[b"\xff".as_slice()]).is_err());
     }
 
     #[test]

@@ -81,19 +81,31 @@ enum Service {
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
     let (parts, mut body) = req.into_parts();
     // Absolute-form targets (requests through a proxy) carry the authority;
-    // origin-form ones use Host.
-    let authority = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    // origin-form ones use Host. Routing and verification use this one host;
+    // a target and a Host header that disagree are refused below, after the
+    // request is counted like any other refusal.
+    let host_headers: Vec<&[u8]> = parts
+        .headers
+        .get_all(http::header::HOST)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let target_authority = parts.uri.authority().map(|a| a.as_str());
+    let (authority, host_mismatch) =
+        match routing::request_host(parts.uri.scheme_str(), target_authority, &host_headers) {
+            Ok(host) => (host, None),
+            Err(mismatch) => (
+                target_authority
+                    .map(str::to_string)
+                    .or_else(|| {
+                        host_headers
+                            .first()
+                            .map(|h| String::from_utf8_lossy(h).into_owned())
+                    })
+                    .unwrap_or_default(),
+                Some(mismatch),
+            ),
+        };
     let route = match routing::resolve(parts.uri.path(), &authority) {
         Ok(r) => r,
         Err(routing::InvalidUri(why)) => {
@@ -110,7 +122,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         return Ok(crate::admin::handle(&state, &parts.method, path, body).await);
     }
     let request_id = state.request_id();
-    let query = coscls::auth::parse_query(parts.uri.query().unwrap_or_default());
+    let query = crate::canonical::parse_query(parts.uri.query().unwrap_or_default());
     let (service, op) = match &route {
         Route::Cos(target) => (
             Service::Cos,
@@ -142,6 +154,32 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         }
     } else {
         match (route, query) {
+            (_, _) if host_mismatch.is_some() => {
+                state.count(|s| s.auth_failures += 1);
+                body::drain(&mut body, cos::DRAIN_LIMIT).await;
+                let why = host_mismatch.map(|m| m.0).unwrap_or_default();
+                match service {
+                    Service::Cos => cos::error_response(
+                        &CosError::new(
+                            403,
+                            "AccessDenied",
+                            format!(
+                                "Access Denied: {why}; a signature covers one host, so it \
+                                 cannot authorise a request routed to another."
+                            ),
+                        ),
+                        &resource,
+                        &request_id,
+                        head,
+                    ),
+                    Service::Cls => ClsError {
+                        status: 401,
+                        code: "Unauthorized",
+                        message: format!("{why}; the signature cannot authorise another host."),
+                    }
+                    .into_response(),
+                }
+            }
             (_, None) => {
                 body::drain(&mut body, cos::DRAIN_LIMIT).await;
                 let why = "the query string is not valid percent-encoded UTF-8";

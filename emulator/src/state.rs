@@ -120,8 +120,10 @@ impl State {
     }
 
     /// The server's now (Unix seconds), skewed by `clock_offset_secs`.
+    /// The offset is validated before it is stored; the addition saturates
+    /// all the same, so no stored value can make a request panic.
     pub(crate) fn now(&self) -> i64 {
-        unix(SystemTime::now()) + lock(&self.faults).clock_offset_secs
+        unix(SystemTime::now()).saturating_add(lock(&self.faults).clock_offset_secs)
     }
 
     /// A unique request id.

@@ -2,26 +2,34 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Unix seconds of a time (negative before 1970).
+/// The last second an HTTP date can write: 9999-12-31T23:59:59Z.
+const MAX_HTTP_DATE: i64 = 253_402_300_799;
+
+/// Unix seconds of a time (negative before 1970; saturating far outside).
 pub(crate) fn unix(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     }
 }
 
-/// The time at Unix seconds `secs`.
-pub(crate) fn from_unix(secs: i64) -> SystemTime {
+/// The time at Unix seconds `secs`, or `None` where the platform's clock
+/// cannot represent it.
+pub(crate) fn from_unix(secs: i64) -> Option<SystemTime> {
     if secs >= 0 {
-        UNIX_EPOCH + Duration::from_secs(secs as u64)
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
     } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
     }
 }
 
-/// `Tue, 15 Nov 1994 08:12:31 GMT`.
+/// `Tue, 15 Nov 1994 08:12:31 GMT`; times outside 1970..=9999 are written
+/// as the nearest date that format can hold.
 pub(crate) fn http_date(secs: i64) -> String {
-    httpdate::fmt_http_date(from_unix(secs.max(0)))
+    let clamped = secs.clamp(0, MAX_HTTP_DATE);
+    from_unix(clamped)
+        .map(httpdate::fmt_http_date)
+        .unwrap_or_else(|| "Thu, 01 Jan 1970 00:00:00 GMT".to_string())
 }
 
 /// `2024-01-02T03:04:05.000Z`, the XML listing format.
@@ -61,6 +69,11 @@ mod tests {
         assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20.000Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
         assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
-        assert_eq!(unix(from_unix(-5)), -5);
+        assert_eq!(from_unix(-5).map(unix), Some(-5));
+        // Far ends are written, not panicked on.
+        assert_eq!(http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(http_date(i64::MIN), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let _ = iso8601(i64::MAX);
+        let _ = iso8601(i64::MIN);
     }
 }

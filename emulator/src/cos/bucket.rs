@@ -11,9 +11,9 @@ use super::{
     OWNER,
 };
 use crate::body::{self, Body};
+use crate::canonical::path_encode;
 use crate::state::State;
 use crate::time::iso8601;
-use coscls::auth::path_encode;
 
 /// Most keys one DeleteMultipleObjects may name.
 const MAX_DELETE_KEYS: usize = 1000;

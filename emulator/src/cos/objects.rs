@@ -9,11 +9,11 @@ use super::{
     CosRequest,
 };
 use crate::body::{self, Body};
+use crate::canonical::{percent_decode, uri_encode};
 use crate::routing::{bucket_from_host, is_ip_like};
 use crate::state::State;
 use crate::store::{Object, ObjectMeta};
 use crate::time::{http_date, iso8601, unix};
-use coscls::auth::{percent_decode, uri_encode};
 
 /// Single-request object size limit (5 GB, docs/protocol/cos.md §4).
 pub(crate) const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
