@@ -16,7 +16,6 @@
 
 mod stats;
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coscls::auth::{Credentials, EnvProvider};
@@ -116,39 +115,25 @@ fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// One `indicatif` bar per transfer on stderr (hidden when stderr is not a
+/// terminal, as in CI logs).
 fn progress_bar(label: &'static str) -> impl Fn(cos::Progress) + Send + Sync + 'static {
-    use std::io::IsTerminal as _;
-    // On a terminal the bar redraws in place; in a log (CI) one line per
-    // quarter is enough.
-    let (step, redraw) = if std::io::stderr().is_terminal() {
-        (1, true)
-    } else {
-        (25, false)
-    };
-    let last_step = std::sync::atomic::AtomicU64::new(u64::MAX);
+    let style = indicatif::ProgressStyle::with_template(
+        "  {msg:8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+    )
+    .map(|s| s.progress_chars("#>."))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let bar = indicatif::ProgressBar::new(0)
+        .with_style(style)
+        .with_message(label);
     move |p: cos::Progress| {
-        let total = p.total.unwrap_or(0).max(1);
-        let done = p.transferred.min(total);
-        let percent = done * 100 / total;
-        // Draw only when the percentage crosses a step: parts report often.
-        if last_step.swap(percent / step, std::sync::atomic::Ordering::Relaxed) == percent / step {
-            return;
+        if let Some(total) = p.total {
+            bar.set_length(total);
         }
-        let filled = (done * 30 / total) as usize;
-        let bar = format!(
-            "  {label} [{}{}] {percent:>3}%",
-            "#".repeat(filled),
-            ".".repeat(30 - filled)
-        );
-        if redraw {
-            eprint!("\r{bar}");
-            if done >= total {
-                eprintln!();
-            }
-        } else {
-            eprintln!("{bar}");
+        bar.set_position(p.transferred);
+        if p.total.is_some_and(|total| p.transferred >= total) {
+            bar.finish();
         }
-        let _ = std::io::stderr().flush();
     }
 }
 
