@@ -1,7 +1,9 @@
 //! `download_file`: a HEAD for size, ETag and CRC-64, then concurrent ranged
 //! GETs pinned to that ETag with `If-Match`, each written in place into a
 //! temporary file next to the destination. A part whose body breaks off is
-//! resumed from the byte it reached. The part CRCs are combined and compared
+//! resumed from the byte it reached; every answer that breaks off or moves
+//! the part on by no byte counts as a failed attempt under the client's
+//! retry policy, so a misbehaving server cannot keep a part asking for ever. The part CRCs are combined and compared
 //! with the object's; only a complete, verified file is renamed into place,
 //! and the temporary file is removed on any failure.
 
@@ -119,18 +121,27 @@ impl Job {
                     }
                 }
             }
-            match broken {
-                None => continue,
-                Some(e @ Error::Transport(_)) => {
-                    failures += 1;
-                    if failures >= policy.max_attempts {
-                        return Err(e);
-                    }
-                    tracing::info!(target: "coscls::cos", offset = (first + crc.len()) as i64, "download body broke off; resuming");
-                    tokio::time::sleep(policy.backoff(failures)).await;
-                }
+            let reached = first + crc.len();
+            let failure = match broken {
+                // A body that ended cleanly delivered all it announced; if it
+                // moved the part on, carry on from there.
+                None if reached > offset => continue,
+                // An answer that moved nothing (an empty chunked 206, say) is
+                // a failed attempt like a broken one: without this, a server
+                // answering so would be asked again for ever.
+                None => Error::protocol(format!(
+                    "GetObject {}: bytes {offset}-{last} answered with no bytes",
+                    self.key
+                )),
+                Some(e @ Error::Transport(_)) => e,
                 Some(e) => return Err(e),
+            };
+            failures += 1;
+            if failures >= policy.max_attempts {
+                return Err(failure);
             }
+            tracing::info!(target: "coscls::cos", offset = reached as i64, error = %failure, "download part made no progress or broke off; resuming");
+            tokio::time::sleep(policy.backoff(failures)).await;
         }
         file.flush().await.map_err(io("flushing"))?;
         Ok(crc.value())
