@@ -21,6 +21,7 @@ use super::options::{
     check_concurrency, ByteRange, DownloadOptions, GetOptions, Progress, ProgressCallback,
 };
 use super::{Client, Error};
+use crate::telemetry::Service;
 
 /// Smallest ranged GET `download_file` accepts.
 pub const MIN_DOWNLOAD_PART_SIZE: u64 = 64 * 1024;
@@ -153,6 +154,15 @@ impl Client {
     /// (see [`DownloadOptions`]), verifying the whole file's CRC-64 when the
     /// server has one. The file appears only when complete and verified.
     ///
+    /// A file whose CRC-64 disagrees (bytes damaged in transit) is fetched
+    /// again, whole, pinned to the first ETag, under the client's retry
+    /// policy: ranged answers carry no CRC of their own, so no single part
+    /// can be trusted more than another. Each repair is a
+    /// `checksum_mismatch_retry` event in the caller's span and a
+    /// `coscls.client.retries` sample (`operation="GetObject"`,
+    /// `reason="checksum_mismatch"`); when the attempts are spent the error
+    /// is [`Error::ChecksumMismatch`] naming them, and no file is left.
+    ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
     /// use coscls::cos::DownloadOptions;
@@ -202,27 +212,55 @@ impl Client {
             total: size,
             progress: opts.progress.clone(),
         });
-        let result = self.download_into(&job, size, opts).await;
-        let result = match result {
-            Ok(crc) => {
-                let verified = if self.verify_crc() {
+        // Ranged GETs carry no CRC of their own range, so a file whose
+        // CRC-64 disagrees cannot say which part is damaged: it is fetched
+        // whole again (still pinned to the ETag), as long as the retry
+        // policy allows. Only verified bytes are renamed into place.
+        let policy = *self.inner.pipeline.retry_policy();
+        let mut attempt = 1u32;
+        let result = loop {
+            let verified = match self.download_into(&job, size, opts).await {
+                Ok(crc) if self.verify_crc() => {
                     check_crc(format_args!("download of {key}"), meta.crc64, Some(crc))
                         .map(|()| meta.crc64)
-                } else {
-                    Ok(None)
-                };
-                match verified {
-                    Ok(v) => tokio::fs::rename(&temp, path)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match verified {
+                Err(Error::ChecksumMismatch {
+                    what,
+                    server,
+                    computed,
+                }) => {
+                    if attempt >= policy.max_attempts {
+                        let what = if attempt > 1 {
+                            format!("{what} after {attempt} attempts")
+                        } else {
+                            what
+                        };
+                        break Err(Error::ChecksumMismatch {
+                            what,
+                            server,
+                            computed,
+                        });
+                    }
+                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    attempt += 1;
+                    crate::telemetry::record_checksum_retry(Service::Cos, "GetObject", attempt);
+                    job.transferred.store(0, Ordering::Relaxed);
+                }
+                Ok(v) => {
+                    break tokio::fs::rename(&temp, path)
                         .await
                         .map(|()| v)
                         .map_err(|source| Error::Io {
                             context: format!("renaming the download to {}", path.display()),
                             source,
-                        }),
-                    Err(e) => Err(e),
+                        })
                 }
+                Err(e) => break Err(e),
             }
-            Err(e) => Err(e),
         };
         match result {
             Ok(crc64_verified) => Ok(DownloadOutput {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncReadExt;
 
-use super::body::ObjectBody;
+use super::body::{ObjectBody, Refetch};
 use super::crc64::{self, Crc64};
 use super::options::{CopyOptions, GetOptions, PutOptions};
 use super::request::{self, MAX_DELETE_KEYS};
@@ -446,7 +446,15 @@ impl Client {
         } else {
             None
         };
-        let body = ObjectBody::new(body, key.to_owned(), expect.len, expected_crc);
+        let mut body = ObjectBody::new(body, key.to_owned(), expect.len, expected_crc);
+        if expected_crc.is_some() {
+            body = body.with_refetch(Refetch {
+                client: self.clone(),
+                bucket: bucket.as_str().to_owned(),
+                opts: opts.clone(),
+                etag: header(&parts.headers, http::header::ETAG),
+            });
+        }
         Ok(GetObjectOutput {
             body,
             headers: parts.headers,
