@@ -665,12 +665,30 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
         .await
         .expect_err("the CRC-64 differs");
     assert!(
-        matches!(err, coscls::cos::Error::ChecksumMismatch { .. }),
+        matches!(&err, coscls::cos::Error::ChecksumMismatch { what, .. } if what.ends_with("after 4 attempts")),
         "{err:?}"
     );
 
     s.guard.force_flush().unwrap();
     let get = &s.receiver.first_span_on("COS GetObject", &bucket).await;
+    // bytes() read the object again three times; each repair is an event on
+    // the GET it repairs and a retry with reason checksum_mismatch.
+    let repairs: Vec<_> = get
+        .events
+        .iter()
+        .filter(|e| e.name == "checksum_mismatch_retry")
+        .collect();
+    assert_eq!(repairs.len(), 1, "{get:?}");
+    assert_eq!(int_attr(&repairs[0].attributes, "attempt"), Some(2));
+    let retries = s.receiver.sum_points(
+        "coscls.client.retries",
+        &[
+            ("service", "cos"),
+            ("operation", "GetObject"),
+            ("reason", "checksum_mismatch"),
+        ],
+    );
+    assert_eq!(retries.last().and_then(|p| p.value), Some(Number::AsInt(3)));
     assert!(is_error(get), "{get:?}");
     assert_eq!(
         get.status.as_ref().map(|st| st.message.as_str()),
@@ -704,7 +722,8 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
             .iter()
             .map(|p| p.count)
             .sum::<u64>(),
-        1
+        4,
+        "the GET and its three re-reads"
     );
     assert!(points("ok").is_empty(), "the GET is not counted as ok");
     emu.shutdown().await;

@@ -12,7 +12,8 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::crc64::Crc64;
-use super::Error;
+use super::options::GetOptions;
+use super::{Client, Error};
 use crate::telemetry::BodyOutcome;
 use crate::transport::{self, ResponseBody};
 
@@ -44,6 +45,24 @@ pub struct ObjectBody {
     done: bool,
     /// Ends the operation's telemetry with this body's verdict.
     outcome: Option<BodyOutcome>,
+    /// How to read the whole object again when its CRC-64 disagrees; only
+    /// [`bytes`](Self::bytes) uses it, as only it has handed nothing over yet.
+    refetch: Option<Box<Refetch>>,
+    /// Set by `bytes`: the attempt a CRC-64 mismatch of this body starts,
+    /// recorded on the operation before it ends.
+    retry_next: Option<u32>,
+}
+
+/// What a whole-object GET needs to be issued again: the client, the
+/// request, and the first answer's ETag to pin the re-read to the same
+/// object (`If-Match`), so an overwrite in between fails with 412 instead of
+/// passing off another object's bytes as a repair.
+#[derive(Debug)]
+pub(crate) struct Refetch {
+    pub(crate) client: Client,
+    pub(crate) bucket: String,
+    pub(crate) opts: GetOptions,
+    pub(crate) etag: Option<String>,
 }
 
 impl std::fmt::Debug for ObjectBody {
@@ -72,7 +91,16 @@ impl ObjectBody {
             expected_len,
             key,
             done: false,
+            refetch: None,
+            retry_next: None,
         }
+    }
+
+    /// Lets [`bytes`](Self::bytes) read the object again on a CRC-64
+    /// mismatch.
+    pub(crate) fn with_refetch(mut self, refetch: Refetch) -> Self {
+        self.refetch = Some(Box::new(refetch));
+        self
     }
 
     /// What messages call this body.
@@ -94,7 +122,79 @@ impl ObjectBody {
 
     /// Reads the whole body into memory. For large objects prefer
     /// [`write_to`](Self::write_to) or iterating the stream.
+    ///
+    /// Nothing is handed over before the whole body is checked, so a
+    /// whole-object read whose CRC-64 disagrees with the server's (bytes
+    /// damaged in transit) is read again with a fresh GET, pinned to the
+    /// first answer's ETag with `If-Match`, under the client's retry policy.
+    /// Each repair is a `checksum_mismatch_retry` event on the operation's
+    /// span and a `coscls.client.retries` sample with reason
+    /// `checksum_mismatch`. Only when the attempts are spent does the
+    /// [`Error::ChecksumMismatch`] reach the caller, naming the attempts; an
+    /// overwrite between attempts fails with the server's 412
+    /// (`PreconditionFailed`), never with mixed bytes. [`write_to`] and the
+    /// [`Stream`] keep reporting a mismatch as an error at the end, since
+    /// their bytes were handed over already.
+    ///
+    /// [`write_to`]: Self::write_to
     pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let Some(refetch) = self.refetch.take() else {
+            return self.read_all().await;
+        };
+        let policy = *refetch.client.inner.pipeline.retry_policy();
+        let first_crc = self.expected_crc;
+        let mut body = self;
+        let mut attempt = 1u32;
+        loop {
+            if attempt < policy.max_attempts {
+                body.retry_next = Some(attempt + 1);
+            }
+            let (what, server, computed) = match body.read_all().await {
+                Err(Error::ChecksumMismatch {
+                    what,
+                    server,
+                    computed,
+                }) => (what, server, computed),
+                other => return other,
+            };
+            if attempt >= policy.max_attempts {
+                let what = if attempt > 1 {
+                    format!("{what} after {attempt} attempts")
+                } else {
+                    what
+                };
+                return Err(Error::ChecksumMismatch {
+                    what,
+                    server,
+                    computed,
+                });
+            }
+            tracing::warn!(target: "coscls::cos", attempt = i64::from(attempt) + 1, "{what}: CRC-64 mismatch, reading the object again");
+            tokio::time::sleep(policy.backoff(attempt)).await;
+            attempt += 1;
+            let mut opts = refetch.opts.clone();
+            if refetch.etag.is_some() {
+                opts.if_match = refetch.etag.clone();
+            }
+            let key = std::mem::take(&mut body.key);
+            drop(body);
+            body = refetch
+                .client
+                .get_object_with(&refetch.bucket, &key, &opts)
+                .await?
+                .body;
+            body.refetch = None;
+            if body.expected_crc != first_crc {
+                return Err(Error::protocol(format!(
+                    "GetObject {key}: the object's CRC-64 changed between attempts ({first_crc:?}, now {:?})",
+                    body.expected_crc
+                )));
+            }
+        }
+    }
+
+    /// Reads the whole body into memory, checked, with no repair.
+    async fn read_all(&mut self) -> Result<Bytes, Error> {
         // A small object usually arrives in one chunk: hand that chunk over
         // instead of copying it. The end of the stream is where the CRC-64
         // is checked, so the chunk is returned only once `next` said so.
@@ -195,6 +295,11 @@ impl Stream for ObjectBody {
             Poll::Ready(None) => {
                 self.done = true;
                 let verdict = self.finish();
+                if let (Some(Error::ChecksumMismatch { .. }), Some(next), Some(outcome)) =
+                    (&verdict, self.retry_next, &self.outcome)
+                {
+                    outcome.record_checksum_retry(next);
+                }
                 self.settle(verdict.as_ref());
                 Poll::Ready(verdict.map(Err))
             }

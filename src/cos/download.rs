@@ -1,7 +1,9 @@
 //! `download_file`: a HEAD for size, ETag and CRC-64, then concurrent ranged
 //! GETs pinned to that ETag with `If-Match`, each written in place into a
 //! temporary file next to the destination. A part whose body breaks off is
-//! resumed from the byte it reached. The part CRCs are combined and compared
+//! resumed from the byte it reached; every answer that breaks off or moves
+//! the part on by no byte counts as a failed attempt under the client's
+//! retry policy, so a misbehaving server cannot keep a part asking for ever. The part CRCs are combined and compared
 //! with the object's; only a complete, verified file is renamed into place,
 //! and the temporary file is removed on any failure.
 
@@ -19,6 +21,7 @@ use super::options::{
     check_concurrency, ByteRange, DownloadOptions, GetOptions, Progress, ProgressCallback,
 };
 use super::{Client, Error};
+use crate::telemetry::Service;
 
 /// Smallest ranged GET `download_file` accepts.
 pub const MIN_DOWNLOAD_PART_SIZE: u64 = 64 * 1024;
@@ -119,18 +122,27 @@ impl Job {
                     }
                 }
             }
-            match broken {
-                None => continue,
-                Some(e @ Error::Transport(_)) => {
-                    failures += 1;
-                    if failures >= policy.max_attempts {
-                        return Err(e);
-                    }
-                    tracing::info!(target: "coscls::cos", offset = (first + crc.len()) as i64, "download body broke off; resuming");
-                    tokio::time::sleep(policy.backoff(failures)).await;
-                }
+            let reached = first + crc.len();
+            let failure = match broken {
+                // A body that ended cleanly delivered all it announced; if it
+                // moved the part on, carry on from there.
+                None if reached > offset => continue,
+                // An answer that moved nothing (an empty chunked 206, say) is
+                // a failed attempt like a broken one: without this, a server
+                // answering so would be asked again for ever.
+                None => Error::protocol(format!(
+                    "GetObject {}: bytes {offset}-{last} answered with no bytes",
+                    self.key
+                )),
+                Some(e @ Error::Transport(_)) => e,
                 Some(e) => return Err(e),
+            };
+            failures += 1;
+            if failures >= policy.max_attempts {
+                return Err(failure);
             }
+            tracing::info!(target: "coscls::cos", offset = reached as i64, error = %failure, "download part made no progress or broke off; resuming");
+            tokio::time::sleep(policy.backoff(failures)).await;
         }
         file.flush().await.map_err(io("flushing"))?;
         Ok(crc.value())
@@ -141,6 +153,15 @@ impl Client {
     /// Downloads `key` into the file at `path` with concurrent ranged GETs
     /// (see [`DownloadOptions`]), verifying the whole file's CRC-64 when the
     /// server has one. The file appears only when complete and verified.
+    ///
+    /// A file whose CRC-64 disagrees (bytes damaged in transit) is fetched
+    /// again, whole, pinned to the first ETag, under the client's retry
+    /// policy: ranged answers carry no CRC of their own, so no single part
+    /// can be trusted more than another. Each repair is a
+    /// `checksum_mismatch_retry` event in the caller's span and a
+    /// `coscls.client.retries` sample (`operation="GetObject"`,
+    /// `reason="checksum_mismatch"`); when the attempts are spent the error
+    /// is [`Error::ChecksumMismatch`] naming them, and no file is left.
     ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
@@ -191,27 +212,55 @@ impl Client {
             total: size,
             progress: opts.progress.clone(),
         });
-        let result = self.download_into(&job, size, opts).await;
-        let result = match result {
-            Ok(crc) => {
-                let verified = if self.verify_crc() {
+        // Ranged GETs carry no CRC of their own range, so a file whose
+        // CRC-64 disagrees cannot say which part is damaged: it is fetched
+        // whole again (still pinned to the ETag), as long as the retry
+        // policy allows. Only verified bytes are renamed into place.
+        let policy = *self.inner.pipeline.retry_policy();
+        let mut attempt = 1u32;
+        let result = loop {
+            let verified = match self.download_into(&job, size, opts).await {
+                Ok(crc) if self.verify_crc() => {
                     check_crc(format_args!("download of {key}"), meta.crc64, Some(crc))
                         .map(|()| meta.crc64)
-                } else {
-                    Ok(None)
-                };
-                match verified {
-                    Ok(v) => tokio::fs::rename(&temp, path)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match verified {
+                Err(Error::ChecksumMismatch {
+                    what,
+                    server,
+                    computed,
+                }) => {
+                    if attempt >= policy.max_attempts {
+                        let what = if attempt > 1 {
+                            format!("{what} after {attempt} attempts")
+                        } else {
+                            what
+                        };
+                        break Err(Error::ChecksumMismatch {
+                            what,
+                            server,
+                            computed,
+                        });
+                    }
+                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    attempt += 1;
+                    crate::telemetry::record_checksum_retry(Service::Cos, "GetObject", attempt);
+                    job.transferred.store(0, Ordering::Relaxed);
+                }
+                Ok(v) => {
+                    break tokio::fs::rename(&temp, path)
                         .await
                         .map(|()| v)
                         .map_err(|source| Error::Io {
                             context: format!("renaming the download to {}", path.display()),
                             source,
-                        }),
-                    Err(e) => Err(e),
+                        })
                 }
+                Err(e) => break Err(e),
             }
-            Err(e) => Err(e),
         };
         match result {
             Ok(crc64_verified) => Ok(DownloadOutput {

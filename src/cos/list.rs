@@ -67,6 +67,62 @@ fn decode_opt(
     value.map(|v| decode(what, v, url_encoded)).transpose()
 }
 
+/// Guards a marker-driven listing against a server that never ends it: every
+/// next marker must be one not seen before in this listing (a cycle of any
+/// length is caught, not only a repeat of the previous marker), and the
+/// listing stops after `max_pages` pages. Either ends in a protocol error
+/// naming the operation and the marker.
+#[derive(Debug)]
+pub(crate) struct Markers {
+    operation: &'static str,
+    seen: std::collections::HashSet<String>,
+    pages: u64,
+    max_pages: u64,
+}
+
+impl Markers {
+    /// A listing called `operation` that may take up to `max_pages` pages;
+    /// `start` is the marker of the first page, if any.
+    pub(crate) fn new(operation: &'static str, max_pages: u64, start: Option<&str>) -> Self {
+        Markers {
+            operation,
+            seen: start.into_iter().map(str::to_string).collect(),
+            pages: 1,
+            max_pages,
+        }
+    }
+
+    /// Accepts `next` as the marker of the following page, or refuses it.
+    pub(crate) fn next(&mut self, next: Option<&str>) -> Result<(), Error> {
+        let op = self.operation;
+        let marker = match next {
+            Some(m) if !m.is_empty() => m,
+            _ => {
+                return Err(Error::protocol(format!(
+                    "{op} says the listing is truncated but gives no next marker"
+                )))
+            }
+        };
+        if self.pages >= self.max_pages {
+            return Err(Error::protocol(format!(
+                "{op} is still truncated after {} pages (next marker {marker:?}); giving up",
+                self.pages
+            )));
+        }
+        if !self.seen.insert(marker.to_string()) {
+            return Err(Error::protocol(format!(
+                "{op} sent marker {marker:?} a second time: the listing would never end"
+            )));
+        }
+        self.pages += 1;
+        Ok(())
+    }
+}
+
+/// Pages `list_objects_stream` reads at most: a billion keys at COS's 1000
+/// per page.
+pub(crate) const MAX_LIST_OBJECTS_PAGES: u64 = 1_000_000;
+
 impl ListObjectsPage {
     pub(crate) fn from_xml(r: ListBucketResult) -> Result<Self, Error> {
         let url = r
@@ -143,7 +199,10 @@ impl Client {
     }
 
     /// Every page of a listing, fetched one after another as the stream is
-    /// polled (so memory holds one page). Starts at `opts.marker`.
+    /// polled (so memory holds one page, plus the markers seen so far: one
+    /// key per page). Starts at `opts.marker`. A server that repeats a
+    /// marker, or is still truncated after a million pages, ends the stream
+    /// with a protocol error naming the marker.
     ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
@@ -162,37 +221,37 @@ impl Client {
         opts: ListOptions,
     ) -> impl Stream<Item = Result<ListObjectsPage, Error>> + Send + 'static {
         enum State {
-            Next(ListOptions),
+            Next(ListOptions, Markers),
             Done,
         }
         let client = self.clone();
         let bucket = bucket.to_string();
-        futures_util::stream::unfold(State::Next(opts), move |state| {
+        let markers = Markers::new(
+            "ListObjects",
+            MAX_LIST_OBJECTS_PAGES,
+            opts.marker.as_deref(),
+        );
+        futures_util::stream::unfold(State::Next(opts, markers), move |state| {
             let client = client.clone();
             let bucket = bucket.clone();
             async move {
-                let State::Next(opts) = state else {
+                let State::Next(opts, mut markers) = state else {
                     return None;
                 };
                 match client.list_objects(&bucket, &opts).await {
                     Err(e) => Some((Err(e), State::Done)),
                     Ok(page) => {
-                        let next = match (&page.is_truncated, &page.next_marker) {
-                            (false, _) => State::Done,
-                            (true, Some(m)) if Some(m) != opts.marker.as_ref() => {
-                                State::Next(ListOptions {
-                                    marker: Some(m.clone()),
-                                    ..opts
-                                })
-                            }
-                            (true, _) => {
-                                let e = Error::protocol(
-                                    "ListObjects says the listing is truncated but gives no new marker",
-                                );
-                                return Some((Err(e), State::Done));
-                            }
+                        if !page.is_truncated {
+                            return Some((Ok(page), State::Done));
+                        }
+                        if let Err(e) = markers.next(page.next_marker.as_deref()) {
+                            return Some((Err(e), State::Done));
+                        }
+                        let next = ListOptions {
+                            marker: page.next_marker.clone(),
+                            ..opts
                         };
-                        Some((Ok(page), next))
+                        Some((Ok(page), State::Next(next, markers)))
                     }
                 }
             }
@@ -229,5 +288,32 @@ mod tests {
         let page = ListObjectsPage::from_xml(xml::parse("list", xml.as_bytes()).unwrap()).unwrap();
         assert_eq!(page.objects[0].key, "100%");
         assert_eq!(page.next_marker, None);
+    }
+
+    #[test]
+    fn markers_refuse_any_repeat_and_too_many_pages() {
+        let mut m = Markers::new("ListParts", 100, None);
+        m.next(Some("1")).unwrap();
+        m.next(Some("2")).unwrap();
+        let e = m.next(Some("1")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("ListParts sent marker \"1\" a second time"),
+            "{e}"
+        );
+        let mut m = Markers::new("ListObjects", 100, Some("a"));
+        assert!(
+            m.next(Some("a")).is_err(),
+            "the starting marker counts as seen"
+        );
+        assert!(m.next(None).is_err() && m.next(Some("")).is_err());
+        let mut m = Markers::new("ListObjects", 3, None);
+        m.next(Some("a")).unwrap();
+        m.next(Some("b")).unwrap();
+        let e = m.next(Some("c")).unwrap_err();
+        assert!(
+            e.to_string().contains("after 3 pages (next marker \"c\")"),
+            "{e}"
+        );
     }
 }

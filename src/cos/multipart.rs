@@ -36,6 +36,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
 use super::crc64;
+use super::list::Markers;
 use super::object::{check_crc, PutObjectOutput};
 use super::options::{
     check_concurrency, choose_part_size, Progress, PutOptions, UploadOptions, MAX_PARTS,
@@ -140,6 +141,14 @@ pub struct MultipartUploadInfo {
 /// How many times a part is re-sent after the server reported a CRC-64
 /// different from ours (damage in transit).
 const PART_CRC_ATTEMPTS: u32 = 3;
+
+/// Pages `list_parts` reads at most: an upload has at most 10 000 parts,
+/// and a truncated page holds at least one.
+const MAX_LIST_PARTS_PAGES: u64 = 10_001;
+
+/// Pages `list_multipart_uploads` reads at most (COS sends up to 1000
+/// uploads per page).
+const MAX_LIST_UPLOADS_PAGES: u64 = 100_000;
 
 impl Client {
     /// Starts a multipart upload and returns its upload id. The object's
@@ -448,6 +457,7 @@ impl Client {
         let bucket = Self::bucket(bucket)?;
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut markers = Markers::new("ListParts", MAX_LIST_PARTS_PAGES, None);
         loop {
             let req = request::list_parts(self.target(&bucket), key, upload_id, marker.as_deref())?;
             let info = self
@@ -462,15 +472,11 @@ impl Client {
                 size: p.size,
                 last_modified: p.last_modified.as_deref().and_then(xml::parse_date),
             }));
-            match (page.is_truncated, page.next_part_number_marker) {
-                (true, Some(m)) if Some(&m) != marker.as_ref() && !m.is_empty() => marker = Some(m),
-                (true, _) => {
-                    return Err(Error::protocol(
-                        "ListParts is truncated but gives no new marker",
-                    ))
-                }
-                (false, _) => return Ok(out),
+            if !page.is_truncated {
+                return Ok(out);
             }
+            markers.next(page.next_part_number_marker.as_deref())?;
+            marker = page.next_part_number_marker;
         }
     }
 
@@ -499,6 +505,7 @@ impl Client {
     ) -> Result<Vec<MultipartUploadInfo>, Error> {
         let mut out = Vec::new();
         let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        let mut markers = Markers::new("ListMultipartUploads", MAX_LIST_UPLOADS_PAGES, None);
         loop {
             let req = request::list_multipart_uploads(
                 self.target(bucket),
@@ -520,11 +527,12 @@ impl Client {
             if !page.is_truncated {
                 return Ok(out);
             }
-            if next.0.is_none() || (next.0 == key_marker && next.1 == id_marker) {
-                return Err(Error::protocol(
-                    "ListMultipartUploads is truncated but gives no new marker",
-                ));
-            }
+            // The pair is the marker: one key may hold many uploads.
+            let pair = next.0.as_deref().map(|key| match next.1.as_deref() {
+                Some(id) => format!("{key} upload {id}"),
+                None => key.to_string(),
+            });
+            markers.next(pair.as_deref())?;
             (key_marker, id_marker) = next;
         }
     }

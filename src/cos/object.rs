@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncReadExt;
 
-use super::body::ObjectBody;
+use super::body::{ObjectBody, Refetch};
 use super::crc64::{self, Crc64};
 use super::options::{CopyOptions, GetOptions, PutOptions};
 use super::request::{self, MAX_DELETE_KEYS};
@@ -397,6 +397,17 @@ impl Client {
     /// [`get_object`](Self::get_object) with a range, conditions, a version
     /// or `response-*` header overrides.
     ///
+    /// The answer is checked against the request before it is returned: a
+    /// whole-object read must be answered `200`, a ranged read `206` with a
+    /// `Content-Range` that starts at the first byte asked and ends at the
+    /// last one asked (or at the object's end), and whose length agrees with
+    /// `Content-Length`; anything else is an [`Error::Protocol`]. A server
+    /// that ignores `Range` and answers `200` with the whole object is
+    /// refused too, so a ranged read never yields bytes outside its range.
+    /// The body must then hold exactly the announced bytes, and whenever it
+    /// is the whole object (no range, or a range covering all of it) its
+    /// CRC-64 is checked against `x-cos-hash-crc64ecma`.
+    ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
     /// use coscls::cos::{ByteRange, GetOptions};
@@ -422,13 +433,27 @@ impl Client {
             .await?;
         let (parts, body) = response.into_parts();
         let checks = BodyChecks::parse(&parts.headers)?;
-        let whole = parts.status == http::StatusCode::OK && opts.range.is_none();
-        let expected_crc = if whole && self.verify_crc() {
+        let expect = response::check_get_answer(
+            key,
+            opts.range.as_ref(),
+            parts.status,
+            response::header_str(&parts.headers, http::header::CONTENT_RANGE),
+            checks.content_length,
+        )?;
+        let expected_crc = if expect.whole && self.verify_crc() {
             checks.crc64
         } else {
             None
         };
-        let body = ObjectBody::new(body, key.to_owned(), checks.content_length, expected_crc);
+        let mut body = ObjectBody::new(body, key.to_owned(), expect.len, expected_crc);
+        if expected_crc.is_some() {
+            body = body.with_refetch(Refetch {
+                client: self.clone(),
+                bucket: bucket.as_str().to_owned(),
+                opts: opts.clone(),
+                etag: header(&parts.headers, http::header::ETAG),
+            });
+        }
         Ok(GetObjectOutput {
             body,
             headers: parts.headers,

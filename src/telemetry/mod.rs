@@ -41,7 +41,7 @@ pub use otlp::{
 pub use producer::{observe_producer, ProducerMetrics};
 pub use redact::{is_secret_param, redact_url};
 
-pub(crate) use operation::{BodyMeter, BodyOutcome, OperationGuard};
+pub(crate) use operation::{record_checksum_retry, BodyMeter, BodyOutcome, OperationGuard};
 
 /// Which service an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

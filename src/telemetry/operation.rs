@@ -476,6 +476,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// The retry reason of a body read again because its CRC-64 disagreed.
+pub(crate) const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
+
+/// Counts a retry that no single operation owns (`download_file` fetching
+/// a whole file again) on `coscls.client.retries`, and records the
+/// `checksum_mismatch_retry` event in the caller's current span.
+pub(crate) fn record_checksum_retry(
+    service: super::Service,
+    operation: &'static str,
+    attempt: u32,
+) {
+    tracing::info!(target: "coscls", attempt = i64::from(attempt), "checksum_mismatch_retry");
+    let labels = [
+        KeyValue::new(label::SERVICE, service.label()),
+        KeyValue::new(label::OPERATION, operation),
+        KeyValue::new(label::REASON, CHECKSUM_MISMATCH),
+    ];
+    instruments::with(|i| i.retries.add(1, &labels));
+}
+
 /// How the operation of a streamed response body ends: shared by the
 /// [`InstrumentedBody`] and, when it defers, the reader that verifies the
 /// body after its end (COS CRC-64).
@@ -507,6 +527,23 @@ impl BodyOutcome {
         let read = state.read;
         if let Some(mut guard) = state.guard.take() {
             guard.complete(outcome, Some(read));
+        }
+    }
+
+    /// Records, before the operation is settled, that its body failed the
+    /// checksum and is read again: a `checksum_mismatch_retry` event on the
+    /// operation span with the attempt about to start, and one
+    /// `coscls.client.retries` sample with reason `checksum_mismatch`.
+    pub(crate) fn record_checksum_retry(&self, attempt: u32) {
+        let state = lock(&self.0);
+        if let Some(guard) = &state.guard {
+            tracing::info!(
+                target: "coscls",
+                parent: &guard.span,
+                attempt = i64::from(attempt),
+                "checksum_mismatch_retry"
+            );
+            guard.record_retry(CHECKSUM_MISMATCH);
         }
     }
 

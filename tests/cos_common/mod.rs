@@ -188,3 +188,22 @@ impl HttpSend for Tamper {
         })
     }
 }
+
+pub mod hostile;
+
+/// A client of the hostile server at `endpoint`: quick retries, 3 attempts,
+/// and a short read timeout so a stalled answer fails quickly.
+pub fn hostile_client(endpoint: &str) -> Client {
+    Client::builder()
+        .region("ap-guangzhou")
+        .endpoint(Endpoint::custom(endpoint).expect("hostile endpoint"))
+        .credentials(Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials"))
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .read_timeout(Duration::from_millis(500))
+        .build()
+        .expect("client")
+}

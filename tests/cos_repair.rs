@@ -1,0 +1,196 @@
+//! Transient corruption is repaired, not only detected (issue 22): a
+//! buffered read or a `download_file` whose CRC-64 disagrees is read again,
+//! pinned to the first ETag, under the retry policy; only spent attempts
+//! reach the caller, and an overwrite in between is a precondition error.
+
+mod cos_common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use cos_common::*;
+use coscls::cos::{DownloadOptions, Error};
+use coscls::transport::{HttpSend, ReqwestTransport};
+use coscls_emulator::FaultConfig;
+
+fn corrupt(rate: f64) -> FaultConfig {
+    FaultConfig {
+        corrupt_body_rate: rate,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn bytes_returns_the_stored_bytes_under_corruption() {
+    let (emu, c) = setup().await;
+    let body = data(300 * 1024, 22);
+    c.put_object(BUCKET, "k", body.clone()).await.unwrap();
+    emu.set_faults(corrupt(0.3));
+    // 40 reads at 30 %: some certainly corrupted (all clean: 0.7^40 ≈ 6e-7),
+    // none failing (10 corrupted answers in a row: 0.3^10 ≈ 6e-6 per read).
+    for _ in 0..40 {
+        let got = c.get_object(BUCKET, "k").await.unwrap().body.bytes().await;
+        assert_eq!(got.unwrap(), body);
+    }
+    let stats = emu.stats();
+    assert!(stats.corrupted_bodies > 0, "{stats:?}");
+    assert_eq!(
+        stats.operation("GetObject"),
+        40 + stats.corrupted_bodies,
+        "one more GET per corrupted body"
+    );
+}
+
+#[tokio::test]
+async fn download_file_returns_the_stored_bytes_under_corruption() {
+    let (emu, c) = setup().await;
+    let body = data(3 * MIB, 23);
+    c.put_object(BUCKET, "big", body.clone()).await.unwrap();
+    emu.set_faults(corrupt(0.05));
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DownloadOptions::default().part_size(MIB as u64);
+    // 3 parts a try: a try fails at 1 - 0.95^3 ≈ 14 %; 10 in a row ≈ 4e-9.
+    for i in 0..10 {
+        let dst = dir.path().join(format!("big-{i}"));
+        let out = c.download_file(BUCKET, "big", &dst, &opts).await.unwrap();
+        assert_eq!(
+            out.crc64_verified,
+            Some(coscls::cos::crc64::checksum(&body))
+        );
+        assert_eq!(std::fs::read(&dst).unwrap(), body);
+    }
+    // A single-part download: the part is the whole object, checked as such.
+    emu.set_faults(corrupt(0.3));
+    for i in 0..10 {
+        let dst = dir.path().join(format!("whole-{i}"));
+        let opts = DownloadOptions::default().part_size(4 * MIB as u64);
+        c.download_file(BUCKET, "big", &dst, &opts).await.unwrap();
+        assert_eq!(std::fs::read(&dst).unwrap(), body);
+    }
+    assert!(emu.stats().corrupted_bodies > 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        20,
+        "no temp file left"
+    );
+}
+
+#[tokio::test]
+async fn always_corrupt_fails_after_the_configured_attempts() {
+    let (emu, c) = setup().await; // fast_retries: 10 attempts
+    let body = data(1000, 24);
+    c.put_object(BUCKET, "k", body.clone()).await.unwrap();
+    emu.set_faults(corrupt(1.0));
+    let e = c
+        .get_object(BUCKET, "k")
+        .await
+        .unwrap()
+        .body
+        .bytes()
+        .await
+        .unwrap_err();
+    match &e {
+        Error::ChecksumMismatch {
+            what,
+            server,
+            computed,
+        } => {
+            assert_eq!(*server, coscls::cos::crc64::checksum(&body));
+            assert_ne!(computed, server);
+            assert!(what.ends_with("after 10 attempts"), "{what}");
+        }
+        other => panic!("expected a checksum mismatch, got {other:?}"),
+    }
+    assert_eq!(emu.stats().operation("GetObject"), 10);
+
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("k");
+    let e = c
+        .download_file(BUCKET, "k", &dst, &DownloadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::ChecksumMismatch { what, .. } if what.ends_with("after 10 attempts")),
+        "{e}"
+    );
+    assert_eq!(emu.stats().operation("GetObject"), 20);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file left"
+    );
+}
+
+#[tokio::test]
+async fn streaming_reads_still_report_the_mismatch() {
+    let (emu, c) = setup().await;
+    c.put_object(BUCKET, "k", data(1000, 25)).await.unwrap();
+    emu.set_faults(corrupt(1.0));
+    let mut sink = Vec::new();
+    let e = c
+        .get_object(BUCKET, "k")
+        .await
+        .unwrap()
+        .body
+        .write_to(&mut sink)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ChecksumMismatch { .. }), "{e}");
+    assert_eq!(
+        emu.stats().operation("GetObject"),
+        1,
+        "bytes handed over: no re-read"
+    );
+}
+
+/// Overwrites the object (through `writer`) just before the second GET.
+#[derive(Debug)]
+struct OverwriteBeforeSecondGet {
+    inner: ReqwestTransport,
+    writer: coscls::cos::Client,
+    gets: AtomicU32,
+}
+
+impl HttpSend for OverwriteBeforeSecondGet {
+    fn send(
+        &self,
+        request: http::Request<coscls::transport::RequestBody>,
+    ) -> coscls::auth::BoxFuture<
+        '_,
+        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
+    > {
+        let second_get =
+            request.method() == http::Method::GET && self.gets.fetch_add(1, Ordering::SeqCst) == 1;
+        Box::pin(async move {
+            if second_get {
+                self.writer
+                    .put_object(BUCKET, "k", "another object")
+                    .await
+                    .expect("the overwrite");
+            }
+            self.inner.send(request).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_overwrite_between_attempts_is_a_precondition_error() {
+    let (emu, c) = setup().await;
+    c.put_object(BUCKET, "k", data(1000, 26)).await.unwrap();
+    let transport = Arc::new(OverwriteBeforeSecondGet {
+        inner: ReqwestTransport::new(Default::default()).unwrap(),
+        writer: c.clone(),
+        gets: AtomicU32::new(0),
+    });
+    let reader = client_with_transport(&emu, transport);
+    emu.set_faults(corrupt(1.0));
+    let e = reader
+        .get_object(BUCKET, "k")
+        .await
+        .unwrap()
+        .body
+        .bytes()
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(412), "{e}");
+}
