@@ -7,6 +7,12 @@ use crate::cls::limits::{MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP};
 use crate::cls::Error;
 use crate::transport::retry::RetryPolicy;
 
+/// The longest duration a [`ProducerConfig`] accepts for `linger` and the
+/// retry policy's delays and deadline (7 days). Every deadline the producer
+/// computes is "now + one of these", so a bound far below what `Instant`
+/// can represent keeps that sum from overflowing on every platform.
+pub const MAX_CONFIG_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What [`Producer::send`](super::Producer::send) does when the memory cap is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenFull {
@@ -37,7 +43,8 @@ pub struct ProducerConfig {
     pub batch_max_bytes: usize,
     /// A batch is sent once it holds this many logs (default 4096, at most 10 000).
     pub batch_max_logs: usize,
-    /// A batch is sent at the latest this long after its first log (default 2 s).
+    /// A batch is sent at the latest this long after its first log (default 2 s,
+    /// at most [`MAX_CONFIG_DURATION`]).
     pub linger: Duration,
     /// Total memory of logs accepted and not yet delivered or failed
     /// (default 100 MiB), as [`memory_bytes`](super::memory_bytes) counts it.
@@ -111,6 +118,25 @@ impl ProducerConfig {
                 u32::MAX
             ));
         }
+        for (field, d) in [
+            ("linger", self.linger),
+            ("retry.base_delay", self.retry.base_delay),
+            ("retry.max_delay", self.retry.max_delay),
+            ("retry.deadline", self.retry.deadline),
+        ] {
+            if d > MAX_CONFIG_DURATION {
+                return bad(format!(
+                    "{field} {d:?} is longer than the {MAX_CONFIG_DURATION:?} a producer can schedule"
+                ));
+            }
+        }
+        if let WhenFull::Block(d) = self.when_full {
+            if d > MAX_CONFIG_DURATION && d != Duration::MAX {
+                return bad(format!(
+                    "when_full Block({d:?}) is longer than {MAX_CONFIG_DURATION:?}; use Duration::MAX to wait forever"
+                ));
+            }
+        }
         if self.max_in_flight == 0 {
             return bad("max_in_flight must be at least 1".into());
         }
@@ -161,5 +187,46 @@ mod tests {
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn durations_no_deadline_can_hold_are_refused_naming_the_field() {
+        let c = ProducerConfig::default();
+        let linger = ProducerConfig {
+            linger: Duration::MAX,
+            ..c.clone()
+        };
+        let err = linger.validate().unwrap_err().to_string();
+        assert!(err.contains("linger"), "{err}");
+        let retry = ProducerConfig {
+            retry: c.retry.with_deadline(Duration::MAX),
+            ..c.clone()
+        };
+        let err = retry.validate().unwrap_err().to_string();
+        assert!(err.contains("retry.deadline"), "{err}");
+        let backoff = ProducerConfig {
+            retry: c
+                .retry
+                .with_backoff(Duration::from_secs(1), MAX_CONFIG_DURATION * 2),
+            ..c.clone()
+        };
+        let err = backoff.validate().unwrap_err().to_string();
+        assert!(err.contains("retry.max_delay"), "{err}");
+        let block = ProducerConfig {
+            when_full: WhenFull::Block(MAX_CONFIG_DURATION * 2),
+            ..c.clone()
+        };
+        assert!(block
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("when_full"));
+        // The largest accepted values, and waiting forever when full, pass.
+        let edge = ProducerConfig {
+            linger: MAX_CONFIG_DURATION,
+            when_full: WhenFull::Block(Duration::MAX),
+            ..c
+        };
+        edge.validate().unwrap();
     }
 }

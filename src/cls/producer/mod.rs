@@ -45,7 +45,7 @@ use prost::Message;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-pub use config::{ProducerConfig, WhenFull};
+pub use config::{ProducerConfig, WhenFull, MAX_CONFIG_DURATION};
 pub use result::{
     Callback, CloseReport, Delivery, FailedBatch, FailedDelivery, FailureReason, FlushReport,
     Receipt, RecordId,

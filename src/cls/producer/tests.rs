@@ -34,6 +34,20 @@ fn seqs(logs: &[Log]) -> Vec<usize> {
     s
 }
 
+#[tokio::test]
+async fn a_linger_no_deadline_can_hold_is_refused_before_the_producer_starts() {
+    // It used to pass validation and then panic in the linger task
+    // ("overflow when adding duration to instant") while holding the lock.
+    let mock = MockCls::new();
+    let cfg = ProducerConfig {
+        linger: Duration::MAX,
+        ..config()
+    };
+    let err = Producer::new(client(&mock, 1), cfg).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("linger"), "{err}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_accepted_log_arrives_once_in_order_per_topic() {
     let mock = MockCls::new();
