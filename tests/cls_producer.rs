@@ -381,3 +381,40 @@ async fn a_refused_signature_fails_the_batch_without_retrying() {
     assert_eq!((report.accepted, report.failed), (1, 1));
     emu.shutdown().await;
 }
+
+/// A server clock 30 minutes ahead of or behind the host: the first upload is
+/// refused as a signature-time failure, the client adopts the offset from the
+/// response's `Date`, re-signs once, and every later request of that client
+/// signs with the corrected clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_clock_half_an_hour_off_either_way_loses_nothing() {
+    for offset in [1800, -1800] {
+        let emu = emulator().await;
+        emu.set_faults(FaultConfig {
+            clock_offset_secs: offset,
+            ..Default::default()
+        });
+        let cfg = ProducerConfig {
+            batch_max_logs: 100,
+            ..config()
+        };
+        let p = Producer::new(client(&emu, KEY), cfg).unwrap();
+        // One batch first: it meets the skew alone, so exactly one 401 follows.
+        p.send("t", numbered(0)).await.unwrap();
+        let first = p.flush().await;
+        assert!(first.failed.is_empty(), "offset {offset}: {first:?}");
+        let n = 3_000;
+        for i in 1..n {
+            p.send("t", numbered(i)).await.unwrap();
+        }
+        let report = p.close(Duration::from_secs(60)).await;
+        assert!(report.all_delivered(), "offset {offset}: {report:?}");
+        let mut got = keys(&emu.cls_logs("t"));
+        got.dedup();
+        assert_eq!(got.len(), n, "offset {offset}");
+        let stats = emu.stats();
+        assert_eq!(stats.status(401), 1, "offset {offset}: {stats:?}");
+        assert_eq!(stats.auth_failures, 1, "offset {offset}");
+        emu.shutdown().await;
+    }
+}

@@ -232,6 +232,11 @@ pub(crate) async fn parse_error(response: http::Response<ResponseBody>) -> Error
     }
     let status = response.status().as_u16();
     let request_id = request_id(response.headers());
+    let server_date = response
+        .headers()
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d.trim()).ok());
     let body = response
         .into_body()
         .collect(MAX_ERROR_BODY)
@@ -253,6 +258,7 @@ pub(crate) async fn parse_error(response: http::Response<ResponseBody>) -> Error
         code,
         message,
         request_id,
+        server_date,
     }
 }
 
@@ -610,6 +616,7 @@ mod tests {
                 code,
                 message,
                 request_id,
+                ..
             } => {
                 assert_eq!(*status, 400);
                 assert_eq!(code, "TopicClosed");
