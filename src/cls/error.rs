@@ -69,6 +69,25 @@ impl Error {
         self.retry_decision() != RetryDecision::DoNotRetry
     }
 
+    /// Whether the failed request may nevertheless have been stored, so that
+    /// sending it again can store its logs twice: the connection failed
+    /// after the request was sent (reset, timeout, broken answer), or the
+    /// server or a gateway failed after receiving it (500, 502, 504). A
+    /// connection that never opened, a throttle (429), a 503 and every 4xx
+    /// mean the logs were not stored.
+    pub fn may_have_been_stored(&self) -> bool {
+        match self {
+            Error::Transport(t) => matches!(
+                t.kind(),
+                transport::ErrorKind::Request
+                    | transport::ErrorKind::Timeout
+                    | transport::ErrorKind::Body
+            ),
+            Error::Service { status, .. } => matches!(status, 500 | 502 | 504),
+            _ => false,
+        }
+    }
+
     /// The `errorcode`, if CLS answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -186,6 +205,22 @@ mod tests {
             message: message.into(),
             request_id: None,
             server_date: Some(date),
+        }
+    }
+
+    #[test]
+    fn only_failures_after_the_request_left_can_have_stored_it() {
+        use transport::{Error as T, ErrorKind as K};
+        for kind in [K::Request, K::Timeout, K::Body] {
+            assert!(Error::Transport(T::new(kind, "x")).may_have_been_stored());
+        }
+        for kind in [K::Connect, K::InvalidRequest] {
+            assert!(!Error::Transport(T::new(kind, "x")).may_have_been_stored());
+        }
+        assert!(service(500, "InternalError").may_have_been_stored());
+        assert!(service(504, "GatewayTimeout").may_have_been_stored());
+        for s in [429, 503, 400, 401, 413] {
+            assert!(!service(s, "x").may_have_been_stored(), "{s}");
         }
     }
 

@@ -59,7 +59,9 @@ pub fn observe_producer(producer: &Producer, name: &str) -> ProducerMetrics {
     meter
         .u64_observable_counter(metric::PRODUCER_LOGS)
         .with_unit("{log}")
-        .with_description("Logs a CLS producer accepted, sent, failed to send, or refused")
+        .with_description(
+            "Logs a CLS producer accepted, sent, failed to send, refused, or resent after a failure that may have stored them",
+        )
         .with_callback(move |o| {
             if let Some(st) = s() {
                 for (state, n) in log_counts(&st) {
@@ -99,11 +101,12 @@ pub fn observe_producer(producer: &Producer, name: &str) -> ProducerMetrics {
     ProducerMetrics { slot }
 }
 
-fn log_counts(st: &ProducerStats) -> [(&'static str, u64); 4] {
+fn log_counts(st: &ProducerStats) -> [(&'static str, u64); 5] {
     [
         ("accepted", st.accepted),
         ("sent", st.delivered),
         ("failed", st.failed),
         ("refused", st.refused),
+        ("possibly_duplicated", st.possibly_duplicated),
     ]
 }

@@ -28,6 +28,7 @@ pub(crate) struct Counters {
     pub(crate) batches_delivered: AtomicU64,
     pub(crate) batches_failed: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) possibly_duplicated: AtomicU64,
 }
 
 /// One accepted record on its way into a batch.

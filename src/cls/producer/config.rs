@@ -55,10 +55,12 @@ pub struct ProducerConfig {
     pub when_full: WhenFull,
     /// Batches being sent at once (default 16).
     pub max_in_flight: usize,
-    /// Batch-level retries of 429, 5xx and network failures, on top of the
-    /// client's own per-call retries: attempts (default 10), backoff from
-    /// 100 ms doubling up to 50 s with full jitter, and a deadline after which
-    /// no new attempt starts (default 10 min). `close` cuts this short.
+    /// How each batch is retried on 429, 5xx and network failures. It
+    /// replaces the client's own policy for the producer's requests: one
+    /// schedule decides every HTTP attempt of a batch (default 10 attempts
+    /// in total, backoff from 100 ms doubling up to 50 s with full jitter,
+    /// no new attempt after 10 min; a signature-time refusal is retried once
+    /// at once with a corrected clock). `close` cuts this short.
     pub retry: RetryPolicy,
     /// `LogGroup.source` (usually the sender's IP).
     pub source: Option<String>,
@@ -71,6 +73,12 @@ pub struct ProducerConfig {
     /// Sets `LogGroup.contextFlow` to `<producer id>-<batch id>` in hex, as
     /// the Go producer does, so a batch can be traced (default true).
     pub context_flow: bool,
+    /// When set, every accepted log gets one more field with this key and
+    /// the value `<producer id, 16 hex digits>-<sequence number>`, unique per
+    /// log within a producer and identical in every copy a resend may store,
+    /// so consumers can de-duplicate (default `None`: delivery is at least
+    /// once, see [`CloseReport::possibly_duplicated`](super::CloseReport::possibly_duplicated)).
+    pub log_id_field: Option<String>,
 }
 
 impl Default for ProducerConfig {
@@ -91,6 +99,7 @@ impl Default for ProducerConfig {
             filename: None,
             tags: Vec::new(),
             context_flow: true,
+            log_id_field: None,
         }
     }
 }
@@ -139,6 +148,13 @@ impl ProducerConfig {
         }
         if self.max_in_flight == 0 {
             return bad("max_in_flight must be at least 1".into());
+        }
+        if let Some(field) = &self.log_id_field {
+            if field.is_empty() || field.starts_with("__") {
+                return bad(format!(
+                    "log_id_field {field:?} must be a non-empty key that does not start with \"__\" (reserved by CLS)"
+                ));
+            }
         }
         for (k, v) in &self.tags {
             if k.is_empty() {

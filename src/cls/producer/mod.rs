@@ -1,10 +1,23 @@
-//! A batching producer that loses nothing it accepted.
+//! A batching producer that accounts for every log it accepted.
 //!
 //! [`Producer::send`] accepts a log into the open batch of its topic (and
 //! hash key) and returns a [`Receipt`] that resolves when the batch is
 //! delivered or has definitively failed. Batches are sealed by count, bytes
 //! or linger time, sent by a bounded number of concurrent tasks, and retried
-//! on 429, 5xx and network failures with capped, jittered backoff.
+//! on 429, 5xx and network failures under one schedule
+//! ([`ProducerConfig::retry`]).
+//!
+//! Delivery is **at least once**. When an attempt fails in a way that may
+//! have stored the batch anyway (the connection broke after the request was
+//! sent, a timeout, a 500/502/504: [`Error::may_have_been_stored`]), the
+//! batch is sent again and CLS can hold its logs twice; a batch abandoned by
+//! `close` with a request in flight may be stored although it is reported
+//! failed. Throttling (429), 503, refused connections and 4xx never store
+//! anything. The logs resent after such an ambiguous failure are counted in
+//! [`ProducerStats::possibly_duplicated`] and
+//! [`CloseReport::possibly_duplicated`]; set
+//! [`ProducerConfig::log_id_field`] to give each log an id that identifies
+//! its copies downstream.
 //!
 //! The memory cap is a semaphore of bytes: each log takes its encoded size
 //! when accepted and gives it back when its outcome has been reported, so the
@@ -37,7 +50,7 @@ mod sender;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -178,8 +191,11 @@ pub struct ProducerStats {
     pub batches_delivered: u64,
     /// Batches failed.
     pub batches_failed: u64,
-    /// Batch-level retries.
+    /// HTTP retries of batches (every attempt after a batch's first).
     pub retries: u64,
+    /// Logs sent again after an attempt that may have stored them: an upper
+    /// bound on the extra copies CLS may hold (delivery is at least once).
+    pub possibly_duplicated: u64,
     /// Bytes of the memory cap held by accepted, unfinished logs.
     pub buffered_bytes: usize,
 }
@@ -238,6 +254,8 @@ pub(crate) struct Shared {
     memory: Arc<Semaphore>,
     in_flight: Arc<Semaphore>,
     counters: Arc<Counters>,
+    /// The next log's sequence number for [`ProducerConfig::log_id_field`].
+    next_log_seq: AtomicU64,
     /// Wakes the linger task when a batch opens or the producer closes.
     wake: Notify,
     /// Set by `close` at its deadline: outstanding batches give up.
@@ -403,6 +421,7 @@ impl Producer {
             memory: Arc::new(Semaphore::new(config.memory_limit)),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             counters,
+            next_log_seq: AtomicU64::new(0),
             wake: Notify::new(),
             abort: watch::channel(false).0,
             runtime: runtime.clone(),
@@ -428,6 +447,7 @@ impl Producer {
         log: Log,
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
+        let log = self.stamp(log);
         let (wire, content) = self.admit(&dest, &log)?;
         let permit = self
             .reserve(memory_bytes(&log), self.shared().config.when_full)
@@ -444,6 +464,7 @@ impl Producer {
         log: Log,
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
+        let log = self.stamp(log);
         let (wire, content) = self.admit(&dest, &log)?;
         let permit = self.try_reserve(memory_bytes(&log))?;
         self.enqueue_for_receipt(dest, log, wire, content, permit)
@@ -460,6 +481,7 @@ impl Producer {
         callback: impl FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static,
     ) -> Result<RecordId, Error> {
         let dest = destination.into();
+        let log = self.stamp(log);
         let (wire, content) = self.admit(&dest, &log)?;
         let permit = self
             .reserve(memory_bytes(&log), self.shared().config.when_full)
@@ -473,6 +495,16 @@ impl Producer {
             Some(Box::new(callback)),
         )?;
         Ok(id)
+    }
+
+    /// Adds the [`ProducerConfig::log_id_field`] field, when configured.
+    fn stamp(&self, mut log: Log) -> Log {
+        let shared = self.shared();
+        if let Some(field) = &shared.config.log_id_field {
+            let seq = shared.next_log_seq.fetch_add(1, Ordering::Relaxed);
+            log.push(field.as_str(), format!("{:016X}-{seq}", shared.producer_id));
+        }
+        log
     }
 
     /// Checks the destination and the log; returns (wire bytes, content bytes).
@@ -676,6 +708,7 @@ impl Producer {
             accepted: stats.accepted,
             delivered: stats.delivered,
             failed: stats.failed,
+            possibly_duplicated: stats.possibly_duplicated,
             timed_out,
             undelivered: flushed.failed,
         }
@@ -693,6 +726,7 @@ impl Producer {
             batches_delivered: c.batches_delivered.load(Ordering::Relaxed),
             batches_failed: c.batches_failed.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            possibly_duplicated: c.possibly_duplicated.load(Ordering::Relaxed),
             buffered_bytes: shared
                 .config
                 .memory_limit
