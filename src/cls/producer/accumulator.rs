@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::batch::{Batch, BatchKey, Counters, Pending};
+use super::batch::{topic_counters, Batch, BatchKey, Counters, Pending, TopicMap};
 use super::result::{OutcomeSlot, RecordId};
 use crate::cls::limits::{MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP, MAX_REQUEST_BYTES};
 
@@ -51,15 +51,21 @@ pub(crate) struct Accumulator {
     next_id: u64,
     thresholds: Thresholds,
     counters: Arc<Counters>,
+    topics: Arc<TopicMap>,
 }
 
 impl Accumulator {
-    pub(crate) fn new(thresholds: Thresholds, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(
+        thresholds: Thresholds,
+        counters: Arc<Counters>,
+        topics: Arc<TopicMap>,
+    ) -> Self {
         Accumulator {
             open: HashMap::new(),
             next_id: 1,
             thresholds,
             counters,
+            topics,
         }
     }
 
@@ -88,7 +94,8 @@ impl Accumulator {
                 opened = true;
                 let id = self.next_id;
                 self.next_id += 1;
-                let batch = Batch::new(id, key.clone(), now, self.counters.clone());
+                let topic = topic_counters(&self.topics, &key.topic);
+                let batch = Batch::new(id, key.clone(), now, self.counters.clone(), topic);
                 self.open.entry(key.clone()).or_insert(batch)
             }
         };
@@ -173,7 +180,7 @@ mod tests {
             meta_bytes: 40,
         };
         Fixture {
-            acc: Accumulator::new(t, Arc::new(Counters::default())),
+            acc: Accumulator::new(t, Arc::new(Counters::default()), Default::default()),
             memory: Arc::new(Semaphore::new(CAP)),
             now: Instant::now(),
         }

@@ -65,7 +65,8 @@ pub use result::{
 };
 
 use accumulator::{Accumulator, Thresholds};
-use batch::{Batch, BatchKey, Counters, Pending};
+pub(crate) use batch::TopicCounts;
+use batch::{lock_topics, topic_counters, Batch, BatchKey, Counters, Pending, TopicMap};
 use result::{BatchOutcome, OutcomeSlot};
 
 use super::client::{check_hash_key, check_topic, Client};
@@ -254,6 +255,8 @@ pub(crate) struct Shared {
     memory: Arc<Semaphore>,
     in_flight: Arc<Semaphore>,
     counters: Arc<Counters>,
+    /// The same counts by topic.
+    topics: Arc<TopicMap>,
     /// The next log's sequence number for [`ProducerConfig::log_id_field`].
     next_log_seq: AtomicU64,
     /// Wakes the linger task when a batch opens or the producer closes.
@@ -408,19 +411,21 @@ impl Producer {
             ));
         }
         let counters = Arc::new(Counters::default());
+        let topics = Arc::new(TopicMap::default());
         let shared = Arc::new(Shared {
             client,
             producer_id,
             thresholds,
             meta,
             state: Mutex::new(State {
-                acc: Accumulator::new(thresholds, counters.clone()),
+                acc: Accumulator::new(thresholds, counters.clone(), topics.clone()),
                 inflight: HashMap::new(),
                 closed: false,
             }),
             memory: Arc::new(Semaphore::new(config.memory_limit)),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             counters,
+            topics,
             next_log_seq: AtomicU64::new(0),
             wake: Notify::new(),
             abort: watch::channel(false).0,
@@ -447,12 +452,17 @@ impl Producer {
         log: Log,
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
+        let topic = dest.key.topic.clone();
         let log = self.stamp(log);
-        let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self
-            .reserve(memory_bytes(&log), self.shared().config.when_full)
-            .await?;
-        self.enqueue_for_receipt(dest, log, wire, content, permit)
+        let r = async {
+            let (wire, content) = self.admit(&dest, &log)?;
+            let permit = self
+                .reserve(memory_bytes(&log), self.shared().config.when_full)
+                .await?;
+            self.enqueue_for_receipt(dest, log, wire, content, permit)
+        }
+        .await;
+        self.topic_refused_if_err(&topic, r)
     }
 
     /// Like [`send`](Self::send) but never waits: fails with
@@ -464,10 +474,14 @@ impl Producer {
         log: Log,
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
+        let topic = dest.key.topic.clone();
         let log = self.stamp(log);
-        let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self.try_reserve(memory_bytes(&log))?;
-        self.enqueue_for_receipt(dest, log, wire, content, permit)
+        let r = (|| {
+            let (wire, content) = self.admit(&dest, &log)?;
+            let permit = self.try_reserve(memory_bytes(&log))?;
+            self.enqueue_for_receipt(dest, log, wire, content, permit)
+        })();
+        self.topic_refused_if_err(&topic, r)
     }
 
     /// Like [`send`](Self::send), reporting the outcome to `callback` instead
@@ -481,20 +495,45 @@ impl Producer {
         callback: impl FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static,
     ) -> Result<RecordId, Error> {
         let dest = destination.into();
+        let topic = dest.key.topic.clone();
         let log = self.stamp(log);
-        let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self
-            .reserve(memory_bytes(&log), self.shared().config.when_full)
-            .await?;
-        let (id, _) = self.enqueue(
-            dest.key,
-            log,
-            wire,
-            content,
-            permit,
-            Some(Box::new(callback)),
-        )?;
-        Ok(id)
+        let r = async {
+            let (wire, content) = self.admit(&dest, &log)?;
+            let permit = self
+                .reserve(memory_bytes(&log), self.shared().config.when_full)
+                .await?;
+            let (id, _) = self.enqueue(
+                dest.key,
+                log,
+                wire,
+                content,
+                permit,
+                Some(Box::new(callback)),
+            )?;
+            Ok(id)
+        }
+        .await;
+        self.topic_refused_if_err(&topic, r)
+    }
+
+    /// Counts a refusal under its topic (the producer-wide count is kept
+    /// where the refusal happens).
+    fn topic_refused_if_err<T>(&self, topic: &Arc<str>, r: Result<T, Error>) -> Result<T, Error> {
+        if r.is_err() {
+            topic_counters(&self.shared().topics, topic)
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Per-topic log counts, for the `topic` label of the producer metrics.
+    pub(crate) fn topic_counts(&self) -> Vec<(Arc<str>, TopicCounts)> {
+        let topics = lock_topics(&self.shared().topics);
+        topics
+            .iter()
+            .map(|(t, c)| (t.clone(), c.snapshot()))
+            .collect()
     }
 
     /// Adds the [`ProducerConfig::log_id_field`] field, when configured.

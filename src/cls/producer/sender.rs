@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::batch::{Batch, BatchKey};
+use super::batch::{Batch, BatchKey, TopicCounters};
 use super::result::FailureReason;
 use super::Shared;
 use crate::cls::client::{check_hash_key, EncodedBody};
@@ -30,14 +30,21 @@ pub(super) async fn deliver(shared: Arc<Shared>, batch: Batch) {
         completer, logs, ..
     } = batch;
     let id = completer.id;
-    let (attempts, result) = run(&shared, id, completer.key.clone(), logs).await;
+    let topic = completer.topic.clone();
+    let (attempts, result) = run(&shared, id, completer.key.clone(), &topic, logs).await;
     completer.complete(attempts, result);
     shared.lock().inflight.remove(&id);
 }
 
 type Outcome = (u32, Result<Option<String>, (FailureReason, Vec<Log>)>);
 
-async fn run(shared: &Shared, id: u64, key: BatchKey, logs: Vec<Log>) -> Outcome {
+async fn run(
+    shared: &Shared,
+    id: u64,
+    key: BatchKey,
+    topic: &TopicCounters,
+    logs: Vec<Log>,
+) -> Outcome {
     let mut abort = shared.abort.subscribe();
     let _slot = tokio::select! {
         biased;
@@ -86,6 +93,7 @@ async fn run(shared: &Shared, id: u64, key: BatchKey, logs: Vec<Log>) -> Outcome
                 // Called once per resend: the one retry counter.
                 shared.counters.retries.fetch_add(1, Ordering::Relaxed);
                 if err.may_have_been_stored() {
+                    topic.possibly_duplicated.fetch_add(len, Ordering::Relaxed);
                     shared
                         .counters
                         .possibly_duplicated

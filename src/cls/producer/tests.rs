@@ -363,3 +363,26 @@ fn a_producer_needs_a_runtime() {
     let err = Producer::new(client(&mock, 1), config()).unwrap_err();
     assert!(err.to_string().contains("Tokio runtime"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn log_counts_are_kept_by_topic() {
+    let mock = MockCls::new();
+    let p = Producer::new(client(&mock, 1), config()).unwrap();
+    for i in 0..5 {
+        p.send(if i < 3 { "a" } else { "b" }, numbered(i))
+            .await
+            .unwrap();
+    }
+    // A value over 1 MiB is refused before it is accepted.
+    let huge = Log::new(1).field("v", "x".repeat((1 << 20) + 1));
+    assert!(p.send("b", huge).await.is_err());
+    assert!(p.flush().await.failed.is_empty());
+    let mut counts = p.topic_counts();
+    counts.sort_by(|x, y| x.0.cmp(&y.0));
+    let view: Vec<(&str, u64, u64, u64)> = counts
+        .iter()
+        .map(|(t, c)| (&**t, c.accepted, c.delivered, c.refused))
+        .collect();
+    assert_eq!(view, vec![("a", 3, 3, 0), ("b", 2, 2, 1)]);
+    p.close(Duration::from_secs(1)).await;
+}
