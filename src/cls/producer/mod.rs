@@ -157,9 +157,13 @@ impl From<&Destination> for Destination {
     }
 }
 
-/// Bytes of the memory cap a log takes while the producer holds it: its heap
-/// footprint (the `Log`, its field structs and their text, by capacity),
-/// which also bounds its encoded and compressed forms once its batch is sent.
+/// Bytes of the memory cap a log takes while the producer holds it: what
+/// its heap allocations really cost (the `Log`, its field array and each
+/// key and value, each allocation rounded up as a general-purpose
+/// allocator serves it: a header word, 16-byte granules, 32 bytes at least),
+/// which also bounds its encoded and compressed forms once its batch is
+/// sent. Counting only the bytes asked for left a log of short fields
+/// costing about half again as much as it was charged.
 ///
 /// ```
 /// use coscls::cls::{limits, producer::memory_bytes, Log};
@@ -168,12 +172,28 @@ impl From<&Destination> for Destination {
 /// ```
 pub fn memory_bytes(log: &Log) -> usize {
     std::mem::size_of::<Log>()
-        + log.contents.capacity() * std::mem::size_of::<LogContent>()
+        + allocation_cost(
+            log.contents
+                .capacity()
+                .saturating_mul(std::mem::size_of::<LogContent>()),
+        )
         + log
             .contents
             .iter()
-            .map(|c| c.key.capacity() + c.value.capacity())
+            .map(|c| allocation_cost(c.key.capacity()) + allocation_cost(c.value.capacity()))
             .sum::<usize>()
+}
+
+/// What an allocation of `bytes` takes from the heap: nothing for an empty
+/// buffer, else the request plus an 8-byte header rounded up to 16 bytes,
+/// at least 32 (glibc malloc's chunk layout; jemalloc and mimalloc size
+/// classes are no larger for these sizes).
+fn allocation_cost(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes.saturating_add(8 + 15).max(32) & !15
+    }
 }
 
 /// A snapshot of a producer's counters.

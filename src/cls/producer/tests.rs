@@ -386,3 +386,21 @@ async fn log_counts_are_kept_by_topic() {
     assert_eq!(view, vec![("a", 3, 3, 0), ("b", 2, 2, 1)]);
     p.close(Duration::from_secs(1)).await;
 }
+
+#[test]
+fn the_memory_charge_covers_what_each_allocation_costs() {
+    assert_eq!(allocation_cost(0), 0);
+    assert_eq!(allocation_cost(1), 32);
+    assert_eq!(allocation_cost(24), 32);
+    assert_eq!(allocation_cost(25), 48);
+    assert_eq!(allocation_cost(usize::MAX), usize::MAX & !15);
+    // Five short fields: ten small strings and one array, each charged as a
+    // heap chunk, not as the few bytes it holds.
+    let log = numbered(3).field("a", "b").field("c", "d").field("e", "f");
+    let asked: usize = log
+        .contents
+        .iter()
+        .map(|c| c.key.capacity() + c.value.capacity())
+        .sum();
+    assert!(memory_bytes(&log) >= std::mem::size_of::<Log>() + 10 * 32 + asked);
+}
