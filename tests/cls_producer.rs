@@ -381,3 +381,174 @@ async fn a_refused_signature_fails_the_batch_without_retrying() {
     assert_eq!((report.accepted, report.failed), (1, 1));
     emu.shutdown().await;
 }
+
+/// A server clock 30 minutes ahead of or behind the host: the first upload is
+/// refused as a signature-time failure, the client adopts the offset from the
+/// response's `Date`, re-signs once, and every later request of that client
+/// signs with the corrected clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_clock_half_an_hour_off_either_way_loses_nothing() {
+    for offset in [1800, -1800] {
+        let emu = emulator().await;
+        emu.set_faults(FaultConfig {
+            clock_offset_secs: offset,
+            ..Default::default()
+        });
+        let cfg = ProducerConfig {
+            batch_max_logs: 100,
+            ..config()
+        };
+        let p = Producer::new(client(&emu, KEY), cfg).unwrap();
+        // One batch first: it meets the skew alone, so exactly one 401 follows.
+        p.send("t", numbered(0)).await.unwrap();
+        let first = p.flush().await;
+        assert!(first.failed.is_empty(), "offset {offset}: {first:?}");
+        let n = 3_000;
+        for i in 1..n {
+            p.send("t", numbered(i)).await.unwrap();
+        }
+        let report = p.close(Duration::from_secs(60)).await;
+        assert!(report.all_delivered(), "offset {offset}: {report:?}");
+        let mut got = keys(&emu.cls_logs("t"));
+        got.dedup();
+        assert_eq!(got.len(), n, "offset {offset}");
+        let stats = emu.stats();
+        assert_eq!(stats.status(401), 1, "offset {offset}: {stats:?}");
+        assert_eq!(stats.auth_failures, 1, "offset {offset}");
+        emu.shutdown().await;
+    }
+}
+
+/// Dropped connections (the upload took effect, its answer was lost) make
+/// the producer send a batch again. The report counts the logs resent after
+/// such an ambiguous failure, and the emulator's stored logs confirm it: the
+/// copies beyond one per log are exactly that count, and the opt-in log id
+/// tells the copies apart from distinct logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_report_the_duplicates_the_server_stored() {
+    let emu = emulator().await;
+    emu.set_faults(FaultConfig {
+        drop_rate: 0.3,
+        ..Default::default()
+    });
+    let cfg = ProducerConfig {
+        batch_max_logs: 50,
+        log_id_field: Some("log_id".into()),
+        ..config()
+    };
+    let p = Producer::new(client(&emu, KEY), cfg).unwrap();
+    let n = 3_000;
+    for i in 0..n {
+        p.send("t", numbered(i)).await.unwrap();
+    }
+    let report = p.close(Duration::from_secs(60)).await;
+    assert!(report.all_delivered(), "{report:?}");
+    assert!(emu.stats().dropped_connections > 0);
+    assert!(report.possibly_duplicated > 0, "{report:?}");
+    assert_eq!(report.possibly_duplicated, p.stats().possibly_duplicated);
+
+    let stored = emu.cls_logs("t");
+    let mut copies: HashMap<String, Vec<Key>> = HashMap::new();
+    for r in &stored {
+        let id = r
+            .contents
+            .iter()
+            .find(|(k, _)| k.as_str() == "log_id")
+            .map(|(_, v)| v.clone())
+            .expect("every log carries its id");
+        copies.entry(id).or_default().push(key_of(&as_log(r)));
+    }
+    assert_eq!(copies.len(), n, "one id per accepted log");
+    for same in copies.values() {
+        assert!(
+            same.windows(2).all(|w| w[0] == w[1]),
+            "copies are identical"
+        );
+    }
+    let extra = (stored.len() - n) as u64;
+    assert_eq!(
+        extra, report.possibly_duplicated,
+        "the duplicate count matches what the server stored"
+    );
+    emu.shutdown().await;
+}
+
+/// One schedule decides every attempt: a batch failing with 503 is sent
+/// exactly `max_attempts` times in all (the client's own policy does not
+/// multiply it), and each resend is counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_gets_exactly_the_attempts_of_the_producer_policy() {
+    let emu = emulator().await;
+    emu.set_faults(FaultConfig {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Default::default()
+    });
+    let cfg = ProducerConfig {
+        retry: RetryPolicy::default()
+            .with_max_attempts(3)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        ..config()
+    };
+    let p = Producer::new(client(&emu, KEY), cfg).unwrap();
+    let receipt = p.send("t", numbered(7)).await.unwrap();
+    p.flush().await;
+    let failed = receipt.await.unwrap_err();
+    assert!(
+        matches!(failed.reason, FailureReason::RetriesExhausted(_)),
+        "{failed}"
+    );
+    assert_eq!(failed.attempts, 3);
+    assert_eq!(emu.stats().requests, 3);
+    let stats = p.stats();
+    assert_eq!((stats.retries, stats.possibly_duplicated), (2, 0));
+    emu.shutdown().await;
+}
+
+/// An unreachable CLS: the failure keeps its cause chain (the connection
+/// error under the CLS error), and each level prints its own message only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_reported_with_its_cause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = Client::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .credentials(Credentials::new(ID, KEY).unwrap())
+        .build()
+        .unwrap();
+    let cfg = ProducerConfig {
+        retry: RetryPolicy::default()
+            .with_max_attempts(2)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        ..config()
+    };
+    let p = Producer::new(client, cfg).unwrap();
+    let receipt = p.send("t", numbered(1)).await.unwrap();
+    let report = p.close(Duration::from_secs(30)).await;
+    let failed = receipt.await.unwrap_err();
+
+    let mut chain = Vec::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&failed);
+    while let Some(c) = cause {
+        chain.push(c.to_string());
+        cause = c.source();
+    }
+    assert!(chain.len() >= 3, "{chain:#?}");
+    assert!(chain[0].ends_with("retries exhausted"), "{chain:#?}");
+    assert_eq!(chain[1], "CLS request failed");
+    assert!(chain[2].starts_with("connection failed"), "{chain:#?}");
+    for pair in chain.windows(2) {
+        assert!(!pair[0].contains(&pair[1]), "printed twice: {chain:#?}");
+    }
+    let transport = std::error::Error::source(&failed)
+        .and_then(|e| e.source())
+        .and_then(|e| e.downcast_ref::<coscls::transport::Error>())
+        .expect("the transport error is in the chain");
+    assert_eq!(transport.kind(), coscls::transport::ErrorKind::Connect);
+
+    let batch = &report.undelivered[0];
+    assert!(std::error::Error::source(batch).is_some());
+    assert!(batch.to_string().contains("retries exhausted"), "{batch}");
+}

@@ -507,7 +507,7 @@ async fn a_cls_producer_reports_its_logs_batches_and_queued_bytes() {
         s.receiver
             .sum_points(
                 "coscls.cls.producer.logs",
-                &[("producer", &name), ("state", state)],
+                &[("producer", &name), ("topic", &topic), ("state", state)],
             )
             .first()
             .and_then(|p| p.value)

@@ -14,6 +14,12 @@
 //! | body over 6 MiB before compression | 413 | `ContentIsTooLarge` |
 //! | more than 10 groups, 0 or over 10 000 logs in a group, reserved key | 400 | `InvalidParam` |
 //! | a value over 1 MiB, a group's values over 5 MiB | 403 | `LogSizeExceed` |
+//!
+//! A signature whose `q-sign-time` window does not hold the server's now
+//! (shifted by `clock_offset_secs`) is refused as CLS documents its
+//! "signature expire" cause: 401 `Unauthorized`, a message that says the
+//! signature expired (or is not yet valid), and, like every answer, a `Date`
+//! header with the server's clock, from which a client corrects its own.
 
 use std::collections::BTreeMap;
 
@@ -711,5 +717,18 @@ mod tests {
         let mut reserved = list(1, 1, 1);
         reserved.log_group_list[0].logs[0].contents[0].key = "__TOPICID__".into();
         assert_eq!(check_limits(&reserved).unwrap_err().code, "InvalidParam");
+    }
+
+    #[test]
+    fn a_signature_outside_its_window_is_refused_as_expired() {
+        let expired = ClsError::from_auth(AuthError::Expired { end: 10, now: 20 });
+        assert_eq!((expired.status, expired.code), (401, "Unauthorized"));
+        assert!(
+            expired.message.starts_with("Signature expired"),
+            "{expired:?}"
+        );
+        let early = ClsError::from_auth(AuthError::NotYetValid { start: 30, now: 20 });
+        assert_eq!((early.status, early.code), (401, "Unauthorized"));
+        assert!(early.message.contains("not yet valid"), "{early:?}");
     }
 }

@@ -14,7 +14,7 @@ use super::Error;
 use crate::auth::Credentials;
 use crate::auth::{uri_encode, EnvProvider, ProvideCredentials, StaticProvider};
 use crate::telemetry::OperationInfo;
-use crate::transport::retry::RetryPolicy;
+use crate::transport::retry::{RetryPolicy, Stopped};
 use crate::transport::{
     HttpSend, Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer,
     SigningProfile, Timeouts,
@@ -159,7 +159,7 @@ impl Client {
         self.send_encoded(topic, hash_key, &body).await
     }
 
-    /// Sends an already checked and encoded body (the producer's path).
+    /// Sends an already checked and encoded body under the client's policy.
     pub(crate) async fn send_encoded(
         &self,
         topic: &str,
@@ -167,12 +167,56 @@ impl Client {
         body: &EncodedBody,
     ) -> Result<PutLogsOutput, Error> {
         let info = OperationInfo::cls("UploadLog", self.inner.region.as_deref(), topic);
+        let response = self
+            .inner
+            .pipeline
+            .execute(&info, self.upload(topic, hash_key, body), parse_error)
+            .await?;
+        Ok(finish_upload(response).await)
+    }
+
+    /// The producer's path: sends an encoded batch under the producer's
+    /// `policy` until it is delivered, fails for good, or `abort` fires.
+    /// `on_retry` sees each retried error just before the attempt that
+    /// retries it. Returns the output and the attempts made.
+    pub(crate) async fn send_encoded_until(
+        &self,
+        topic: &str,
+        hash_key: Option<HeaderValue>,
+        body: &EncodedBody,
+        policy: &RetryPolicy,
+        abort: impl std::future::Future<Output = ()>,
+        on_retry: impl FnMut(&Error),
+    ) -> Result<(PutLogsOutput, u32), Stopped<Error>> {
+        let info = OperationInfo::cls("UploadLog", self.inner.region.as_deref(), topic);
+        let (response, attempts) = self
+            .inner
+            .pipeline
+            .execute_until(
+                &info,
+                policy,
+                abort,
+                on_retry,
+                self.upload(topic, hash_key, body),
+                parse_error,
+            )
+            .await?;
+        Ok((finish_upload(response).await, attempts))
+    }
+
+    /// Builds a fresh unsigned `POST /structuredlog` per attempt.
+    fn upload<'a>(
+        &'a self,
+        topic: &'a str,
+        hash_key: Option<HeaderValue>,
+        body: &'a EncodedBody,
+    ) -> impl FnMut() -> Result<PreparedRequest, Error> + 'a {
         let url = format!(
             "{}/structuredlog?topic_id={}",
             self.inner.base_url,
             uri_encode(topic)
         );
-        let build = || {
+        move || {
             let mut headers = HeaderMap::with_capacity(6);
             headers.insert(http::header::HOST, self.inner.host.clone());
             headers.insert(
@@ -200,18 +244,16 @@ impl Client {
                 headers,
                 body: RequestBody::Bytes(body.body.clone()),
             })
-        };
-        let response = self
-            .inner
-            .pipeline
-            .execute(&info, build, parse_error)
-            .await?;
-        let request_id = request_id(response.headers());
-        // Read the (normally empty) body so the connection returns to the pool.
-        // The logs are accepted once the status is 200, so a broken body is ignored.
-        let _ = response.into_body().collect(MAX_ERROR_BODY).await;
-        Ok(PutLogsOutput { request_id })
+        }
     }
+}
+
+/// Reads the (normally empty) body of a 200 so the connection returns to the
+/// pool. The logs are accepted once the status is 200, so a broken body is ignored.
+async fn finish_upload(response: http::Response<ResponseBody>) -> PutLogsOutput {
+    let request_id = request_id(response.headers());
+    let _ = response.into_body().collect(MAX_ERROR_BODY).await;
+    PutLogsOutput { request_id }
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
@@ -232,6 +274,11 @@ pub(crate) async fn parse_error(response: http::Response<ResponseBody>) -> Error
     }
     let status = response.status().as_u16();
     let request_id = request_id(response.headers());
+    let server_date = response
+        .headers()
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d.trim()).ok());
     let body = response
         .into_body()
         .collect(MAX_ERROR_BODY)
@@ -253,6 +300,7 @@ pub(crate) async fn parse_error(response: http::Response<ResponseBody>) -> Error
         code,
         message,
         request_id,
+        server_date,
     }
 }
 
@@ -610,6 +658,7 @@ mod tests {
                 code,
                 message,
                 request_id,
+                ..
             } => {
                 assert_eq!(*status, 400);
                 assert_eq!(code, "TopicClosed");

@@ -8,7 +8,7 @@ use opentelemetry::KeyValue;
 
 use super::instruments;
 use super::schema::{label, metric};
-use crate::cls::producer::ProducerStats;
+use crate::cls::producer::TopicCounts;
 use crate::cls::Producer;
 
 /// Keeps a producer's metrics reported; dropping it stops them (and releases
@@ -33,7 +33,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Reports `producer`'s counters as the `coscls.cls.producer.*` metrics,
-/// labelled `producer = name` (keep names few: one per producer).
+/// labelled `producer = name` (keep names few: one per producer); the log
+/// counts are also labelled by `topic` (topics are few; past 256 the rest
+/// share `topic = "_other"`).
 ///
 /// Uses the meter coscls records with (see [`set_meter`](super::set_meter));
 /// call it after setting telemetry up. Keep the returned value for as long as
@@ -53,17 +55,35 @@ pub fn observe_producer(producer: &Producer, name: &str) -> ProducerMetrics {
         let slot = slot.clone();
         move || lock(&slot).as_ref().map(Producer::stats)
     };
+    let by_topic = {
+        let slot = slot.clone();
+        move || {
+            lock(&slot)
+                .as_ref()
+                .map(Producer::topic_counts)
+                .unwrap_or_default()
+        }
+    };
     let producer_label = move || KeyValue::new(label::PRODUCER, name.clone());
 
-    let (s, p) = (stats.clone(), producer_label.clone());
+    let p = producer_label.clone();
     meter
         .u64_observable_counter(metric::PRODUCER_LOGS)
         .with_unit("{log}")
-        .with_description("Logs a CLS producer accepted, sent, failed to send, or refused")
+        .with_description(
+            "Logs a CLS producer accepted, sent, failed to send, refused, or resent after a failure that may have stored them",
+        )
         .with_callback(move |o| {
-            if let Some(st) = s() {
-                for (state, n) in log_counts(&st) {
-                    o.observe(n, &[p(), KeyValue::new(label::STATE, state)]);
+            for (topic, counts) in by_topic() {
+                for (state, n) in log_counts(&counts) {
+                    o.observe(
+                        n,
+                        &[
+                            p(),
+                            KeyValue::new(label::TOPIC, topic.clone()),
+                            KeyValue::new(label::STATE, state),
+                        ],
+                    );
                 }
             }
         })
@@ -99,11 +119,12 @@ pub fn observe_producer(producer: &Producer, name: &str) -> ProducerMetrics {
     ProducerMetrics { slot }
 }
 
-fn log_counts(st: &ProducerStats) -> [(&'static str, u64); 4] {
+fn log_counts(st: &TopicCounts) -> [(&'static str, u64); 5] {
     [
         ("accepted", st.accepted),
         ("sent", st.delivered),
         ("failed", st.failed),
         ("refused", st.refused),
+        ("possibly_duplicated", st.possibly_duplicated),
     ]
 }

@@ -339,6 +339,83 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// [`execute`](Self::execute) under a caller's `policy` that also stops
+    /// when `abort` resolves (see [`retry::run_until`]): the CLS producer
+    /// hands each batch here, so its attempts follow the one schedule and
+    /// the operation's retry counter counts each of them once. `on_retry`
+    /// sees each retried error just before the attempt that retries it.
+    /// On success, also returns the number of attempts made.
+    pub(crate) async fn execute_until<E, B, R, P, PF>(
+        &self,
+        info: &OperationInfo<'_>,
+        policy: &RetryPolicy,
+        abort: impl Future<Output = ()>,
+        mut on_retry: impl FnMut(&E),
+        mut build: B,
+        parse_error: P,
+    ) -> Result<(http::Response<ResponseBody>, u32), retry::Stopped<E>>
+    where
+        E: PipelineError,
+        B: FnMut() -> Result<R, E>,
+        R: Into<Box<PreparedRequest>>,
+        P: Fn(http::Response<ResponseBody>) -> PF,
+        PF: Future<Output = E>,
+    {
+        let (guard, first) = match build() {
+            Ok(request) => {
+                let request: Box<PreparedRequest> = request.into();
+                (OperationGuard::start(info, Some(&request)), request)
+            }
+            Err(e) => {
+                OperationGuard::start(info, None).finish(Err(&e.type_name()));
+                return Err(retry::Stopped::Failed {
+                    error: e,
+                    attempts: 0,
+                });
+            }
+        };
+        let span = guard.span().clone();
+        let policy = if first.body.is_replayable() {
+            *policy
+        } else {
+            RetryPolicy::none()
+        };
+        let mut first = Some(first);
+        let guard_ref = &guard;
+        let result = retry::run_until(
+            &policy,
+            abort,
+            |e: &E| {
+                guard_ref.record_retry(e.retry_reason());
+                on_retry(e);
+            },
+            |resend| {
+                let built = match first.take() {
+                    Some(request) => Ok(request),
+                    None => build().map(Into::into),
+                };
+                self.attempt(built, resend, guard_ref, &parse_error)
+            },
+        )
+        .instrument(span)
+        .await;
+        match result {
+            Ok((response, attempts)) => {
+                let (parts, body) = response.into_parts();
+                let response = http::Response::from_parts(parts, guard.finish_with_body(body));
+                Ok((response, attempts))
+            }
+            Err(stop) => {
+                let name = match &stop {
+                    retry::Stopped::Failed { error, .. } => error.type_name(),
+                    retry::Stopped::Aborted { .. } => "aborted".to_string(),
+                };
+                guard.finish(Err(&name));
+                Err(stop)
+            }
+        }
+    }
+
     async fn attempt<E, P, PF>(
         &self,
         built: Result<Box<PreparedRequest>, E>,

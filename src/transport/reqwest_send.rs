@@ -81,9 +81,11 @@ fn classify(e: reqwest::Error) -> Error {
     } else {
         ErrorKind::Request
     };
-    // The URL may carry a presigned query; drop it from the message.
+    // The URL may carry a presigned query; drop it from the message. The
+    // message already spells out every cause, so the reqwest error is not
+    // kept as the source too: a chain printer would repeat each cause.
     let e = e.without_url();
-    Error::new(kind, with_causes(&e)).with_source(e)
+    Error::new(kind, with_causes(&e))
 }
 
 /// The message and its causes on one line ("error sending request: …:

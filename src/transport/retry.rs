@@ -119,6 +119,75 @@ where
     run_observed(policy, |_| {}, attempt).await
 }
 
+/// The one retry schedule: after each failed attempt it decides whether
+/// another attempt may start and how long to wait first. Every retry loop
+/// in the crate ([`run`], and the producer's, through the pipeline) asks it,
+/// so every attempt follows the same rules:
+///
+/// - a permanent error ([`RetryDecision::DoNotRetry`]) ends the operation;
+/// - the first [`RetryDecision::Immediately`] (a corrected clock) retries at
+///   once; later ones back off like any transient error;
+/// - a transient error waits [`RetryPolicy::backoff`] of the number of
+///   backoffs so far (full jitter under `base_delay * 2^(k-1)`, capped at
+///   `max_delay`);
+/// - no attempt starts beyond `max_attempts` in total, nor when the wait
+///   would end past `deadline` after the first attempt began.
+#[derive(Debug)]
+pub(crate) struct Schedule<'p> {
+    policy: &'p RetryPolicy,
+    started: Instant,
+    immediate_used: bool,
+    backoffs: u32,
+    attempts: u32,
+}
+
+impl<'p> Schedule<'p> {
+    pub(crate) fn new(policy: &'p RetryPolicy) -> Self {
+        Schedule {
+            policy,
+            started: Instant::now(),
+            immediate_used: false,
+            backoffs: 0,
+            attempts: 0,
+        }
+    }
+
+    /// Attempts that have failed so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Records a failed attempt; returns the wait before the next one, or
+    /// `None` when none may follow.
+    pub(crate) fn after_failure(&mut self, decision: RetryDecision) -> Option<Duration> {
+        self.attempts = self.attempts.saturating_add(1);
+        let wait = match decision {
+            RetryDecision::Immediately if !self.immediate_used => {
+                self.immediate_used = true;
+                Duration::ZERO
+            }
+            RetryDecision::Backoff | RetryDecision::Immediately => {
+                self.backoffs = self.backoffs.saturating_add(1);
+                self.policy.backoff(self.backoffs)
+            }
+            RetryDecision::DoNotRetry => return None,
+        };
+        let within = self.attempts < self.policy.max_attempts
+            && self.started.elapsed().saturating_add(wait) < self.policy.deadline;
+        within.then_some(wait)
+    }
+}
+
+fn log_retry(retry: u32, reason: &'static str, wait: Duration) {
+    tracing::info!(
+        target: "coscls::retry",
+        retry = retry as i64,
+        reason,
+        delay_ms = wait.as_millis() as i64,
+        "retrying after a transient failure"
+    );
+}
+
 /// [`run`] that tells `on_retry` the reason of every failure it retries
 /// (the operation's retry counter), just before the backoff.
 pub(crate) async fn run_observed<T, E, F, Fut>(
@@ -131,46 +200,111 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let started = Instant::now();
-    let mut immediate_used = false;
-    let mut backoffs = 0u32;
-    let mut n = 0u32;
+    let mut schedule = Schedule::new(policy);
     loop {
-        let mut err = match attempt(n).await {
+        let mut err = match attempt(schedule.attempts()).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        n += 1;
-        let wait = match err.retry_decision() {
-            RetryDecision::Immediately if !immediate_used => {
-                immediate_used = true;
-                Some(Duration::ZERO)
-            }
-            RetryDecision::Backoff | RetryDecision::Immediately => {
-                backoffs += 1;
-                Some(policy.backoff(backoffs))
-            }
-            RetryDecision::DoNotRetry => None,
-        };
-        let within_budget = |w: Duration| {
-            n < policy.max_attempts && started.elapsed().saturating_add(w) < policy.deadline
-        };
-        match wait {
-            Some(w) if within_budget(w) => {
+        match schedule.after_failure(err.retry_decision()) {
+            Some(w) => {
                 let reason = err.retry_reason();
-                tracing::info!(
-                    target: "coscls::retry",
-                    retry = n as i64,
-                    reason,
-                    delay_ms = w.as_millis() as i64,
-                    "retrying after a transient failure"
-                );
+                log_retry(schedule.attempts(), reason, w);
                 on_retry(reason);
                 tokio::time::sleep(w).await;
             }
-            _ => {
-                err.set_attempts(n);
+            None => {
+                err.set_attempts(schedule.attempts());
                 return Err(err);
+            }
+        }
+    }
+}
+
+/// How an operation run with an abort signal ([`run_until`]) ended without success.
+#[derive(Debug)]
+pub(crate) enum Stopped<E> {
+    /// The last attempt failed and the schedule allows no other.
+    Failed {
+        /// Its error.
+        error: E,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The abort signal fired first.
+    Aborted {
+        /// The error of the attempt before, if one failed.
+        last_error: Option<E>,
+        /// Whether an attempt was cut off mid-flight (its request may have
+        /// taken effect).
+        in_flight: bool,
+        /// Attempts started, the cut one included.
+        attempts: u32,
+    },
+}
+
+/// [`run_observed`] that also stops when `abort` resolves: between attempts
+/// at once, and mid-attempt by dropping the attempt. `on_retry` sees each
+/// retried error just before the attempt that retries it (after the wait),
+/// so it counts attempts actually made. On success, returns the number of
+/// attempts too.
+pub(crate) async fn run_until<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    abort: impl Future<Output = ()>,
+    mut on_retry: impl FnMut(&E),
+    mut attempt: F,
+) -> Result<(T, u32), Stopped<E>>
+where
+    E: Classify,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    tokio::pin!(abort);
+    let mut schedule = Schedule::new(policy);
+    let mut last: Option<E> = None;
+    loop {
+        let n = schedule.attempts();
+        if let Some(e) = &last {
+            on_retry(e);
+        }
+        let outcome = tokio::select! {
+            biased;
+            _ = &mut abort => None,
+            r = attempt(n) => Some(r),
+        };
+        let mut err = match outcome {
+            Some(Ok(v)) => return Ok((v, n.saturating_add(1))),
+            Some(Err(e)) => e,
+            None => {
+                return Err(Stopped::Aborted {
+                    last_error: last,
+                    in_flight: true,
+                    attempts: n.saturating_add(1),
+                })
+            }
+        };
+        match schedule.after_failure(err.retry_decision()) {
+            Some(w) => {
+                log_retry(schedule.attempts(), err.retry_reason(), w);
+                last = Some(err);
+                tokio::select! {
+                    biased;
+                    _ = &mut abort => {
+                        return Err(Stopped::Aborted {
+                            last_error: last,
+                            in_flight: false,
+                            attempts: schedule.attempts(),
+                        })
+                    }
+                    _ = tokio::time::sleep(w) => {}
+                }
+            }
+            None => {
+                err.set_attempts(schedule.attempts());
+                return Err(Stopped::Failed {
+                    error: err,
+                    attempts: schedule.attempts(),
+                });
             }
         }
     }
@@ -269,5 +403,88 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_until_follows_the_same_schedule_and_counts_every_attempt_once() {
+        let p = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(10));
+        let calls = AtomicU32::new(0);
+        let retried = AtomicU32::new(0);
+        let r: Result<((), u32), Stopped<E>> = run_until(
+            &p,
+            std::future::pending(),
+            |_| {
+                retried.fetch_add(1, Ordering::SeqCst);
+            },
+            |n| {
+                assert_eq!(n, calls.fetch_add(1, Ordering::SeqCst));
+                async { Err(E(RetryDecision::Backoff, 0)) }
+            },
+        )
+        .await;
+        match r {
+            Err(Stopped::Failed { error, attempts }) => {
+                assert_eq!((attempts, error.1), (4, 4));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(retried.load(Ordering::SeqCst), 3, "one retry per resend");
+
+        let ok: Result<(u32, u32), Stopped<E>> = run_until(
+            &p,
+            std::future::pending(),
+            |_| {},
+            |n| async move {
+                if n < 2 {
+                    Err(E(RetryDecision::Backoff, 0))
+                } else {
+                    Ok(n)
+                }
+            },
+        )
+        .await;
+        assert_eq!(ok.unwrap(), (2, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_until_stops_on_abort_mid_attempt_or_mid_backoff() {
+        let p = RetryPolicy::default()
+            .with_max_attempts(10)
+            .with_backoff(Duration::from_secs(60), Duration::from_secs(60));
+        // Mid-backoff: the first attempt failed, the abort comes during the wait.
+        let r: Result<((), u32), Stopped<E>> = run_until(
+            &p,
+            tokio::time::sleep(Duration::from_millis(1)),
+            |_| {},
+            |_| async { Err(E(RetryDecision::Backoff, 0)) },
+        )
+        .await;
+        match r {
+            Err(Stopped::Aborted {
+                last_error: Some(_),
+                in_flight: false,
+                attempts: 1,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Mid-attempt: the request never answers.
+        let r: Result<((), u32), Stopped<E>> = run_until(
+            &p,
+            tokio::time::sleep(Duration::from_millis(1)),
+            |_| {},
+            |_| std::future::pending::<Result<(), E>>(),
+        )
+        .await;
+        match r {
+            Err(Stopped::Aborted {
+                last_error: None,
+                in_flight: true,
+                attempts: 1,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::batch::{Batch, BatchKey, Counters, Pending};
+use super::batch::{topic_counters, Batch, BatchKey, Counters, Pending, TopicMap};
 use super::result::{OutcomeSlot, RecordId};
 use crate::cls::limits::{MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP, MAX_REQUEST_BYTES};
 
@@ -51,15 +51,21 @@ pub(crate) struct Accumulator {
     next_id: u64,
     thresholds: Thresholds,
     counters: Arc<Counters>,
+    topics: Arc<TopicMap>,
 }
 
 impl Accumulator {
-    pub(crate) fn new(thresholds: Thresholds, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(
+        thresholds: Thresholds,
+        counters: Arc<Counters>,
+        topics: Arc<TopicMap>,
+    ) -> Self {
         Accumulator {
             open: HashMap::new(),
             next_id: 1,
             thresholds,
             counters,
+            topics,
         }
     }
 
@@ -88,7 +94,8 @@ impl Accumulator {
                 opened = true;
                 let id = self.next_id;
                 self.next_id += 1;
-                let batch = Batch::new(id, key.clone(), now, self.counters.clone());
+                let topic = topic_counters(&self.topics, &key.topic);
+                let batch = Batch::new(id, key.clone(), now, self.counters.clone(), topic);
                 self.open.entry(key.clone()).or_insert(batch)
             }
         };
@@ -113,13 +120,19 @@ impl Accumulator {
         }
     }
 
+    /// When `batch`'s linger expires; `None` when that instant is beyond
+    /// what `Instant` can represent (the batch then waits for count, bytes,
+    /// flush or close). Validation keeps linger far below that bound.
+    fn deadline_of(&self, batch: &Batch) -> Option<Instant> {
+        batch.created.checked_add(self.thresholds.linger)
+    }
+
     /// Seals the batches whose linger has expired.
     pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Batch> {
-        let linger = self.thresholds.linger;
         let due: Vec<BatchKey> = self
             .open
             .iter()
-            .filter(|(_, b)| b.created + linger <= now)
+            .filter(|(_, b)| self.deadline_of(b).is_some_and(|d| d <= now))
             .map(|(k, _)| k.clone())
             .collect();
         let mut out: Vec<Batch> = due.iter().filter_map(|k| self.open.remove(k)).collect();
@@ -136,8 +149,7 @@ impl Accumulator {
 
     /// The earliest linger deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let linger = self.thresholds.linger;
-        self.open.values().map(|b| b.created + linger).min()
+        self.open.values().filter_map(|b| self.deadline_of(b)).min()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -168,7 +180,7 @@ mod tests {
             meta_bytes: 40,
         };
         Fixture {
-            acc: Accumulator::new(t, Arc::new(Counters::default())),
+            acc: Accumulator::new(t, Arc::new(Counters::default()), Default::default()),
             memory: Arc::new(Semaphore::new(CAP)),
             now: Instant::now(),
         }
@@ -268,6 +280,19 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(&*due[0].completer.key.topic, "a");
         assert!(!f.acc.is_empty());
+    }
+
+    #[test]
+    fn a_linger_beyond_what_an_instant_holds_never_expires_and_never_panics() {
+        let mut f = fixture(100, 1 << 20, 0);
+        f.acc.thresholds.linger = Duration::MAX;
+        f.add("a", log(1));
+        assert_eq!(f.acc.next_deadline(), None);
+        assert!(f
+            .acc
+            .take_due(f.now + Duration::from_secs(86_400))
+            .is_empty());
+        assert_eq!(f.acc.take_all().len(), 1);
     }
 
     #[test]

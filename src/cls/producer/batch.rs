@@ -1,9 +1,10 @@
 //! A batch: the logs bound for one (topic, hash key), the memory they hold,
 //! and the promise to report how it ended.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -28,6 +29,67 @@ pub(crate) struct Counters {
     pub(crate) batches_delivered: AtomicU64,
     pub(crate) batches_failed: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) possibly_duplicated: AtomicU64,
+}
+
+/// Topics beyond this many are counted together under [`OTHER_TOPICS`], so
+/// the `topic` label of the producer metrics stays bounded.
+pub(crate) const MAX_TOPIC_LABELS: usize = 256;
+/// The label of the topics past [`MAX_TOPIC_LABELS`].
+pub(crate) const OTHER_TOPICS: &str = "_other";
+
+/// Log counts of one topic.
+#[derive(Debug, Default)]
+pub(crate) struct TopicCounters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) possibly_duplicated: AtomicU64,
+}
+
+/// A snapshot of [`TopicCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TopicCounts {
+    pub(crate) accepted: u64,
+    pub(crate) delivered: u64,
+    pub(crate) failed: u64,
+    pub(crate) refused: u64,
+    pub(crate) possibly_duplicated: u64,
+}
+
+impl TopicCounters {
+    pub(crate) fn snapshot(&self) -> TopicCounts {
+        TopicCounts {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            possibly_duplicated: self.possibly_duplicated.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counters by topic. Looked up when a batch opens or a log is refused,
+/// never per accepted log.
+pub(crate) type TopicMap = Mutex<HashMap<Arc<str>, Arc<TopicCounters>>>;
+
+pub(crate) fn lock_topics(map: &TopicMap) -> MutexGuard<'_, HashMap<Arc<str>, Arc<TopicCounters>>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The counters of `topic` (or of [`OTHER_TOPICS`] once the map is full).
+pub(crate) fn topic_counters(map: &TopicMap, topic: &Arc<str>) -> Arc<TopicCounters> {
+    let mut map = lock_topics(map);
+    if let Some(c) = map.get(topic) {
+        return c.clone();
+    }
+    let key: Arc<str> = if map.len() < MAX_TOPIC_LABELS {
+        topic.clone()
+    } else {
+        Arc::from(OTHER_TOPICS)
+    };
+    map.entry(key).or_default().clone()
 }
 
 /// One accepted record on its way into a batch.
@@ -51,6 +113,8 @@ pub(crate) struct Completer {
     callbacks: Vec<(u32, Callback)>,
     tx: Option<watch::Sender<OutcomeSlot>>,
     counters: Arc<Counters>,
+    /// The counters of this batch's topic.
+    pub(crate) topic: Arc<TopicCounters>,
 }
 
 impl std::fmt::Debug for Completer {
@@ -107,11 +171,13 @@ impl Completer {
         self.permit = None;
         let n = self.len as u64;
         if ok {
+            self.topic.delivered.fetch_add(n, Ordering::Relaxed);
             self.counters.delivered.fetch_add(n, Ordering::Relaxed);
             self.counters
                 .batches_delivered
                 .fetch_add(1, Ordering::Relaxed);
         } else {
+            self.topic.failed.fetch_add(n, Ordering::Relaxed);
             self.counters.failed.fetch_add(n, Ordering::Relaxed);
             self.counters.batches_failed.fetch_add(1, Ordering::Relaxed);
         }
@@ -141,7 +207,13 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn new(id: u64, key: BatchKey, now: Instant, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        key: BatchKey,
+        now: Instant,
+        counters: Arc<Counters>,
+        topic: Arc<TopicCounters>,
+    ) -> Self {
         let (tx, _) = watch::channel(None);
         Batch {
             completer: Completer {
@@ -152,6 +224,7 @@ impl Batch {
                 callbacks: Vec::new(),
                 tx: Some(tx),
                 counters,
+                topic,
             },
             logs: Vec::new(),
             wire_bytes: 0,
@@ -168,6 +241,7 @@ impl Batch {
         self.content_bytes += record.content;
         let c = &mut self.completer;
         c.len += 1;
+        c.topic.accepted.fetch_add(1, Ordering::Relaxed);
         match &mut c.permit {
             Some(p) => p.merge(record.permit),
             None => c.permit = Some(record.permit),
@@ -184,5 +258,35 @@ impl Batch {
 
     pub(crate) fn len(&self) -> usize {
         self.logs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_past_the_label_cap_share_one_counter() {
+        let map = TopicMap::default();
+        for i in 0..MAX_TOPIC_LABELS {
+            let t: Arc<str> = Arc::from(format!("topic-{i}"));
+            topic_counters(&map, &t)
+                .accepted
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let again: Arc<str> = Arc::from("topic-0");
+        topic_counters(&map, &again)
+            .accepted
+            .fetch_add(1, Ordering::Relaxed);
+        for extra in ["late-a", "late-b"] {
+            let t: Arc<str> = Arc::from(extra);
+            topic_counters(&map, &t)
+                .accepted
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let map = lock_topics(&map);
+        assert_eq!(map.len(), MAX_TOPIC_LABELS + 1);
+        assert_eq!(map[&Arc::<str>::from("topic-0")].snapshot().accepted, 2);
+        assert_eq!(map[&Arc::<str>::from(OTHER_TOPICS)].snapshot().accepted, 2);
     }
 }

@@ -7,6 +7,12 @@ use crate::cls::limits::{MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP};
 use crate::cls::Error;
 use crate::transport::retry::RetryPolicy;
 
+/// The longest duration a [`ProducerConfig`] accepts for `linger` and the
+/// retry policy's delays and deadline (7 days). Every deadline the producer
+/// computes is "now + one of these", so a bound far below what `Instant`
+/// can represent keeps that sum from overflowing on every platform.
+pub const MAX_CONFIG_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What [`Producer::send`](super::Producer::send) does when the memory cap is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenFull {
@@ -37,7 +43,8 @@ pub struct ProducerConfig {
     pub batch_max_bytes: usize,
     /// A batch is sent once it holds this many logs (default 4096, at most 10 000).
     pub batch_max_logs: usize,
-    /// A batch is sent at the latest this long after its first log (default 2 s).
+    /// A batch is sent at the latest this long after its first log (default 2 s,
+    /// at most [`MAX_CONFIG_DURATION`]).
     pub linger: Duration,
     /// Total memory of logs accepted and not yet delivered or failed
     /// (default 100 MiB), as [`memory_bytes`](super::memory_bytes) counts it.
@@ -48,10 +55,12 @@ pub struct ProducerConfig {
     pub when_full: WhenFull,
     /// Batches being sent at once (default 16).
     pub max_in_flight: usize,
-    /// Batch-level retries of 429, 5xx and network failures, on top of the
-    /// client's own per-call retries: attempts (default 10), backoff from
-    /// 100 ms doubling up to 50 s with full jitter, and a deadline after which
-    /// no new attempt starts (default 10 min). `close` cuts this short.
+    /// How each batch is retried on 429, 5xx and network failures. It
+    /// replaces the client's own policy for the producer's requests: one
+    /// schedule decides every HTTP attempt of a batch (default 10 attempts
+    /// in total, backoff from 100 ms doubling up to 50 s with full jitter,
+    /// no new attempt after 10 min; a signature-time refusal is retried once
+    /// at once with a corrected clock). `close` cuts this short.
     pub retry: RetryPolicy,
     /// `LogGroup.source` (usually the sender's IP).
     pub source: Option<String>,
@@ -64,6 +73,12 @@ pub struct ProducerConfig {
     /// Sets `LogGroup.contextFlow` to `<producer id>-<batch id>` in hex, as
     /// the Go producer does, so a batch can be traced (default true).
     pub context_flow: bool,
+    /// When set, every accepted log gets one more field with this key and
+    /// the value `<producer id, 16 hex digits>-<sequence number>`, unique per
+    /// log within a producer and identical in every copy a resend may store,
+    /// so consumers can de-duplicate (default `None`: delivery is at least
+    /// once, see [`CloseReport::possibly_duplicated`](super::CloseReport::possibly_duplicated)).
+    pub log_id_field: Option<String>,
 }
 
 impl Default for ProducerConfig {
@@ -84,6 +99,7 @@ impl Default for ProducerConfig {
             filename: None,
             tags: Vec::new(),
             context_flow: true,
+            log_id_field: None,
         }
     }
 }
@@ -111,8 +127,34 @@ impl ProducerConfig {
                 u32::MAX
             ));
         }
+        for (field, d) in [
+            ("linger", self.linger),
+            ("retry.base_delay", self.retry.base_delay),
+            ("retry.max_delay", self.retry.max_delay),
+            ("retry.deadline", self.retry.deadline),
+        ] {
+            if d > MAX_CONFIG_DURATION {
+                return bad(format!(
+                    "{field} {d:?} is longer than the {MAX_CONFIG_DURATION:?} a producer can schedule"
+                ));
+            }
+        }
+        if let WhenFull::Block(d) = self.when_full {
+            if d > MAX_CONFIG_DURATION && d != Duration::MAX {
+                return bad(format!(
+                    "when_full Block({d:?}) is longer than {MAX_CONFIG_DURATION:?}; use Duration::MAX to wait forever"
+                ));
+            }
+        }
         if self.max_in_flight == 0 {
             return bad("max_in_flight must be at least 1".into());
+        }
+        if let Some(field) = &self.log_id_field {
+            if field.is_empty() || field.starts_with("__") {
+                return bad(format!(
+                    "log_id_field {field:?} must be a non-empty key that does not start with \"__\" (reserved by CLS)"
+                ));
+            }
         }
         for (k, v) in &self.tags {
             if k.is_empty() {
@@ -161,5 +203,46 @@ mod tests {
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn durations_no_deadline_can_hold_are_refused_naming_the_field() {
+        let c = ProducerConfig::default();
+        let linger = ProducerConfig {
+            linger: Duration::MAX,
+            ..c.clone()
+        };
+        let err = linger.validate().unwrap_err().to_string();
+        assert!(err.contains("linger"), "{err}");
+        let retry = ProducerConfig {
+            retry: c.retry.with_deadline(Duration::MAX),
+            ..c.clone()
+        };
+        let err = retry.validate().unwrap_err().to_string();
+        assert!(err.contains("retry.deadline"), "{err}");
+        let backoff = ProducerConfig {
+            retry: c
+                .retry
+                .with_backoff(Duration::from_secs(1), MAX_CONFIG_DURATION * 2),
+            ..c.clone()
+        };
+        let err = backoff.validate().unwrap_err().to_string();
+        assert!(err.contains("retry.max_delay"), "{err}");
+        let block = ProducerConfig {
+            when_full: WhenFull::Block(MAX_CONFIG_DURATION * 2),
+            ..c.clone()
+        };
+        assert!(block
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("when_full"));
+        // The largest accepted values, and waiting forever when full, pass.
+        let edge = ProducerConfig {
+            linger: MAX_CONFIG_DURATION,
+            when_full: WhenFull::Block(Duration::MAX),
+            ..c
+        };
+        edge.validate().unwrap();
     }
 }

@@ -1,10 +1,23 @@
-//! A batching producer that loses nothing it accepted.
+//! A batching producer that accounts for every log it accepted.
 //!
 //! [`Producer::send`] accepts a log into the open batch of its topic (and
 //! hash key) and returns a [`Receipt`] that resolves when the batch is
 //! delivered or has definitively failed. Batches are sealed by count, bytes
 //! or linger time, sent by a bounded number of concurrent tasks, and retried
-//! on 429, 5xx and network failures with capped, jittered backoff.
+//! on 429, 5xx and network failures under one schedule
+//! ([`ProducerConfig::retry`]).
+//!
+//! Delivery is **at least once**. When an attempt fails in a way that may
+//! have stored the batch anyway (the connection broke after the request was
+//! sent, a timeout, a 500/502/504: [`Error::may_have_been_stored`]), the
+//! batch is sent again and CLS can hold its logs twice; a batch abandoned by
+//! `close` with a request in flight may be stored although it is reported
+//! failed. Throttling (429), 503, refused connections and 4xx never store
+//! anything. The logs resent after such an ambiguous failure are counted in
+//! [`ProducerStats::possibly_duplicated`] and
+//! [`CloseReport::possibly_duplicated`]; set
+//! [`ProducerConfig::log_id_field`] to give each log an id that identifies
+//! its copies downstream.
 //!
 //! The memory cap is a semaphore of bytes: each log takes its encoded size
 //! when accepted and gives it back when its outcome has been reported, so the
@@ -37,7 +50,7 @@ mod sender;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -45,14 +58,15 @@ use prost::Message;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-pub use config::{ProducerConfig, WhenFull};
+pub use config::{ProducerConfig, WhenFull, MAX_CONFIG_DURATION};
 pub use result::{
     Callback, CloseReport, Delivery, FailedBatch, FailedDelivery, FailureReason, FlushReport,
     Receipt, RecordId,
 };
 
 use accumulator::{Accumulator, Thresholds};
-use batch::{Batch, BatchKey, Counters, Pending};
+pub(crate) use batch::TopicCounts;
+use batch::{lock_topics, topic_counters, Batch, BatchKey, Counters, Pending, TopicMap};
 use result::{BatchOutcome, OutcomeSlot};
 
 use super::client::{check_hash_key, check_topic, Client};
@@ -143,9 +157,13 @@ impl From<&Destination> for Destination {
     }
 }
 
-/// Bytes of the memory cap a log takes while the producer holds it: its heap
-/// footprint (the `Log`, its field structs and their text, by capacity),
-/// which also bounds its encoded and compressed forms once its batch is sent.
+/// Bytes of the memory cap a log takes while the producer holds it: what
+/// its heap allocations really cost (the `Log`, its field array and each
+/// key and value, each allocation rounded up as a general-purpose
+/// allocator serves it: a header word, 16-byte granules, 32 bytes at least),
+/// which also bounds its encoded and compressed forms once its batch is
+/// sent. Counting only the bytes asked for left a log of short fields
+/// costing about half again as much as it was charged.
 ///
 /// ```
 /// use coscls::cls::{limits, producer::memory_bytes, Log};
@@ -154,12 +172,28 @@ impl From<&Destination> for Destination {
 /// ```
 pub fn memory_bytes(log: &Log) -> usize {
     std::mem::size_of::<Log>()
-        + log.contents.capacity() * std::mem::size_of::<LogContent>()
+        + allocation_cost(
+            log.contents
+                .capacity()
+                .saturating_mul(std::mem::size_of::<LogContent>()),
+        )
         + log
             .contents
             .iter()
-            .map(|c| c.key.capacity() + c.value.capacity())
+            .map(|c| allocation_cost(c.key.capacity()) + allocation_cost(c.value.capacity()))
             .sum::<usize>()
+}
+
+/// What an allocation of `bytes` takes from the heap: nothing for an empty
+/// buffer, else the request plus an 8-byte header rounded up to 16 bytes,
+/// at least 32 (glibc malloc's chunk layout; jemalloc and mimalloc size
+/// classes are no larger for these sizes).
+fn allocation_cost(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes.saturating_add(8 + 15).max(32) & !15
+    }
 }
 
 /// A snapshot of a producer's counters.
@@ -178,8 +212,11 @@ pub struct ProducerStats {
     pub batches_delivered: u64,
     /// Batches failed.
     pub batches_failed: u64,
-    /// Batch-level retries.
+    /// HTTP retries of batches (every attempt after a batch's first).
     pub retries: u64,
+    /// Logs sent again after an attempt that may have stored them: an upper
+    /// bound on the extra copies CLS may hold (delivery is at least once).
+    pub possibly_duplicated: u64,
     /// Bytes of the memory cap held by accepted, unfinished logs.
     pub buffered_bytes: usize,
 }
@@ -238,6 +275,10 @@ pub(crate) struct Shared {
     memory: Arc<Semaphore>,
     in_flight: Arc<Semaphore>,
     counters: Arc<Counters>,
+    /// The same counts by topic.
+    topics: Arc<TopicMap>,
+    /// The next log's sequence number for [`ProducerConfig::log_id_field`].
+    next_log_seq: AtomicU64,
     /// Wakes the linger task when a batch opens or the producer closes.
     wake: Notify,
     /// Set by `close` at its deadline: outstanding batches give up.
@@ -390,19 +431,22 @@ impl Producer {
             ));
         }
         let counters = Arc::new(Counters::default());
+        let topics = Arc::new(TopicMap::default());
         let shared = Arc::new(Shared {
             client,
             producer_id,
             thresholds,
             meta,
             state: Mutex::new(State {
-                acc: Accumulator::new(thresholds, counters.clone()),
+                acc: Accumulator::new(thresholds, counters.clone(), topics.clone()),
                 inflight: HashMap::new(),
                 closed: false,
             }),
             memory: Arc::new(Semaphore::new(config.memory_limit)),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             counters,
+            topics,
+            next_log_seq: AtomicU64::new(0),
             wake: Notify::new(),
             abort: watch::channel(false).0,
             runtime: runtime.clone(),
@@ -428,11 +472,17 @@ impl Producer {
         log: Log,
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
-        let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self
-            .reserve(memory_bytes(&log), self.shared().config.when_full)
-            .await?;
-        self.enqueue_for_receipt(dest, log, wire, content, permit)
+        let topic = dest.key.topic.clone();
+        let log = self.stamp(log);
+        let r = async {
+            let (wire, content) = self.admit(&dest, &log)?;
+            let permit = self
+                .reserve(memory_bytes(&log), self.shared().config.when_full)
+                .await?;
+            self.enqueue_for_receipt(dest, log, wire, content, permit)
+        }
+        .await;
+        self.topic_refused_if_err(&topic, r)
     }
 
     /// Like [`send`](Self::send) but never waits: fails with
@@ -444,9 +494,14 @@ impl Producer {
         log: Log,
     ) -> Result<Receipt, Error> {
         let dest = destination.into();
-        let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self.try_reserve(memory_bytes(&log))?;
-        self.enqueue_for_receipt(dest, log, wire, content, permit)
+        let topic = dest.key.topic.clone();
+        let log = self.stamp(log);
+        let r = (|| {
+            let (wire, content) = self.admit(&dest, &log)?;
+            let permit = self.try_reserve(memory_bytes(&log))?;
+            self.enqueue_for_receipt(dest, log, wire, content, permit)
+        })();
+        self.topic_refused_if_err(&topic, r)
     }
 
     /// Like [`send`](Self::send), reporting the outcome to `callback` instead
@@ -460,19 +515,55 @@ impl Producer {
         callback: impl FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static,
     ) -> Result<RecordId, Error> {
         let dest = destination.into();
-        let (wire, content) = self.admit(&dest, &log)?;
-        let permit = self
-            .reserve(memory_bytes(&log), self.shared().config.when_full)
-            .await?;
-        let (id, _) = self.enqueue(
-            dest.key,
-            log,
-            wire,
-            content,
-            permit,
-            Some(Box::new(callback)),
-        )?;
-        Ok(id)
+        let topic = dest.key.topic.clone();
+        let log = self.stamp(log);
+        let r = async {
+            let (wire, content) = self.admit(&dest, &log)?;
+            let permit = self
+                .reserve(memory_bytes(&log), self.shared().config.when_full)
+                .await?;
+            let (id, _) = self.enqueue(
+                dest.key,
+                log,
+                wire,
+                content,
+                permit,
+                Some(Box::new(callback)),
+            )?;
+            Ok(id)
+        }
+        .await;
+        self.topic_refused_if_err(&topic, r)
+    }
+
+    /// Counts a refusal under its topic (the producer-wide count is kept
+    /// where the refusal happens).
+    fn topic_refused_if_err<T>(&self, topic: &Arc<str>, r: Result<T, Error>) -> Result<T, Error> {
+        if r.is_err() {
+            topic_counters(&self.shared().topics, topic)
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Per-topic log counts, for the `topic` label of the producer metrics.
+    pub(crate) fn topic_counts(&self) -> Vec<(Arc<str>, TopicCounts)> {
+        let topics = lock_topics(&self.shared().topics);
+        topics
+            .iter()
+            .map(|(t, c)| (t.clone(), c.snapshot()))
+            .collect()
+    }
+
+    /// Adds the [`ProducerConfig::log_id_field`] field, when configured.
+    fn stamp(&self, mut log: Log) -> Log {
+        let shared = self.shared();
+        if let Some(field) = &shared.config.log_id_field {
+            let seq = shared.next_log_seq.fetch_add(1, Ordering::Relaxed);
+            log.push(field.as_str(), format!("{:016X}-{seq}", shared.producer_id));
+        }
+        log
     }
 
     /// Checks the destination and the log; returns (wire bytes, content bytes).
@@ -676,6 +767,7 @@ impl Producer {
             accepted: stats.accepted,
             delivered: stats.delivered,
             failed: stats.failed,
+            possibly_duplicated: stats.possibly_duplicated,
             timed_out,
             undelivered: flushed.failed,
         }
@@ -693,6 +785,7 @@ impl Producer {
             batches_delivered: c.batches_delivered.load(Ordering::Relaxed),
             batches_failed: c.batches_failed.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            possibly_duplicated: c.possibly_duplicated.load(Ordering::Relaxed),
             buffered_bytes: shared
                 .config
                 .memory_limit

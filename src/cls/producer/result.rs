@@ -29,11 +29,15 @@ pub struct Delivery {
     pub topic: Arc<str>,
     /// `X-Cls-Requestid` of the request that carried it.
     pub request_id: Option<String>,
-    /// Producer-level attempts made for its batch.
+    /// HTTP attempts made for its batch (1 when the first one succeeded).
     pub attempts: u32,
 }
 
 /// Why a batch was not delivered.
+///
+/// Its message names the reason only; the error behind it, with its own
+/// causes (a DNS or connection failure under a transport error), is its
+/// [`source`](std::error::Error::source), so a chain printer shows each cause once.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum FailureReason {
@@ -53,26 +57,44 @@ pub enum FailureReason {
     Dropped,
 }
 
+impl FailureReason {
+    /// The last error CLS or the network returned for the batch, if any.
+    pub fn last_error(&self) -> Option<&Arc<Error>> {
+        match self {
+            FailureReason::Rejected(e) | FailureReason::RetriesExhausted(e) => Some(e),
+            FailureReason::Abandoned { last_error, .. } => last_error.as_ref(),
+            FailureReason::Dropped => None,
+        }
+    }
+
+    fn source_error(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.last_error()
+            .map(|e| &**e as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl fmt::Display for FailureReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FailureReason::Rejected(e) => write!(f, "rejected: {e}"),
-            FailureReason::RetriesExhausted(e) => write!(f, "retries exhausted: {e}"),
+            FailureReason::Rejected(_) => f.write_str("rejected"),
+            FailureReason::RetriesExhausted(_) => f.write_str("retries exhausted"),
             FailureReason::Abandoned {
-                last_error,
-                request_in_flight,
+                request_in_flight, ..
             } => {
                 f.write_str("abandoned at the close deadline")?;
                 if *request_in_flight {
                     f.write_str(" with a request in flight (delivery unknown)")?;
                 }
-                if let Some(e) = last_error {
-                    write!(f, "; last error: {e}")?;
-                }
                 Ok(())
             }
             FailureReason::Dropped => f.write_str("the producer's runtime shut down"),
         }
+    }
+}
+
+impl std::error::Error for FailureReason {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source_error()
     }
 }
 
@@ -83,9 +105,9 @@ pub struct FailedDelivery {
     pub record: RecordId,
     /// The topic it was for.
     pub topic: Arc<str>,
-    /// Producer-level attempts made for its batch.
+    /// HTTP attempts made for its batch.
     pub attempts: u32,
-    /// Why.
+    /// Why; the error behind it is this failure's [`source`](std::error::Error::source).
     pub reason: FailureReason,
     /// The record itself, so the caller can keep it elsewhere (`None` only
     /// when the runtime shut down).
@@ -102,7 +124,11 @@ impl fmt::Display for FailedDelivery {
     }
 }
 
-impl std::error::Error for FailedDelivery {}
+impl std::error::Error for FailedDelivery {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason.source_error()
+    }
+}
 
 /// A batch that was not delivered, with its logs.
 #[derive(Debug, Clone)]
@@ -113,12 +139,32 @@ pub struct FailedBatch {
     pub topic: Arc<str>,
     /// Hash key, if the batch had one.
     pub hash_key: Option<Arc<str>>,
-    /// Producer-level attempts made.
+    /// HTTP attempts made.
     pub attempts: u32,
-    /// Why.
+    /// Why; the error behind it is this failure's [`source`](std::error::Error::source).
     pub reason: FailureReason,
     /// The logs, in record-index order.
     pub logs: Vec<Log>,
+}
+
+impl fmt::Display for FailedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "batch {} of {} log(s) for topic {} not delivered after {} attempt(s): {}",
+            self.batch,
+            self.logs.len(),
+            self.topic,
+            self.attempts,
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for FailedBatch {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason.source_error()
+    }
 }
 
 /// The outcome of a `flush`: every batch that held a record accepted before
@@ -149,6 +195,12 @@ pub struct CloseReport {
     pub delivered: u64,
     /// Lifetime count of logs failed (each was reported to its receipt or callback).
     pub failed: u64,
+    /// Lifetime count of logs sent again after an attempt that may have
+    /// stored them (see [`Error::may_have_been_stored`]): an upper bound on
+    /// the copies CLS may hold beyond one per delivered log. Delivery is at
+    /// least once; de-duplicate downstream with
+    /// [`ProducerConfig::log_id_field`](super::ProducerConfig::log_id_field).
+    pub possibly_duplicated: u64,
     /// Whether the deadline passed and outstanding batches were abandoned.
     pub timed_out: bool,
     /// The batches pending when `close` began that were not delivered,
@@ -157,7 +209,8 @@ pub struct CloseReport {
 }
 
 impl CloseReport {
-    /// True when every accepted log over the producer's life was delivered.
+    /// True when every accepted log over the producer's life was delivered
+    /// (at least once: see [`possibly_duplicated`](Self::possibly_duplicated)).
     pub fn all_delivered(&self) -> bool {
         self.failed == 0 && self.delivered == self.accepted
     }

@@ -1,19 +1,21 @@
-//! Delivers one sealed batch: waits for a send slot, encodes once, and
-//! retries transient failures with capped, jittered backoff until the retry
-//! budget or `close`'s deadline runs out. Every batch ends reported.
+//! Delivers one sealed batch: waits for a send slot, encodes once, and hands
+//! the body to the client's pipeline with the producer's retry policy and
+//! `close`'s abort signal. The pipeline's schedule decides every attempt
+//! (there is no second loop here); this file only turns how it ended into
+//! the batch's outcome. Every batch ends reported.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::watch;
-use tokio::time::Instant;
 
-use super::batch::{Batch, BatchKey};
+use super::batch::{Batch, BatchKey, TopicCounters};
 use super::result::FailureReason;
 use super::Shared;
 use crate::cls::client::{check_hash_key, EncodedBody};
 use crate::cls::proto::{Log, LogGroup, LogGroupList};
 use crate::cls::Error;
+use crate::transport::retry::Stopped;
 
 /// Resolves when `close` has given up on outstanding batches.
 async fn aborted(rx: &mut watch::Receiver<bool>) {
@@ -28,14 +30,21 @@ pub(super) async fn deliver(shared: Arc<Shared>, batch: Batch) {
         completer, logs, ..
     } = batch;
     let id = completer.id;
-    let (attempts, result) = run(&shared, id, completer.key.clone(), logs).await;
+    let topic = completer.topic.clone();
+    let (attempts, result) = run(&shared, id, completer.key.clone(), &topic, logs).await;
     completer.complete(attempts, result);
     shared.lock().inflight.remove(&id);
 }
 
 type Outcome = (u32, Result<Option<String>, (FailureReason, Vec<Log>)>);
 
-async fn run(shared: &Shared, id: u64, key: BatchKey, logs: Vec<Log>) -> Outcome {
+async fn run(
+    shared: &Shared,
+    id: u64,
+    key: BatchKey,
+    topic: &TopicCounters,
+    logs: Vec<Log>,
+) -> Outcome {
     let mut abort = shared.abort.subscribe();
     let _slot = tokio::select! {
         biased;
@@ -49,6 +58,7 @@ async fn run(shared: &Shared, id: u64, key: BatchKey, logs: Vec<Log>) -> Outcome
         }
     };
 
+    let list_len = logs.len();
     let list = LogGroupList::new(vec![shared.group(id, logs)]);
     let hash_key = match key.hash_key.as_deref().map(check_hash_key).transpose() {
         Ok(h) => h,
@@ -70,46 +80,49 @@ async fn run(shared: &Shared, id: u64, key: BatchKey, logs: Vec<Log>) -> Outcome
     };
     drop(list);
 
-    let policy = shared.config.retry;
-    let started = Instant::now();
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        let sent = tokio::select! {
-            biased;
-            _ = aborted(&mut abort) => None,
-            r = shared.client.send_encoded(&key.topic, hash_key.clone(), &body) => Some(r),
-        };
-        let err = match sent {
-            Some(Ok(out)) => return (attempts, Ok(out.request_id)),
-            Some(Err(e)) => Arc::new(e),
-            None => {
-                let reason = FailureReason::Abandoned {
-                    last_error: None,
-                    request_in_flight: true,
-                };
-                return (attempts, Err((reason, recover(&body))));
-            }
-        };
-        if !err.retryable() {
-            return (
-                attempts,
-                Err((FailureReason::Rejected(err), recover(&body))),
-            );
+    let len = list_len as u64;
+    let sent = shared
+        .client
+        .send_encoded_until(
+            &key.topic,
+            hash_key,
+            &body,
+            &shared.config.retry,
+            aborted(&mut abort),
+            |err| {
+                // Called once per resend: the one retry counter.
+                shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                if err.may_have_been_stored() {
+                    topic.possibly_duplicated.fetch_add(len, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .possibly_duplicated
+                        .fetch_add(len, Ordering::Relaxed);
+                }
+            },
+        )
+        .await;
+    match sent {
+        Ok((out, attempts)) => (attempts, Ok(out.request_id)),
+        Err(Stopped::Failed { error, attempts }) => {
+            let error = Arc::new(error);
+            let reason = if error.retryable() {
+                FailureReason::RetriesExhausted(error)
+            } else {
+                FailureReason::Rejected(error)
+            };
+            (attempts, Err((reason, recover(&body))))
         }
-        let wait = policy.backoff(attempts);
-        if attempts >= policy.max_attempts || started.elapsed() + wait >= policy.deadline {
-            let reason = FailureReason::RetriesExhausted(err);
-            return (attempts, Err((reason, recover(&body))));
-        }
-        shared.counters.retries.fetch_add(1, Ordering::Relaxed);
-        tokio::select! {
-            biased;
-            _ = aborted(&mut abort) => {
-                let reason = FailureReason::Abandoned { last_error: Some(err), request_in_flight: false };
-                return (attempts, Err((reason, recover(&body))));
-            }
-            _ = tokio::time::sleep(wait) => {}
+        Err(Stopped::Aborted {
+            last_error,
+            in_flight,
+            attempts,
+        }) => {
+            let reason = FailureReason::Abandoned {
+                last_error: last_error.map(Arc::new),
+                request_in_flight: in_flight,
+            };
+            (attempts, Err((reason, recover(&body))))
         }
     }
 }

@@ -34,6 +34,20 @@ fn seqs(logs: &[Log]) -> Vec<usize> {
     s
 }
 
+#[tokio::test]
+async fn a_linger_no_deadline_can_hold_is_refused_before_the_producer_starts() {
+    // It used to pass validation and then panic in the linger task
+    // ("overflow when adding duration to instant") while holding the lock.
+    let mock = MockCls::new();
+    let cfg = ProducerConfig {
+        linger: Duration::MAX,
+        ..config()
+    };
+    let err = Producer::new(client(&mock, 1), cfg).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("linger"), "{err}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_accepted_log_arrives_once_in_order_per_topic() {
     let mock = MockCls::new();
@@ -348,4 +362,45 @@ fn a_producer_needs_a_runtime() {
     let mock = MockCls::new();
     let err = Producer::new(client(&mock, 1), config()).unwrap_err();
     assert!(err.to_string().contains("Tokio runtime"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn log_counts_are_kept_by_topic() {
+    let mock = MockCls::new();
+    let p = Producer::new(client(&mock, 1), config()).unwrap();
+    for i in 0..5 {
+        p.send(if i < 3 { "a" } else { "b" }, numbered(i))
+            .await
+            .unwrap();
+    }
+    // A value over 1 MiB is refused before it is accepted.
+    let huge = Log::new(1).field("v", "x".repeat((1 << 20) + 1));
+    assert!(p.send("b", huge).await.is_err());
+    assert!(p.flush().await.failed.is_empty());
+    let mut counts = p.topic_counts();
+    counts.sort_by(|x, y| x.0.cmp(&y.0));
+    let view: Vec<(&str, u64, u64, u64)> = counts
+        .iter()
+        .map(|(t, c)| (&**t, c.accepted, c.delivered, c.refused))
+        .collect();
+    assert_eq!(view, vec![("a", 3, 3, 0), ("b", 2, 2, 1)]);
+    p.close(Duration::from_secs(1)).await;
+}
+
+#[test]
+fn the_memory_charge_covers_what_each_allocation_costs() {
+    assert_eq!(allocation_cost(0), 0);
+    assert_eq!(allocation_cost(1), 32);
+    assert_eq!(allocation_cost(24), 32);
+    assert_eq!(allocation_cost(25), 48);
+    assert_eq!(allocation_cost(usize::MAX), usize::MAX & !15);
+    // Five short fields: ten small strings and one array, each charged as a
+    // heap chunk, not as the few bytes it holds.
+    let log = numbered(3).field("a", "b").field("c", "d").field("e", "f");
+    let asked: usize = log
+        .contents
+        .iter()
+        .map(|c| c.key.capacity() + c.value.capacity())
+        .sum();
+    assert!(memory_bytes(&log) >= std::mem::size_of::<Log>() + 10 * 32 + asked);
 }
