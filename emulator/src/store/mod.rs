@@ -627,6 +627,52 @@ mod tests {
         assert_eq!(got.concat(), [data.clone(), data].concat());
     }
 
+    async fn small_object(store: &Store, body: &[u8]) -> Object {
+        let mut w = store.writer().await.unwrap();
+        w.write(body).await.unwrap();
+        let written = w.finish().await.unwrap();
+        Object {
+            meta: ObjectMeta {
+                size: written.len,
+                ..Default::default()
+            },
+            blob: written.blob,
+        }
+    }
+
+    #[tokio::test]
+    async fn forbid_overwrite_refuses_an_existing_key_and_keeps_the_upload() {
+        let store = Store::in_memory();
+        store.create_bucket("b-1", 1).unwrap();
+        let first = small_object(&store, b"one").await;
+        store.put_checked("b-1", "k", first, true).unwrap();
+        let second = small_object(&store, b"two").await;
+        assert!(matches!(
+            store.put_checked("b-1", "k", second, true),
+            Err(StoreError::ObjectExists)
+        ));
+        assert_eq!(store.get("b-1", "k").unwrap().unwrap().meta.size, 3);
+        let id = store
+            .create_upload("b-1", "k", ObjectMeta::default(), 2)
+            .unwrap();
+        let done = small_object(&store, b"three").await;
+        assert!(matches!(
+            store.complete_upload(&id, done, true),
+            Err(StoreError::ObjectExists)
+        ));
+        assert!(store.upload(&id, "b-1", "k").is_some(), "still open");
+        let done = small_object(&store, b"three").await;
+        store.complete_upload(&id, done, false).unwrap();
+        assert_eq!(store.get("b-1", "k").unwrap().unwrap().meta.size, 5);
+        // A free key is written either way.
+        let id = store
+            .create_upload("b-1", "new", ObjectMeta::default(), 3)
+            .unwrap();
+        let done = small_object(&store, b"4").await;
+        store.complete_upload(&id, done, true).unwrap();
+        assert!(store.get("b-1", "new").unwrap().is_some());
+    }
+
     #[tokio::test]
     async fn memory_blobs_round_trip() {
         roundtrip(&Store::in_memory()).await;
