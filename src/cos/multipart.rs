@@ -150,8 +150,7 @@ pub struct MultipartUploadInfo {
 pub struct CompleteOptions {
     /// Refuse to replace an existing object (`x-cos-forbid-overwrite:
     /// true`, which COS documents for Complete Multipart Upload): COS then
-    /// answers 409 `FileAlreadyExists`. COS ignores it on a bucket that has
-    /// ever had versioning enabled.
+    /// answers 409 `FileAlreadyExists` and the upload stays open.
     pub forbid_overwrite: bool,
     /// The CRC-64 the object must have; when `None`, the one combined from
     /// the parts' CRCs.

@@ -1,4 +1,4 @@
-//! COS as an [`object_store::ObjectStore`](::object_store::ObjectStore)
+//! COS as an [`object_store::ObjectStore`]
 //! (feature `object-store`).
 //!
 //! The Rust data ecosystem (DataFusion, Polars, delta-rs, LanceDB, arrow-rs)
@@ -24,8 +24,10 @@
 //!   conditional form COS documents for CompleteMultipartUpload.
 //! * Gets pass ranges and `If-*` conditions to GetObject; COS answers 304 and
 //!   412, which become `NotModified` and `Precondition`.
-//! * Errors map by meaning ([`errors`]); the [`cos::Error`] stays the
-//!   source, with its code and request id.
+//! * Errors map by meaning (404 `NotFound`, 412 `Precondition`, 304
+//!   `NotModified`, 409 `FileAlreadyExists` `AlreadyExists`, 403
+//!   `PermissionDenied` or `Unauthenticated`, the rest `Generic`); the
+//!   [`cos::Error`] stays the source, with its code and request id.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
