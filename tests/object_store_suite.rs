@@ -13,7 +13,8 @@
 //! * `put_get_attributes` and `multipart_with_opts`: both write user
 //!   metadata named `test_key` / `key_with_spaces`, and COS metadata names
 //!   (the `x-cos-meta-` suffix) may hold only letters, digits and `-`, no
-//!   `_` (PUT Object, <https://cloud.tencent.com/document/product/436/7749>);
+//!   `_` (PUT Object, <https://cloud.tencent.com/document/product/436/7749>;
+//!   Initiate Multipart Upload, <https://cloud.tencent.com/document/product/436/7746>);
 //!   `put_get_attributes` also sets `Content-Language`, which coscls does
 //!   not write. `attributes_round_trip` below checks the same round trip
 //!   with names COS accepts.
@@ -39,7 +40,7 @@ use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{
     Attribute, Attributes, Error, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
-    PutOptions, UpdateVersion,
+    PutOptions, TagSet, UpdateVersion,
 };
 
 const BUCKET: &str = "examplebucket-1250000000";
@@ -261,6 +262,38 @@ async fn a_metadata_name_cos_refuses_fails_locally() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("metadata name"), "{err}");
+    assert_eq!(emu.stats().requests, 0);
+}
+
+/// Tags go out as `x-cos-tagging`; more than COS's 10 fail before any
+/// request.
+#[tokio::test]
+async fn tags_are_sent_and_checked_locally() {
+    let (emu, store) = setup().await;
+    let mut tags = TagSet::default();
+    tags.push("team", "data eng");
+    let opts = PutOptions {
+        tags,
+        ..Default::default()
+    };
+    store
+        .put_opts(&Path::from("tagged"), "x".into(), opts)
+        .await
+        .unwrap();
+    let mut many = TagSet::default();
+    for i in 0..11 {
+        many.push(&format!("k{i}"), "v");
+    }
+    emu.reset_stats();
+    let opts = PutOptions {
+        tags: many,
+        ..Default::default()
+    };
+    let err = store
+        .put_opts(&Path::from("too-many"), "x".into(), opts)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 10 tags"), "{err}");
     assert_eq!(emu.stats().requests, 0);
 }
 

@@ -149,8 +149,10 @@ pub struct MultipartUploadInfo {
 #[non_exhaustive]
 pub struct CompleteOptions {
     /// Refuse to replace an existing object (`x-cos-forbid-overwrite:
-    /// true`, which COS documents for Complete Multipart Upload): COS then
-    /// answers 409 `FileAlreadyExists` and the upload stays open.
+    /// true`): COS then answers 409 `FileAlreadyExists` and the upload
+    /// stays open. COS honours it only on buckets that have never had
+    /// versioning enabled (Complete Multipart Upload,
+    /// <https://cloud.tencent.com/document/product/436/7742>).
     pub forbid_overwrite: bool,
     /// The CRC-64 the object must have; when `None`, the one combined from
     /// the parts' CRCs.

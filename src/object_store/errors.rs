@@ -39,9 +39,9 @@ pub(crate) fn meaning(status: u16, code: &str) -> Meaning {
         (304, _) => Meaning::NotModified,
         (404, _) => Meaning::NotFound,
         (412, _) => Meaning::Precondition,
-        // `x-cos-forbid-overwrite: true` refused the write (PUT Object,
-        // https://cloud.tencent.com/document/product/436/7749). Other 409s
-        // (ObjectLocked, UploadConflict, …) are not "already exists".
+        // The code a write with `x-cos-forbid-overwrite: true` is refused
+        // with; other 409s (UploadConflict, BucketNotEmpty, …) are not
+        // "already exists" in general (see `map_create`).
         (409, "FileAlreadyExists" | "ObjectAlreadyExists") => Meaning::AlreadyExists,
         (401, _) => Meaning::Unauthenticated,
         (403, c) if UNAUTHENTICATED.contains(&c) => Meaning::Unauthenticated,
@@ -70,6 +70,21 @@ pub(crate) fn map(e: cos::Error, path: &str) -> ::object_store::Error {
             source,
         },
     }
+}
+
+/// `e`, raised by a write sent with `x-cos-forbid-overwrite: true`: COS
+/// refuses such a write with a 409 (Complete Multipart Upload,
+/// <https://cloud.tencent.com/document/product/436/7742>), so any 409 there
+/// means the object exists (even `ObjectLocked` names an existing object);
+/// everything else maps as [`map`] does.
+pub(crate) fn map_create(e: cos::Error, path: &str) -> ::object_store::Error {
+    if e.status() == Some(409) {
+        return ::object_store::Error::AlreadyExists {
+            path: path.to_string(),
+            source: Box::new(e),
+        };
+    }
+    map(e, path)
 }
 
 /// A generic error with a message, for what is wrong before COS is asked.
@@ -131,6 +146,37 @@ mod tests {
         assert!(text.contains("PreconditionFailed"), "{text}");
         assert!(text.contains("req-1"), "{text}");
         assert!(text.contains("a/b"), "{text}");
+    }
+
+    #[test]
+    fn any_conflict_on_a_create_is_already_exists() {
+        let conflict = |code: &str| {
+            cos::Error::Service(Box::new(cos::ServiceError {
+                status: 409,
+                code: code.into(),
+                ..Default::default()
+            }))
+        };
+        for code in ["FileAlreadyExists", "ObjectLocked", "SomethingNew"] {
+            let e = map_create(conflict(code), "k");
+            assert!(
+                matches!(e, ::object_store::Error::AlreadyExists { .. }),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            map(conflict("SomethingNew"), "k"),
+            ::object_store::Error::Generic { .. }
+        ));
+        let missing = cos::Error::Service(Box::new(cos::ServiceError {
+            status: 404,
+            code: "NoSuchKey".into(),
+            ..Default::default()
+        }));
+        assert!(matches!(
+            map_create(missing, "k"),
+            ::object_store::Error::NotFound { .. }
+        ));
     }
 
     #[test]

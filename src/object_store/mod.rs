@@ -18,7 +18,11 @@
 //! * `PutMode::Overwrite` is a PutObject; `PutMode::Create` adds
 //!   `x-cos-forbid-overwrite: true` and an existing object is
 //!   `Error::AlreadyExists`; `PutMode::Update` is `Error::NotImplemented`,
-//!   because COS documents no `If-Match` on PUT Object.
+//!   because COS documents no `If-Match` on PUT Object. COS honours
+//!   `x-cos-forbid-overwrite` only on buckets that have never had
+//!   versioning enabled (<https://cloud.tencent.com/document/product/436/7742>):
+//!   on a versioned bucket `Create` and `copy_if_not_exists` write a new
+//!   version instead of failing.
 //! * `copy_if_not_exists` is a multipart copy (UploadPartCopy, no bytes
 //!   through the client) completed with `x-cos-forbid-overwrite: true`, the
 //!   conditional form COS documents for CompleteMultipartUpload.

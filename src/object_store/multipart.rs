@@ -152,7 +152,10 @@ impl CosStore {
                 opts,
             )
             .await
-            .map_err(|e| map(e, location.as_ref()))?;
+            .map_err(|e| match opts.forbid_overwrite {
+                true => errors::map_create(e, location.as_ref()),
+                false => map(e, location.as_ref()),
+            })?;
         Ok(put_result(out.etag, out.version_id))
     }
 

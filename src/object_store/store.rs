@@ -49,7 +49,10 @@ impl ObjectStore for CosStore {
             .client
             .put_object_with(&self.bucket, &self.key(location), body, &put)
             .await
-            .map_err(|e| map(e, location.as_ref()))?;
+            .map_err(|e| match put.forbid_overwrite {
+                true => errors::map_create(e, location.as_ref()),
+                false => map(e, location.as_ref()),
+            })?;
         Ok(put_result(out.etag, out.version_id))
     }
 
@@ -412,13 +415,26 @@ pub(super) fn write_options(attributes: &Attributes, tags: &TagSet) -> Result<co
             }
         }
     }
-    if !tags.is_empty() {
-        // TagSet holds the tags already URL-encoded, which is the form
-        // `x-cos-tagging` takes.
-        put.extra_headers
-            .push(("x-cos-tagging".to_string(), tags.encoded().to_string()));
-    }
+    put.tags = decode_tags(tags)?;
     Ok(put)
+}
+
+/// The pairs of a `TagSet`, which holds them form-encoded (`+` for a
+/// space); the client percent-encodes them again for `x-cos-tagging` and
+/// checks COS's limit of 10 (pure).
+fn decode_tags(tags: &TagSet) -> Result<Vec<(String, String)>> {
+    let decode = |s: &str| {
+        crate::auth::percent_decode(s, true)
+            .ok_or_else(|| errors::generic(format!("tag {s:?} is not valid percent-encoding")))
+    };
+    tags.encoded()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
 }
 
 /// The attributes of a stored object: its content headers and user metadata.
@@ -501,9 +517,16 @@ mod tests {
         assert_eq!(put.content_type.as_deref(), Some("text/csv"));
         assert_eq!(put.cache_control.as_deref(), Some("no-cache"));
         assert_eq!(put.metadata["owner"], "etl");
+        assert_eq!(put.tags, [("team".to_string(), "data eng".to_string())]);
+        let mut two = TagSet::default();
+        two.push("a+b", "1&2");
+        two.push("k", "");
         assert_eq!(
-            put.extra_headers,
-            [("x-cos-tagging".to_string(), "team=data%20eng".to_string())]
+            decode_tags(&two).unwrap(),
+            [
+                ("a+b".to_string(), "1&2".to_string()),
+                ("k".to_string(), String::new())
+            ]
         );
         let language = Attributes::from_iter([(Attribute::ContentLanguage, "en")]);
         let err = write_options(&language, &TagSet::default()).unwrap_err();
