@@ -4,5 +4,8 @@
 pub mod auth;
 pub mod cls;
 pub mod cos;
+#[cfg(feature = "object-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
+pub mod object_store;
 pub mod telemetry;
 pub mod transport;

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use cos_common::*;
 use coscls::cos::{
-    crc64, CompletedPart, DownloadOptions, Error, ListOptions, Progress, PutOptions, UploadOptions,
+    crc64, CompleteOptions, CompletedPart, DownloadOptions, Error, ListOptions, Progress,
+    PutOptions, UploadOptions,
 };
 use coscls_emulator::FaultConfig;
 use http::Method;
@@ -372,4 +373,78 @@ async fn a_lost_initiate_answer_leaves_no_stray_upload() {
         .await
         .unwrap();
     assert_eq!(page.objects.len(), 1);
+}
+
+#[tokio::test]
+async fn a_completion_that_forbids_overwrite_refuses_an_existing_key() {
+    let (_emu, c) = setup().await;
+    c.put_object(BUCKET, "taken.bin", "first").await.unwrap();
+    let id = c
+        .create_multipart_upload(BUCKET, "taken.bin", &PutOptions::default())
+        .await
+        .unwrap();
+    let part = c
+        .upload_part(
+            BUCKET,
+            "taken.bin",
+            &id,
+            1,
+            "second",
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let parts = [part];
+    let refuse = CompleteOptions::default().forbid_overwrite();
+    let err = c
+        .complete_multipart_upload_with(BUCKET, "taken.bin", &id, &parts, &refuse)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert_eq!(err.code(), Some("FileAlreadyExists"), "{err}");
+    assert_eq!(read_back(&c, "taken.bin").await, "first");
+    // Refused, not consumed: the same upload still completes without it.
+    c.complete_multipart_upload_with(
+        BUCKET,
+        "taken.bin",
+        &id,
+        &parts,
+        &CompleteOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read_back(&c, "taken.bin").await, "second");
+    // A wrong expected CRC-64 is a checksum error.
+    let id = c
+        .create_multipart_upload(BUCKET, "crc.bin", &PutOptions::default())
+        .await
+        .unwrap();
+    let part = c
+        .upload_part(BUCKET, "crc.bin", &id, 1, "x", &PutOptions::default())
+        .await
+        .unwrap();
+    let wrong = CompleteOptions::default().expected_crc64(part.crc64 ^ 1);
+    let err = c
+        .complete_multipart_upload_with(BUCKET, "crc.bin", &id, &[part], &wrong)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
+}
+
+/// Futures of the client's operations are `Send`, so they can be spawned
+/// and boxed as `object_store` and most servers need. This failed to
+/// compile while InitiateMultipartUpload borrowed its request across an
+/// await.
+#[test]
+fn operation_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let c = coscls::cos::Client::builder()
+        .region("ap-guangzhou")
+        .credentials(coscls::auth::Credentials::new(SECRET_ID, SECRET_KEY).unwrap())
+        .build()
+        .unwrap();
+    let opts = PutOptions::default();
+    send(&c.create_multipart_upload(BUCKET, "k", &opts));
+    send(&c.copy(BUCKET, "a", BUCKET, "b", &Default::default()));
+    send(&c.upload_stream(BUCKET, "k", &b"x"[..], &UploadOptions::default()));
 }

@@ -126,7 +126,7 @@ impl Client {
         };
         let expected = meta.as_ref().and_then(|m| m.crc64);
         match self
-            .complete_expecting(&dest, key, &upload_id, &parts, expected)
+            .complete_expecting(&dest, key, &upload_id, &parts, expected, false)
             .await
         {
             Ok(out) => Ok(out),

@@ -61,7 +61,7 @@ pub use endpoint::{
 };
 pub use error::{Error, ServiceError};
 pub use list::{ListObjectsPage, ObjectSummary};
-pub use multipart::{CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
+pub use multipart::{CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
 pub use object::{
     CopyObjectOutput, DeleteError, DeleteObjectsOutput, DeletedObject, GetObjectOutput,
     ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,

@@ -138,6 +138,49 @@ pub struct MultipartUploadInfo {
     pub storage_class: Option<String>,
 }
 
+/// Options of [`Client::complete_multipart_upload_with`].
+///
+/// ```
+/// use coscls::cos::CompleteOptions;
+/// let opts = CompleteOptions::default().forbid_overwrite().expected_crc64(42);
+/// assert!(opts.forbid_overwrite);
+/// assert_eq!(opts.expected_crc64, Some(42));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompleteOptions {
+    /// Refuse to replace an existing object (`x-cos-forbid-overwrite:
+    /// true`): COS then answers 409 `FileAlreadyExists` and the upload
+    /// stays open. COS honours it only on buckets that have never had
+    /// versioning enabled (Complete Multipart Upload,
+    /// <https://cloud.tencent.com/document/product/436/7742>).
+    pub forbid_overwrite: bool,
+    /// The CRC-64 the object must have; when `None`, the one combined from
+    /// the parts' CRCs.
+    pub expected_crc64: Option<u64>,
+}
+
+impl CompleteOptions {
+    /// Sets [`forbid_overwrite`](Self::forbid_overwrite).
+    pub fn forbid_overwrite(mut self) -> Self {
+        self.forbid_overwrite = true;
+        self
+    }
+
+    /// Sets [`expected_crc64`](Self::expected_crc64).
+    pub fn expected_crc64(mut self, crc: u64) -> Self {
+        self.expected_crc64 = Some(crc);
+        self
+    }
+}
+
+/// The CRC-64 of the object the parts make, in part-number order (pure).
+fn combined_crc(parts: &[CompletedPart]) -> u64 {
+    let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.part_number);
+    crc64::combine_all(sorted.iter().map(|p| (p.crc64, p.size)))
+}
+
 /// How many times a part is re-sent after the server reported a CRC-64
 /// different from ours (damage in transit).
 const PART_CRC_ATTEMPTS: u32 = 3;
@@ -316,6 +359,45 @@ impl Client {
         self.complete(&bucket, key, upload_id, parts).await
     }
 
+    /// [`complete_multipart_upload`](Self::complete_multipart_upload) with
+    /// [`CompleteOptions`]: refuse to replace an existing object, or check
+    /// the object's CRC-64 against a known value instead of the one
+    /// combined from the parts (a copy whose parts' CRCs are not all known).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: coscls::cos::Client, id: String, parts: Vec<coscls::cos::CompletedPart>) -> Result<(), coscls::cos::Error> {
+    /// use coscls::cos::CompleteOptions;
+    /// let opts = CompleteOptions::default().forbid_overwrite();
+    /// match client.complete_multipart_upload_with("examplebucket-1250000000", "once.bin", &id, &parts, &opts).await {
+    ///     Err(e) if e.code() == Some("FileAlreadyExists") => println!("someone else wrote it first"),
+    ///     other => { other?; }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn complete_multipart_upload_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        opts: &CompleteOptions,
+    ) -> Result<UploadOutput, Error> {
+        let bucket = Self::bucket(bucket)?;
+        let expected = match opts.expected_crc64 {
+            Some(crc) => crc,
+            None => combined_crc(parts),
+        };
+        self.complete_expecting(
+            &bucket,
+            key,
+            upload_id,
+            parts,
+            Some(expected),
+            opts.forbid_overwrite,
+        )
+        .await
+    }
+
     async fn complete(
         &self,
         bucket: &BucketName,
@@ -323,17 +405,14 @@ impl Client {
         upload_id: &str,
         parts: &[CompletedPart],
     ) -> Result<UploadOutput, Error> {
-        let expected = {
-            let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
-            sorted.sort_by_key(|p| p.part_number);
-            crc64::combine_all(sorted.iter().map(|p| (p.crc64, p.size)))
-        };
-        self.complete_expecting(bucket, key, upload_id, parts, Some(expected))
+        let expected = combined_crc(parts);
+        self.complete_expecting(bucket, key, upload_id, parts, Some(expected), false)
             .await
     }
 
     /// Completes an upload and checks the object's CRC-64 against
-    /// `expected` (the parts' combined CRC, or a copied source's).
+    /// `expected` (the parts' combined CRC, or a copied source's); with
+    /// `forbid_overwrite`, COS refuses to replace an existing object.
     pub(super) async fn complete_expecting(
         &self,
         bucket: &BucketName,
@@ -341,6 +420,7 @@ impl Client {
         upload_id: &str,
         parts: &[CompletedPart],
         expected: Option<u64>,
+        forbid_overwrite: bool,
     ) -> Result<UploadOutput, Error> {
         let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
         sorted.sort_by_key(|p| p.part_number);
@@ -351,7 +431,13 @@ impl Client {
                 etag: &p.etag,
             })
             .collect();
-        let req = request::complete_multipart(self.target(bucket), key, upload_id, &refs)?;
+        let mut req = request::complete_multipart(self.target(bucket), key, upload_id, &refs)?;
+        if forbid_overwrite {
+            req.headers.insert(
+                http::HeaderName::from_static("x-cos-forbid-overwrite"),
+                http::HeaderValue::from_static("true"),
+            );
+        }
         let size: u64 = sorted.iter().map(|p| p.size).sum();
         let info = self
             .info("CompleteMultipartUpload", bucket)
@@ -778,7 +864,10 @@ impl Client {
         req: crate::transport::PreparedRequest,
         attempts: &AtomicU32,
     ) -> Result<http::Response<crate::transport::ResponseBody>, Error> {
-        let build = || {
+        // `move`: the closure owns the request, so the future holds no
+        // `&PreparedRequest` (not `Sync`: its body may be a stream) and
+        // stays `Send`, as spawned tasks and `object_store` require.
+        let build = move || {
             attempts.fetch_add(1, Ordering::Relaxed);
             request::try_clone(&req).ok_or_else(|| Error::protocol("initiate has no streamed body"))
         };

@@ -91,6 +91,13 @@ impl CosError {
                 "The bucket you tried to delete is not empty.",
             ),
             StoreError::NoSuchUpload => Self::no_such_upload(),
+            // `x-cos-forbid-overwrite: true` on PUT Object / Complete
+            // Multipart Upload (https://cloud.tencent.com/document/product/436/7749).
+            StoreError::ObjectExists => Self::new(
+                409,
+                "FileAlreadyExists",
+                "The object already exists and x-cos-forbid-overwrite is true.",
+            ),
             StoreError::Io(e) => Self::internal(format!("storage failed: {e}")),
         }
     }

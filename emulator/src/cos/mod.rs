@@ -366,6 +366,13 @@ const STORAGE_CLASSES: &[&str] = &[
 /// Maximum total size of `x-cos-meta-*` names and values (docs/protocol/cos.md §3).
 const MAX_USER_META: usize = 2048;
 
+/// Whether the request asks not to replace an existing object
+/// (`x-cos-forbid-overwrite: true`, case-insensitive).
+pub(crate) fn forbids_overwrite(req: &CosRequest) -> bool {
+    req.header("x-cos-forbid-overwrite")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// Content type, stored headers, user metadata and storage class from request headers.
 pub(crate) fn meta_from_headers(headers: &HeaderMap) -> Result<ObjectMeta, CosError> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());

@@ -264,7 +264,7 @@ pub(crate) async fn complete(
     meta.last_modified = req.now;
     state
         .store
-        .complete_upload(&id, Object { meta, blob })
+        .complete_upload(&id, Object { meta, blob }, super::forbids_overwrite(&req))
         .map_err(CosError::from_store)?;
     let mut doc = Doc::new("CompleteMultipartUploadResult");
     doc.el("Location", format!("{}/{}", req.host, req.key()))

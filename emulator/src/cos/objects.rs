@@ -40,13 +40,14 @@ pub(crate) async fn put_object(
     let etag = meta.etag.clone();
     state
         .store
-        .put(
+        .put_checked(
             req.bucket(),
             req.key(),
             Object {
                 meta,
                 blob: written.blob,
             },
+            super::forbids_overwrite(&req),
         )
         .map_err(CosError::from_store)?;
     let mut resp = empty_response(StatusCode::OK);

@@ -106,6 +106,8 @@ pub(crate) enum StoreError {
     BucketNotEmpty,
     #[error("the upload does not exist")]
     NoSuchUpload,
+    #[error("an object with this key exists and overwriting was forbidden")]
+    ObjectExists,
     #[error("storage I/O failed: {0}")]
     Io(#[from] io::Error),
 }
@@ -262,11 +264,28 @@ impl Store {
 
     /// Stores an object, replacing (and releasing) any previous one.
     pub(crate) fn put(&self, bucket: &str, key: &str, object: Object) -> Result<(), StoreError> {
+        self.put_checked(bucket, key, object, false)
+    }
+
+    /// Stores an object; with `forbid_overwrite` only if the key is free
+    /// (`x-cos-forbid-overwrite`), checked under the lock that inserts, so
+    /// of two racing writers exactly one succeeds.
+    pub(crate) fn put_checked(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: Object,
+        forbid_overwrite: bool,
+    ) -> Result<(), StoreError> {
         let mut index = self.lock();
         let Some(b) = index.buckets.get_mut(bucket) else {
             release(object.blob);
             return Err(StoreError::NoSuchBucket);
         };
+        if forbid_overwrite && b.objects.contains_key(key) {
+            release(object.blob);
+            return Err(StoreError::ObjectExists);
+        }
         if let Some(layout) = &self.layout {
             if let Err(e) = layout.write_object(bucket, key, &object) {
                 release(object.blob);
@@ -353,10 +372,34 @@ impl Store {
         Ok(())
     }
 
-    /// Ends an upload by storing its object.
-    pub(crate) fn complete_upload(&self, id: &str, object: Object) -> Result<(), StoreError> {
+    /// Ends an upload by storing its object. With `forbid_overwrite` an
+    /// existing object is an error and the upload stays open.
+    pub(crate) fn complete_upload(
+        &self,
+        id: &str,
+        object: Object,
+        forbid_overwrite: bool,
+    ) -> Result<(), StoreError> {
         let upload = {
             let mut index = self.lock();
+            let taken = index.uploads.get(id).map(|u| {
+                let exists = index
+                    .buckets
+                    .get(&u.bucket)
+                    .is_some_and(|b| b.objects.contains_key(&u.key));
+                forbid_overwrite && exists
+            });
+            match taken {
+                None => {
+                    release(object.blob);
+                    return Err(StoreError::NoSuchUpload);
+                }
+                Some(true) => {
+                    release(object.blob);
+                    return Err(StoreError::ObjectExists);
+                }
+                Some(false) => {}
+            }
             let Some(upload) = index.uploads.remove(id) else {
                 release(object.blob);
                 return Err(StoreError::NoSuchUpload);
@@ -365,7 +408,7 @@ impl Store {
         };
         let (bucket, key) = (upload.bucket.clone(), upload.key.clone());
         self.drop_upload(upload);
-        self.put(&bucket, &key, object)
+        self.put_checked(&bucket, &key, object, forbid_overwrite)
     }
 
     pub(crate) fn abort_upload(&self, id: &str, bucket: &str, key: &str) -> Result<(), StoreError> {
@@ -582,6 +625,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got.concat(), [data.clone(), data].concat());
+    }
+
+    async fn small_object(store: &Store, body: &[u8]) -> Object {
+        let mut w = store.writer().await.unwrap();
+        w.write(body).await.unwrap();
+        let written = w.finish().await.unwrap();
+        Object {
+            meta: ObjectMeta {
+                size: written.len,
+                ..Default::default()
+            },
+            blob: written.blob,
+        }
+    }
+
+    #[tokio::test]
+    async fn forbid_overwrite_refuses_an_existing_key_and_keeps_the_upload() {
+        let store = Store::in_memory();
+        store.create_bucket("b-1", 1).unwrap();
+        let first = small_object(&store, b"one").await;
+        store.put_checked("b-1", "k", first, true).unwrap();
+        let second = small_object(&store, b"two").await;
+        assert!(matches!(
+            store.put_checked("b-1", "k", second, true),
+            Err(StoreError::ObjectExists)
+        ));
+        assert_eq!(store.get("b-1", "k").unwrap().unwrap().meta.size, 3);
+        let id = store
+            .create_upload("b-1", "k", ObjectMeta::default(), 2)
+            .unwrap();
+        let done = small_object(&store, b"three").await;
+        assert!(matches!(
+            store.complete_upload(&id, done, true),
+            Err(StoreError::ObjectExists)
+        ));
+        assert!(store.upload(&id, "b-1", "k").is_some(), "still open");
+        let done = small_object(&store, b"three").await;
+        store.complete_upload(&id, done, false).unwrap();
+        assert_eq!(store.get("b-1", "k").unwrap().unwrap().meta.size, 5);
+        // A free key is written either way.
+        let id = store
+            .create_upload("b-1", "new", ObjectMeta::default(), 3)
+            .unwrap();
+        let done = small_object(&store, b"4").await;
+        store.complete_upload(&id, done, true).unwrap();
+        assert!(store.get("b-1", "new").unwrap().is_some());
     }
 
     #[tokio::test]
