@@ -336,6 +336,37 @@ async fn a_part_damaged_in_transit_is_sent_again() {
 }
 
 #[tokio::test]
+async fn damaged_parts_are_resent_under_the_clients_retry_policy() {
+    let emu = emulator().await;
+    // Two parts, four damaged answers between them. With five attempts per
+    // part no part can run out, whatever the order; with two, at least one
+    // part must see a third damaged answer, so the upload fails.
+    let body = data(MIB + 1, 41);
+    let generous = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 4);
+    let c = builder(&emu)
+        .transport(generous.clone())
+        .retry_policy(fast_retries().with_max_attempts(5))
+        .build()
+        .unwrap();
+    let out = upload_in_mib_parts(&c, "resent-4.bin", &body)
+        .await
+        .unwrap();
+    assert_eq!(generous.remaining(), 0, "the mischief happened");
+    assert_eq!(out.crc64, Some(crc64::checksum(&body)));
+
+    let strict = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 4);
+    let c = builder(&emu)
+        .transport(strict)
+        .retry_policy(fast_retries().with_max_attempts(2))
+        .build()
+        .unwrap();
+    let err = upload_in_mib_parts(&c, "resent-2.bin", &body)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
+}
+
+#[tokio::test]
 async fn a_lost_complete_answer_is_recognised_as_success() {
     let emu = emulator().await;
     let tamper = Tamper::new(Method::POST, "uploadId", Mischief::LoseResponse, 1);

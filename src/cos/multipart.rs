@@ -181,10 +181,6 @@ fn combined_crc(parts: &[CompletedPart]) -> u64 {
     crc64::combine_all(sorted.iter().map(|p| (p.crc64, p.size)))
 }
 
-/// How many times a part is re-sent after the server reported a CRC-64
-/// different from ours (damage in transit).
-const PART_CRC_ATTEMPTS: u32 = 3;
-
 /// Pages `list_parts` reads at most: an upload has at most 10 000 parts,
 /// and a truncated page holds at least one.
 const MAX_LIST_PARTS_PAGES: u64 = 10_001;
@@ -827,15 +823,26 @@ impl Client {
                 let number = next_number;
                 next_number += 1;
                 tasks.spawn(async move {
-                    let mut attempt = 1;
+                    // A part the server stored with a CRC-64 other than ours
+                    // was damaged in transit: we still hold its bytes, so it
+                    // is sent again under the client's retry policy, like a
+                    // GET whose body disagrees with its CRC.
+                    let policy = *client.inner.pipeline.retry_policy();
+                    let mut attempt = 1u32;
                     loop {
                         match client
                             .upload_part_once(&bucket, &key, &upload_id, number, data.clone(), &put)
                             .await
                         {
-                            Err(Error::ChecksumMismatch { .. }) if attempt < PART_CRC_ATTEMPTS => {
+                            Err(Error::ChecksumMismatch { .. }) if attempt < policy.max_attempts => {
                                 tracing::warn!(target: "coscls::cos", part = number as i64, "part damaged in transit; sending it again");
+                                tokio::time::sleep(policy.backoff(attempt)).await;
                                 attempt += 1;
+                                crate::telemetry::record_checksum_retry(
+                                    crate::telemetry::Service::Cos,
+                                    "UploadPart",
+                                    attempt,
+                                );
                             }
                             other => return other,
                         }

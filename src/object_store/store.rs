@@ -239,7 +239,7 @@ impl PaginatedListStore for CosStore {
             (None, None) => None,
         };
         if let Some(n) = opts.max_keys {
-            // COS pages hold at most 1000 keys (cos.md §3); more is clamped.
+            // COS pages hold at most 1000 keys (docs/protocol/cos.md §3); more is clamped.
             let n = u32::try_from(n.clamp(1, 1000)).unwrap_or(1000);
             list.max_keys = Some(n);
         }
