@@ -358,3 +358,47 @@ async fn an_unreachable_endpoint_is_a_connect_error() {
     let e = c.put_object(BUCKET, "k", "v").await.unwrap_err();
     assert_eq!(e.type_name(), "connect", "{e:?}");
 }
+
+#[tokio::test]
+async fn a_dropped_download_leaves_no_temporary_file() {
+    let (emu, c) = setup().await;
+    c.put_object(BUCKET, "slow", vec![5u8; 4096]).await.unwrap();
+    // Every request now waits 2 s, so the download is caught with its
+    // temporary file created and its GETs in flight.
+    emu.set_faults(FaultConfig {
+        latency: Duration::from_secs(2),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("slow.bin");
+    let temp_files = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count()
+    };
+    let opts = DownloadOptions::default();
+    let download = c.download_file(BUCKET, "slow", &dst, &opts);
+    let saw_temp = tokio::select! {
+        r = download => panic!("the download was to be dropped, it ended: {r:?}"),
+        seen = async {
+            for _ in 0..400 {
+                if temp_files() > 0 {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        } => seen,
+    };
+    emu.set_faults(FaultConfig::default());
+    assert!(saw_temp, "the download created its temporary file");
+    assert_eq!(temp_files(), 0, "dropping the download removed it");
+    assert!(!dst.exists());
+}

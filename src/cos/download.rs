@@ -3,9 +3,10 @@
 //! temporary file next to the destination. A part whose body breaks off is
 //! resumed from the byte it reached; every answer that breaks off or moves
 //! the part on by no byte counts as a failed attempt under the client's
-//! retry policy, so a misbehaving server cannot keep a part asking for ever. The part CRCs are combined and compared
-//! with the object's; only a complete, verified file is renamed into place,
-//! and the temporary file is removed on any failure.
+//! retry policy, so a misbehaving server cannot keep a part asking for ever.
+//! The part CRCs are combined and compared with the object's; only a
+//! complete, verified file is renamed into place, and the temporary file is
+//! removed on any failure and when the caller drops the download.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,6 +202,9 @@ impl Client {
         let mut temp_name = file_name.to_os_string();
         temp_name.push(format!(".coscls-{:016x}.tmp", fastrand::u64(..)));
         let temp = path.with_file_name(temp_name);
+        // Removes the temporary file on every way out but a successful
+        // rename, including the caller dropping this future (Ctrl-C).
+        let mut temp_guard = TempFile(Some(temp.clone()));
         let job = Arc::new(Job {
             client: self.clone(),
             bucket: bucket.to_string(),
@@ -263,16 +267,16 @@ impl Client {
             }
         };
         match result {
-            Ok(crc64_verified) => Ok(DownloadOutput {
-                size,
-                etag: meta.etag,
-                crc64_verified,
-                parts: size.div_ceil(opts.part_size).max(1) as u32,
-            }),
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&temp).await;
-                Err(e)
+            Ok(crc64_verified) => {
+                temp_guard.0 = None;
+                Ok(DownloadOutput {
+                    size,
+                    etag: meta.etag,
+                    crc64_verified,
+                    parts: size.div_ceil(opts.part_size).max(1) as u32,
+                })
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -329,5 +333,19 @@ impl Client {
         let parts: Option<Vec<(u64, u64)>> = crcs.into_iter().collect();
         let parts = parts.ok_or_else(|| Error::protocol("a download part is missing"))?;
         Ok(crc64::combine_all(parts))
+    }
+}
+
+/// A download's temporary file, removed when dropped unless disarmed (set
+/// to `None`) after the verified bytes were renamed into place.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            // Nothing to report to: the download already failed or was
+            // dropped, and a file that is already gone is the goal.
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
