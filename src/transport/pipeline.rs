@@ -286,24 +286,8 @@ impl Pipeline {
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
-        // Build the first request up front: its body decides whether the
-        // operation may be retried at all, and it describes the operation span.
-        let (guard, first) = match build() {
-            Ok(request) => {
-                let request: Box<PreparedRequest> = request.into();
-                (OperationGuard::start(info, Some(&request)), request)
-            }
-            Err(e) => {
-                OperationGuard::start(info, None).finish(Err(&e.type_name()));
-                return Err(e);
-            }
-        };
+        let (guard, first, policy) = start(info, build(), &self.retry)?;
         let span = guard.span().clone();
-        let policy = if first.body.is_replayable() {
-            self.retry
-        } else {
-            RetryPolicy::none()
-        };
         let mut first = Some(first);
         let guard_ref = &guard;
         // The retry loop is instrumented directly, with no block around it:
@@ -338,6 +322,36 @@ impl Pipeline {
     }
 }
 
+/// Starts an operation from its first request, built up front: the request
+/// describes the operation span, and its body decides whether the operation
+/// may be retried at all (`policy`, or none for a body that cannot be sent
+/// twice). A request that cannot be built ends the operation with its error.
+fn start<E, R>(
+    info: &OperationInfo<'_>,
+    first: Result<R, E>,
+    policy: &RetryPolicy,
+) -> Result<(OperationGuard, Box<PreparedRequest>, RetryPolicy), E>
+where
+    E: PipelineError,
+    R: Into<Box<PreparedRequest>>,
+{
+    match first {
+        Ok(request) => {
+            let request: Box<PreparedRequest> = request.into();
+            let policy = if request.body.is_replayable() {
+                *policy
+            } else {
+                RetryPolicy::none()
+            };
+            Ok((OperationGuard::start(info, Some(&request)), request, policy))
+        }
+        Err(e) => {
+            OperationGuard::start(info, None).finish(Err(&e.type_name()));
+            Err(e)
+        }
+    }
+}
+
 impl Pipeline {
     /// [`execute`](Self::execute) under a caller's `policy` that also stops
     /// when `abort` resolves (see [`retry::run_until`]): the CLS producer
@@ -361,25 +375,9 @@ impl Pipeline {
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
-        let (guard, first) = match build() {
-            Ok(request) => {
-                let request: Box<PreparedRequest> = request.into();
-                (OperationGuard::start(info, Some(&request)), request)
-            }
-            Err(e) => {
-                OperationGuard::start(info, None).finish(Err(&e.type_name()));
-                return Err(retry::Stopped::Failed {
-                    error: e,
-                    attempts: 0,
-                });
-            }
-        };
+        let (guard, first, policy) = start(info, build(), policy)
+            .map_err(|error| retry::Stopped::Failed { error, attempts: 0 })?;
         let span = guard.span().clone();
-        let policy = if first.body.is_replayable() {
-            *policy
-        } else {
-            RetryPolicy::none()
-        };
         let mut first = Some(first);
         let guard_ref = &guard;
         let result = retry::run_until(
