@@ -9,7 +9,9 @@ use super::profile_file::ProfileFileProvider;
 use super::{chain_message, Error};
 
 /// Tries its sources in order; the first that yields credentials wins and
-/// is used from then on.
+/// is used from then on. Until one has, every call walks the chain again
+/// (a metadata service may come up after the process), so with nothing
+/// configured each call costs the instance-role probe's timeout.
 ///
 /// A source that is merely *absent* ([`Error::is_absent`]: no variables, no
 /// file, no metadata service) passes to the next one. A source that is
