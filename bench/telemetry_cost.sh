@@ -5,16 +5,16 @@
 # configuration is; BENCHMARKS.md ("Telemetry cost") for how to read it.
 #
 # usage: bench/telemetry_cost.sh          (needs valgrind and python3; ~3-5 min)
-#   ROUNDS=8      CPU rounds (each runs every configuration once, in one
+#   ROUNDS=6      CPU rounds (each runs every configuration once, in one
 #                 process each, the order reversed every other round)
-#   CPU_OPS=2000  operations per CPU measurement (after 200 warm-up ones)
-#   SMALL=200 LARGE=1000
+#   CPU_OPS=1000  operations per CPU measurement (after 200 warm-up ones)
+#   SMALL=100 LARGE=500
 #                 operations in the two callgrind runs of each
 #                 configuration; (instructions(LARGE) - instructions(SMALL))
 #                 / (LARGE - SMALL) is the cost of one operation, start-up,
 #                 warm-up and shutdown cancelled out
 #   JOBS=2        callgrind runs at once
-#   CONFIGS="off metrics default sampled floor floor_metrics"
+#   CONFIGS="off metrics default default_nolog sampled floor floor_metrics"
 #   KEEP=dir      keep the raw results there (default: a temporary directory,
 #                 removed at exit)
 #
@@ -30,9 +30,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ROUNDS=${ROUNDS:-8} CPU_OPS=${CPU_OPS:-2000} SMALL=${SMALL:-200} LARGE=${LARGE:-1000}
+ROUNDS=${ROUNDS:-6} CPU_OPS=${CPU_OPS:-1000} SMALL=${SMALL:-100} LARGE=${LARGE:-500}
 JOBS=${JOBS:-2}
-CONFIGS=${CONFIGS:-"off metrics default sampled floor floor_metrics"}
+CONFIGS=${CONFIGS:-"off metrics default default_nolog sampled floor floor_metrics"}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 
 nice cargo build --release --quiet --bin telemetry_cost

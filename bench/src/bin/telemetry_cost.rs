@@ -11,6 +11,9 @@
 //!   operation, metrics), exporting OTLP/HTTP to a local sink. The sampler
 //!   comes from `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` when set, so
 //!   the sampled configuration is this one with those variables;
+//! - `default_nolog`: `default` without the stderr log layer `init()` adds
+//!   (`log_to_stderr(false)`), which formats every span's fields even when
+//!   it prints nothing;
 //! - `floor`: no coscls telemetry, and one span per operation created with
 //!   the `opentelemetry` API directly (no `tracing` bridge), carrying the
 //!   attributes coscls's own span carries, exported by the same batch
@@ -285,7 +288,9 @@ fn capture_operation_span(
 }
 
 fn usage() -> ! {
-    eprintln!("usage: telemetry_cost off|metrics|default|floor|floor_metrics OPS [WARMUP]");
+    eprintln!(
+        "usage: telemetry_cost off|metrics|default|default_nolog|floor|floor_metrics OPS [WARMUP]"
+    );
     std::process::exit(2)
 }
 
@@ -300,7 +305,16 @@ fn main() {
         Some(v) => v.parse().unwrap_or_else(|_| usage()),
         None => 20,
     };
-    if !["off", "metrics", "default", "floor", "floor_metrics"].contains(&config.as_str()) {
+    if ![
+        "off",
+        "metrics",
+        "default",
+        "default_nolog",
+        "floor",
+        "floor_metrics",
+    ]
+    .contains(&config.as_str())
+    {
         usage();
     }
 
@@ -346,6 +360,7 @@ fn main() {
         "off" => None,
         "metrics" => Some(builder().traces(false).build().expect("telemetry")),
         "default" => Some(builder().install().expect("telemetry")),
+        "default_nolog" => Some(builder().log_to_stderr(false).install().expect("telemetry")),
         "floor" => Some(builder().metrics(false).build().expect("telemetry")),
         "floor_metrics" => Some(builder().build().expect("telemetry")),
         _ => usage(),
