@@ -371,6 +371,31 @@ impl Endpoint {
 }
 
 impl Endpoint {
+    /// Where GET Service (ListBuckets) goes: `service.cos.myqcloud.com` for
+    /// the public and accelerated endpoints, as the official SDKs send it
+    /// (the region is a `region` filter, not a host), and the endpoint's own
+    /// host otherwise (a private cloud, the emulator). The path is `/`.
+    pub(crate) fn service_request_url(&self, params: &[(&str, &str)]) -> ResolvedUrl {
+        let mut host = if self.host.ends_with(".myqcloud.com") {
+            "service.cos.myqcloud.com".to_string()
+        } else {
+            self.host.clone()
+        };
+        self.push_port(&mut host);
+        let mut url = format!("{}://{host}/", self.scheme);
+        if !params.is_empty() {
+            url.push('?');
+            url.push_str(&query_string(params));
+        }
+        ResolvedUrl {
+            url,
+            host,
+            signed_path: "/".to_string(),
+        }
+    }
+}
+
+impl Endpoint {
     /// The `x-cos-copy-source` value naming `key` in `bucket`:
     /// `<bucket>.cos.<region>.myqcloud.com/<encoded key>` for the public
     /// (and accelerated) endpoints, `<bucket>.<host>/<key>` for a custom

@@ -34,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acl;
 mod body;
 mod bucket;
 mod client;
@@ -42,6 +43,7 @@ pub mod crc64;
 mod download;
 mod endpoint;
 mod error;
+mod lifecycle;
 mod list;
 mod multipart;
 mod object;
@@ -49,8 +51,13 @@ mod options;
 mod presign;
 mod request;
 mod response;
+mod service;
+mod tagging;
 mod xml;
 
+pub use acl::{
+    AccessControlPolicy, AclOptions, Grant, Grantee, ObjectAcl, Owner, Permission, ALL_USERS_URI,
+};
 pub use body::ObjectBody;
 pub use bucket::{BucketAcl, BucketInfo};
 pub use client::{Client, ClientBuilder};
@@ -60,6 +67,9 @@ pub use endpoint::{
     MAX_BUCKET_HOST_LEN, MAX_KEY_BYTES,
 };
 pub use error::{Error, ServiceError};
+pub use lifecycle::{
+    LifecycleRule, LifecycleTime, Transition, MAX_LIFECYCLE_RULES, MAX_RULE_ID_CHARS,
+};
 pub use list::{ListObjectsPage, ObjectSummary};
 pub use multipart::{CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
 pub use object::{
@@ -75,3 +85,7 @@ pub use options::{
 pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;
 pub use response::{ContentRange, ObjectMeta};
+pub use service::{BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS};
+pub use tagging::{
+    validate_tags, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
+};

@@ -349,21 +349,12 @@ impl PutOptions {
             key.apply(&mut h);
         }
         if !self.tags.is_empty() {
-            if self.tags.len() > 10 {
-                return Err(Error::invalid_input(
-                    "tags",
-                    &format!("{} tags", self.tags.len()),
-                    "at most 10 tags per object",
-                ));
-            }
+            super::validate_tags(&self.tags, super::MAX_OBJECT_TAGS)?;
             let pairs: Vec<(&str, &str)> = self
                 .tags
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            if let Some((k, _)) = pairs.iter().find(|(k, _)| k.is_empty()) {
-                return Err(Error::invalid_input("tag", k, "names must not be empty"));
-            }
             insert_static(
                 &mut h,
                 "x-cos-tagging",

@@ -13,7 +13,7 @@ use crate::transport::{PreparedRequest, RequestBody};
 /// Most keys one DeleteMultipleObjects request may name.
 pub const MAX_DELETE_KEYS: usize = 1000;
 
-const USER_AGENT: &str = concat!("coscls/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("coscls/", env!("CARGO_PKG_VERSION"));
 
 /// The bucket a request is about and where it goes.
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +23,7 @@ pub(crate) struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn build(
+    pub(crate) fn build(
         &self,
         method: Method,
         key: &str,
@@ -64,7 +64,7 @@ impl Target<'_> {
         })
     }
 
-    fn object(
+    pub(crate) fn object(
         &self,
         method: Method,
         key: &str,

@@ -18,20 +18,57 @@ use crate::time::iso8601;
 /// Most keys one DeleteMultipleObjects may name.
 const MAX_DELETE_KEYS: usize = 1000;
 
+/// GET Service, with the `region`, `tagkey`/`tagvalue`, `marker` and
+/// `max-keys` filters of the official SDKs (every bucket lives in the
+/// emulator's one region).
 pub(crate) async fn list_buckets(
     state: &State,
-    _req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
+    let max_keys = int_param(&req, "max-keys", 2000, 1..=2000)? as usize;
+    let marker = req.param("marker").unwrap_or_default();
+    let region_ok = req
+        .param("region")
+        .is_none_or(|r| r.is_empty() || r == state.config.region);
+    let tag = match (req.param("tagkey"), req.param("tagvalue")) {
+        (Some(k), v) if !k.is_empty() => Some((k.to_string(), v.unwrap_or_default().to_string())),
+        _ => None,
+    };
     let mut doc = Doc::new("ListAllMyBucketsResult");
     doc.owner("Owner", OWNER).open("Buckets");
+    let mut listed = 0;
+    let mut truncated = false;
+    let mut last: Option<String> = None;
     for (name, created) in state.store.buckets() {
+        if !region_ok || name.as_str() <= marker {
+            continue;
+        }
+        if let Some(tag) = &tag {
+            let tags = state.store.bucket_config(&name).ok().and_then(|c| c.tags);
+            if !tags.is_some_and(|t| t.contains(tag)) {
+                continue;
+            }
+        }
+        if listed == max_keys {
+            truncated = true;
+            break;
+        }
         doc.open("Bucket")
             .el("Name", &name)
             .el("Location", &state.config.region)
             .el("CreationDate", iso8601(created))
+            .el("BucketType", "cos")
             .close("Bucket");
+        listed += 1;
+        last = Some(name);
     }
     doc.close("Buckets");
+    doc.el("IsTruncated", truncated);
+    if truncated {
+        if let Some(last) = &last {
+            doc.el("NextMarker", last);
+        }
+    }
     Ok(xml_response(doc.finish("ListAllMyBucketsResult")))
 }
 
@@ -43,10 +80,22 @@ pub(crate) async fn put_bucket(
     if let Err(e) = coscls::cos::BucketName::parse(req.bucket()) {
         return Err(CosError::new(400, "InvalidBucketName", e.to_string()));
     }
+    // Check the ACL and tags before the bucket exists, store them after.
+    let acl = super::acl::acl_from_headers(&req.headers, false)?;
+    let tags = super::tagging::tags_from_headers(&req.headers)?;
     state
         .store
         .create_bucket(req.bucket(), req.now)
         .map_err(CosError::from_store)?;
+    if acl.is_some() || !tags.is_empty() {
+        state
+            .store
+            .update_bucket_config(req.bucket(), |c| {
+                c.acl = acl;
+                c.tags = (!tags.is_empty()).then_some(tags);
+            })
+            .map_err(CosError::from_store)?;
+    }
     let mut resp = empty_response(StatusCode::OK);
     set_header(&mut resp, "location", &format!("/{}", req.bucket()));
     Ok(resp)

@@ -1,10 +1,13 @@
 //! The COS XML API: classify a request, verify its signature, run it.
 
+mod acl;
 mod bucket;
 pub(crate) mod errors;
+mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
+mod tagging;
 pub(crate) mod xml;
 
 use base64::Engine as _;
@@ -23,10 +26,7 @@ pub(crate) const OWNER: &str = "qcs::cam::uin/100000000001:uin/100000000001";
 
 /// Subresources the emulator does not implement; answered with 501.
 const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
-    "acl",
-    "tagging",
     "cors",
-    "lifecycle",
     "policy",
     "versions",
     "versioning",
@@ -71,6 +71,19 @@ pub(crate) enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetObjectAcl,
+    PutObjectAcl,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
+    GetBucketLifecycle,
+    PutBucketLifecycle,
+    DeleteBucketLifecycle,
     Unsupported,
 }
 
@@ -95,6 +108,19 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::GetBucketAcl => "GetBucketACL",
+            Op::PutBucketAcl => "PutBucketACL",
+            Op::GetObjectAcl => "GetObjectACL",
+            Op::PutObjectAcl => "PutObjectACL",
+            Op::GetObjectTagging => "GetObjectTagging",
+            Op::PutObjectTagging => "PutObjectTagging",
+            Op::DeleteObjectTagging => "DeleteObjectTagging",
+            Op::GetBucketTagging => "GetBucketTagging",
+            Op::PutBucketTagging => "PutBucketTagging",
+            Op::DeleteBucketTagging => "DeleteBucketTagging",
+            Op::GetBucketLifecycle => "GetBucketLifecycle",
+            Op::PutBucketLifecycle => "PutBucketLifecycle",
+            Op::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Op::Unsupported => "Unsupported",
         }
     }
@@ -122,6 +148,9 @@ pub(crate) fn classify(
         };
     };
     let p = |name| has_param(query, name);
+    if let Some(op) = classify_subresource(method, target.key.is_empty(), query) {
+        return op;
+    }
     if target.key.is_empty() {
         return match *method {
             Method::PUT => Op::PutBucket,
@@ -152,6 +181,40 @@ pub(crate) fn classify(
         Method::POST if p("uploadid") => Op::CompleteMultipartUpload,
         _ => Op::Unsupported,
     }
+}
+
+/// ACL, tagging and lifecycle requests, by sub-resource and method.
+fn classify_subresource(method: &Method, bucket: bool, query: &[(String, String)]) -> Option<Op> {
+    let p = |name| has_param(query, name);
+    let op = if p("acl") {
+        match (method, bucket) {
+            (&Method::GET, true) => Op::GetBucketAcl,
+            (&Method::PUT, true) => Op::PutBucketAcl,
+            (&Method::GET, false) => Op::GetObjectAcl,
+            (&Method::PUT, false) => Op::PutObjectAcl,
+            _ => Op::Unsupported,
+        }
+    } else if p("tagging") {
+        match (method, bucket) {
+            (&Method::GET, true) => Op::GetBucketTagging,
+            (&Method::PUT, true) => Op::PutBucketTagging,
+            (&Method::DELETE, true) => Op::DeleteBucketTagging,
+            (&Method::GET, false) => Op::GetObjectTagging,
+            (&Method::PUT, false) => Op::PutObjectTagging,
+            (&Method::DELETE, false) => Op::DeleteObjectTagging,
+            _ => Op::Unsupported,
+        }
+    } else if p("lifecycle") && bucket {
+        match *method {
+            Method::GET => Op::GetBucketLifecycle,
+            Method::PUT => Op::PutBucketLifecycle,
+            Method::DELETE => Op::DeleteBucketLifecycle,
+            _ => Op::Unsupported,
+        }
+    } else {
+        return None;
+    };
+    Some(op)
 }
 
 /// A verified COS request.
@@ -266,6 +329,19 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::CompleteMultipartUpload => multipart::complete(state, request).await,
         Op::AbortMultipartUpload => multipart::abort(state, request).await,
         Op::ListParts => multipart::list_parts(state, request).await,
+        Op::GetBucketAcl => acl::get_bucket_acl(state, request).await,
+        Op::PutBucketAcl => acl::put_bucket_acl(state, request).await,
+        Op::GetObjectAcl => acl::get_object_acl(state, request).await,
+        Op::PutObjectAcl => acl::put_object_acl(state, request).await,
+        Op::GetObjectTagging => tagging::get_object_tagging(state, request).await,
+        Op::PutObjectTagging => tagging::put_object_tagging(state, request).await,
+        Op::DeleteObjectTagging => tagging::delete_object_tagging(state, request).await,
+        Op::GetBucketTagging => tagging::get_bucket_tagging(state, request).await,
+        Op::PutBucketTagging => tagging::put_bucket_tagging(state, request).await,
+        Op::DeleteBucketTagging => tagging::delete_bucket_tagging(state, request).await,
+        Op::GetBucketLifecycle => lifecycle::get_bucket_lifecycle(state, request).await,
+        Op::PutBucketLifecycle => lifecycle::put_bucket_lifecycle(state, request).await,
+        Op::DeleteBucketLifecycle => lifecycle::delete_bucket_lifecycle(state, request).await,
         Op::Unsupported => {
             let mut request = request;
             body::drain(&mut request.body, DRAIN_LIMIT).await;
@@ -421,6 +497,9 @@ pub(crate) fn meta_from_headers(headers: &HeaderMap) -> Result<ObjectMeta, CosEr
             .collect(),
         user_meta,
         storage_class,
+        tags: tagging::tags_from_headers(headers)?,
+        acl: acl::acl_from_headers(headers, true)?
+            .filter(|a| a.canned.as_deref() != Some("default") || !a.grants.is_empty()),
         ..ObjectMeta::default()
     })
 }
@@ -692,6 +771,31 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::GET, &target(b, "k"), &q(&[("acl", "")]), &h),
+            Op::GetObjectAcl
+        );
+        assert_eq!(
+            classify(&Method::PUT, &target(b, ""), &q(&[("acl", "")]), &h),
+            Op::PutBucketAcl
+        );
+        assert_eq!(
+            classify(&Method::DELETE, &target(b, "k"), &q(&[("tagging", "")]), &h),
+            Op::DeleteObjectTagging
+        );
+        assert_eq!(
+            classify(&Method::PUT, &target(b, ""), &q(&[("tagging", "")]), &h),
+            Op::PutBucketTagging
+        );
+        assert_eq!(
+            classify(&Method::GET, &target(b, ""), &q(&[("lifecycle", "")]), &h),
+            Op::GetBucketLifecycle
+        );
+        assert_eq!(
+            classify(&Method::GET, &target(b, "k"), &q(&[("lifecycle", "")]), &h),
+            Op::GetObject,
+            "lifecycle is a bucket sub-resource"
+        );
+        assert_eq!(
+            classify(&Method::POST, &target(b, ""), &q(&[("acl", "")]), &h),
             Op::Unsupported
         );
         let mut copy = HeaderMap::new();

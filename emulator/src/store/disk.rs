@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! buckets/<bucket>/bucket.json                 {"created": <unix s>}
+//! buckets/<bucket>/config.json                 tags, ACL, lifecycle rules
 //! buckets/<bucket>/objects/<md5(key)>.json     {"key", "meta", "blob"}
 //! uploads/<upload id>.json                     the upload with its parts
 //! blobs/<id>                                   object and part bytes
@@ -21,7 +22,7 @@ use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Blob, Bucket, ByteStream, Object, ObjectMeta, Part, Upload};
+use super::{Blob, Bucket, BucketConfig, ByteStream, Object, ObjectMeta, Part, Upload};
 
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -134,6 +135,14 @@ impl Layout {
         write_json(&dir.join("bucket.json"), &BucketRecord { created })
     }
 
+    pub(super) fn write_bucket_config(
+        &self,
+        bucket: &str,
+        config: &BucketConfig,
+    ) -> io::Result<()> {
+        write_json(&self.bucket_dir(bucket).join("config.json"), config)
+    }
+
     pub(super) fn remove_bucket(&self, bucket: &str) -> io::Result<()> {
         std::fs::remove_dir_all(self.bucket_dir(bucket))
     }
@@ -212,9 +221,15 @@ impl Layout {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
+            let config = match read_json(&dir.join("config.json")) {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => BucketConfig::default(),
+                Err(e) => return Err(e),
+            };
             let mut bucket = Bucket {
                 created: record.created,
                 objects: BTreeMap::new(),
+                config,
             };
             let objects_dir = dir.join("objects");
             std::fs::create_dir_all(&objects_dir)?;

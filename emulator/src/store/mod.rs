@@ -6,6 +6,7 @@
 //! directory every change to the index is also written as a small JSON record,
 //! so a restarted emulator finds its buckets, objects and unfinished uploads.
 
+pub(crate) mod config;
 mod disk;
 mod memory;
 
@@ -20,6 +21,7 @@ use futures_util::Stream;
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use config::BucketConfig;
 pub(crate) use disk::Layout;
 
 /// A stream of body chunks.
@@ -43,6 +45,12 @@ pub(crate) struct ObjectMeta {
     /// `x-cos-meta-*` headers, lower-case names.
     pub(crate) user_meta: Vec<(String, String)>,
     pub(crate) storage_class: String,
+    /// Object tags (`x-cos-tagging`, PutObjectTagging), in the order given.
+    #[serde(default)]
+    pub(crate) tags: Vec<(String, String)>,
+    /// The object ACL; `None` is COS's `default` (follow the bucket).
+    #[serde(default)]
+    pub(crate) acl: Option<config::StoredAcl>,
 }
 
 /// Where an object's bytes are.
@@ -87,6 +95,8 @@ pub(crate) struct Upload {
 pub(crate) struct Bucket {
     pub(crate) created: i64,
     pub(crate) objects: BTreeMap<String, Object>,
+    /// Tags, ACL and lifecycle rules.
+    pub(crate) config: BucketConfig,
 }
 
 #[derive(Debug, Default)]
@@ -203,6 +213,7 @@ impl Store {
             Bucket {
                 created: now,
                 objects: BTreeMap::new(),
+                config: BucketConfig::default(),
             },
         );
         Ok(())
@@ -243,6 +254,58 @@ impl Store {
             .iter()
             .map(|(k, b)| (k.clone(), b.created))
             .collect()
+    }
+
+    /// A bucket's tags, ACL and lifecycle rules.
+    pub(crate) fn bucket_config(&self, bucket: &str) -> Result<BucketConfig, StoreError> {
+        let index = self.lock();
+        let b = index.buckets.get(bucket).ok_or(StoreError::NoSuchBucket)?;
+        Ok(b.config.clone())
+    }
+
+    /// Changes a bucket's tags, ACL or lifecycle rules (and their record).
+    pub(crate) fn update_bucket_config(
+        &self,
+        bucket: &str,
+        f: impl FnOnce(&mut BucketConfig),
+    ) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        let mut config = b.config.clone();
+        f(&mut config);
+        if let Some(layout) = &self.layout {
+            layout.write_bucket_config(bucket, &config)?;
+        }
+        b.config = config;
+        Ok(())
+    }
+
+    /// Changes the metadata of a stored object in place (tags, ACL);
+    /// `Ok(false)` when there is no such object.
+    pub(crate) fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: impl FnOnce(&mut ObjectMeta),
+    ) -> Result<bool, StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        let Some(object) = b.objects.get_mut(key) else {
+            return Ok(false);
+        };
+        let mut updated = object.clone();
+        f(&mut updated.meta);
+        if let Some(layout) = &self.layout {
+            layout.write_object(bucket, key, &updated)?;
+        }
+        *object = updated;
+        Ok(true)
     }
 
     pub(crate) fn get(&self, bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {

@@ -1,0 +1,410 @@
+//! Bucket and object ACLs (`?acl`): PUT with a canned ACL (`x-cos-acl`),
+//! `x-cos-grant-*` headers or an `AccessControlPolicy` body; GET renders
+//! owner and grants as COS does (the owner's `FULL_CONTROL` first, then
+//! what the canned ACL implies, then the explicit grants).
+//!
+//! The emulator stores ACLs; it does not enforce them (every verified key
+//! acts as the owner).
+
+use http::{HeaderMap, Response, StatusCode};
+use serde::Deserialize;
+
+use super::errors::CosError;
+use super::xml::{parse, Doc};
+use super::{empty_response, require_bucket, small_body, xml_response, CosRequest, OWNER};
+use crate::body::{self, Body};
+use crate::state::State;
+use crate::store::config::{StoredAcl, StoredGrant};
+
+/// The group URI for everyone.
+const ALL_USERS: &str = "http://cam.qcloud.com/groups/global/AllUsers";
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// `(header, permission)` of the grant headers.
+const GRANT_HEADERS: [(&str, &str); 5] = [
+    ("x-cos-grant-read", "READ"),
+    ("x-cos-grant-write", "WRITE"),
+    ("x-cos-grant-read-acp", "READ_ACP"),
+    ("x-cos-grant-write-acp", "WRITE_ACP"),
+    ("x-cos-grant-full-control", "FULL_CONTROL"),
+];
+
+const BUCKET_CANNED: &[&str] = &[
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+];
+const OBJECT_CANNED: &[&str] = &[
+    "default",
+    "private",
+    "public-read",
+    "authenticated-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+];
+
+/// A root account's UIN stands for `qcs::cam::uin/<uin>:uin/<uin>`.
+fn normalise_account(id: &str) -> String {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        format!("qcs::cam::uin/{id}:uin/{id}")
+    } else {
+        id.to_string()
+    }
+}
+
+/// Parses `id="…",uri="…"` of one grant header.
+fn parse_grantees(
+    header: &str,
+    value: &str,
+    permission: &str,
+) -> Result<Vec<StoredGrant>, CosError> {
+    let bad = || {
+        CosError::invalid_argument(format!(
+            "{header} must be a comma-separated list of id=\"…\" or uri=\"…\", got {value:?}"
+        ))
+    };
+    let mut grants = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (kind, quoted) = item.split_once('=').ok_or_else(bad)?;
+        let inner = quoted
+            .trim()
+            .strip_prefix('"')
+            .and_then(|q| q.strip_suffix('"'))
+            .filter(|q| !q.is_empty() && !q.contains('"'))
+            .ok_or_else(bad)?;
+        let (grantee, group) = match kind.trim().to_ascii_lowercase().as_str() {
+            "id" => (normalise_account(inner), false),
+            "uri" => (inner.to_string(), true),
+            _ => return Err(bad()),
+        };
+        grants.push(StoredGrant {
+            permission: permission.to_string(),
+            grantee,
+            group,
+        });
+    }
+    if grants.is_empty() {
+        return Err(bad());
+    }
+    Ok(grants)
+}
+
+/// The ACL a request's `x-cos-acl` / `x-cos-grant-*` headers set, if any.
+pub(crate) fn acl_from_headers(
+    headers: &HeaderMap,
+    for_object: bool,
+) -> Result<Option<StoredAcl>, CosError> {
+    fn text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, CosError> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| CosError::invalid_argument(format!("{name} must be ASCII")))
+            })
+            .transpose()
+    }
+    let canned = match text(headers, "x-cos-acl")? {
+        None => None,
+        Some(c) => {
+            let allowed = if for_object {
+                OBJECT_CANNED
+            } else {
+                BUCKET_CANNED
+            };
+            let c = c.trim();
+            if !allowed.contains(&c) {
+                return Err(CosError::invalid_argument(format!(
+                    "x-cos-acl {c:?} is not one of {}",
+                    allowed.join(", ")
+                )));
+            }
+            Some(c.to_string())
+        }
+    };
+    let mut grants = Vec::new();
+    for (header, permission) in GRANT_HEADERS {
+        if let Some(v) = text(headers, header)? {
+            if for_object && permission == "WRITE" {
+                return Err(CosError::invalid_argument(
+                    "x-cos-grant-write does not apply to objects",
+                ));
+            }
+            grants.extend(parse_grantees(header, v, permission)?);
+        }
+    }
+    if canned.is_none() && grants.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(StoredAcl { canned, grants }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PolicyXml {
+    #[serde(rename = "Owner")]
+    owner: Option<OwnerXml>,
+    #[serde(rename = "AccessControlList")]
+    list: ListXml,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OwnerXml {
+    #[serde(rename = "ID")]
+    id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListXml {
+    #[serde(rename = "Grant")]
+    grants: Vec<GrantXml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GrantXml {
+    #[serde(rename = "Grantee")]
+    grantee: GranteeXml,
+    #[serde(rename = "Permission")]
+    permission: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GranteeXml {
+    #[serde(rename = "ID")]
+    id: Option<String>,
+    #[serde(rename = "URI")]
+    uri: Option<String>,
+}
+
+fn acl_from_body(data: &[u8], for_object: bool) -> Result<StoredAcl, CosError> {
+    let doc: PolicyXml = parse(data).map_err(CosError::malformed_xml)?;
+    let owner = doc
+        .owner
+        .ok_or_else(|| CosError::malformed_xml("an AccessControlPolicy needs an Owner"))?;
+    if owner.id.trim() != OWNER {
+        return Err(CosError::invalid_argument(format!(
+            "the Owner ID {:?} is not the owner of the resource",
+            owner.id
+        )));
+    }
+    let mut grants = Vec::new();
+    for g in doc.list.grants {
+        let permission = g.permission.trim();
+        if !GRANT_HEADERS.iter().any(|(_, p)| *p == permission)
+            || (for_object && permission == "WRITE")
+        {
+            return Err(CosError::malformed_xml(format!(
+                "the permission {permission:?} is not allowed here"
+            )));
+        }
+        let (grantee, group) = match (g.grantee.id, g.grantee.uri) {
+            (Some(id), _) if !id.trim().is_empty() => (normalise_account(id.trim()), false),
+            (_, Some(uri)) if !uri.trim().is_empty() => (uri.trim().to_string(), true),
+            _ => {
+                return Err(CosError::malformed_xml(
+                    "every Grantee needs an ID or a URI",
+                ))
+            }
+        };
+        // The owner's FULL_CONTROL is always there; a document read with
+        // GET and sent back must not double it.
+        if !group && grantee == OWNER && permission == "FULL_CONTROL" {
+            continue;
+        }
+        grants.push(StoredGrant {
+            permission: permission.to_string(),
+            grantee,
+            group,
+        });
+    }
+    Ok(StoredAcl {
+        canned: None,
+        grants,
+    })
+}
+
+/// Reads the new ACL of a PUT `?acl`: a body wins over headers, as in COS.
+async fn read_acl(req: &mut CosRequest, for_object: bool) -> Result<StoredAcl, CosError> {
+    let data = small_body(req, 64 << 10).await?;
+    if !data.is_empty() {
+        return acl_from_body(&data, for_object);
+    }
+    acl_from_headers(&req.headers, for_object)?.ok_or_else(|| {
+        CosError::invalid_request(
+            "PUT ?acl needs x-cos-acl, an x-cos-grant-* header or an AccessControlPolicy body",
+        )
+    })
+}
+
+fn grant(doc: &mut Doc, grantee: &str, group: bool, permission: &str) {
+    // The start tag carries the xsi:type attribute COS writes.
+    doc.open("Grant").open(&format!(
+        "Grantee xmlns:xsi=\"{XSI}\" xsi:type=\"{}\"",
+        if group { "Group" } else { "CanonicalUser" }
+    ));
+    if group {
+        doc.el("URI", grantee);
+    } else {
+        doc.el("ID", grantee).el("DisplayName", grantee);
+    }
+    doc.close("Grantee")
+        .el("Permission", permission)
+        .close("Grant");
+}
+
+/// The `AccessControlPolicy` answer for a stored ACL.
+fn policy_doc(acl: Option<&StoredAcl>) -> String {
+    let mut doc = Doc::new("AccessControlPolicy");
+    doc.owner("Owner", OWNER).open("AccessControlList");
+    grant(&mut doc, OWNER, false, "FULL_CONTROL");
+    if let Some(acl) = acl {
+        match acl.canned.as_deref() {
+            Some("public-read") => grant(&mut doc, ALL_USERS, true, "READ"),
+            Some("public-read-write") => {
+                grant(&mut doc, ALL_USERS, true, "READ");
+                grant(&mut doc, ALL_USERS, true, "WRITE");
+            }
+            _ => {}
+        }
+        for g in &acl.grants {
+            grant(&mut doc, &g.grantee, g.group, &g.permission);
+        }
+    }
+    doc.close("AccessControlList");
+    doc.finish("AccessControlPolicy")
+}
+
+pub(crate) async fn put_bucket_acl(
+    state: &State,
+    mut req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    if let Err(e) = require_bucket(state, &req) {
+        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+        return Err(e);
+    }
+    let acl = read_acl(&mut req, false).await?;
+    state
+        .store
+        .update_bucket_config(req.bucket(), |c| c.acl = Some(acl))
+        .map_err(CosError::from_store)?;
+    Ok(empty_response(StatusCode::OK))
+}
+
+pub(crate) async fn get_bucket_acl(
+    state: &State,
+    req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    let config = state
+        .store
+        .bucket_config(req.bucket())
+        .map_err(CosError::from_store)?;
+    Ok(xml_response(policy_doc(config.acl.as_ref())))
+}
+
+pub(crate) async fn put_object_acl(
+    state: &State,
+    mut req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    if let Err(e) = require_bucket(state, &req) {
+        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
+        return Err(e);
+    }
+    let acl = read_acl(&mut req, true).await?;
+    // `default` is no ACL of its own.
+    let acl = (acl.canned.as_deref() != Some("default") || !acl.grants.is_empty()).then_some(acl);
+    let found = state
+        .store
+        .update_object_meta(req.bucket(), req.key(), |m| m.acl = acl)
+        .map_err(CosError::from_store)?;
+    if !found {
+        return Err(CosError::no_such_key());
+    }
+    Ok(empty_response(StatusCode::OK))
+}
+
+pub(crate) async fn get_object_acl(
+    state: &State,
+    req: CosRequest,
+) -> Result<Response<Body>, CosError> {
+    let object = state
+        .store
+        .get(req.bucket(), req.key())
+        .map_err(CosError::from_store)?
+        .ok_or_else(CosError::no_such_key)?;
+    Ok(xml_response(policy_doc(object.meta.acl.as_ref())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(acl_from_headers(&h, false).unwrap(), None);
+        h.insert("x-cos-acl", "public-read".parse().unwrap());
+        h.insert(
+            "x-cos-grant-read",
+            "id=\"100000000011\", uri=\"http://cam.qcloud.com/groups/global/AllUsers\""
+                .parse()
+                .unwrap(),
+        );
+        let acl = acl_from_headers(&h, false).unwrap().unwrap();
+        assert_eq!(acl.canned.as_deref(), Some("public-read"));
+        assert_eq!(
+            acl.grants[0].grantee,
+            "qcs::cam::uin/100000000011:uin/100000000011"
+        );
+        assert!(acl.grants[1].group);
+        h.insert("x-cos-acl", "default".parse().unwrap());
+        assert_eq!(
+            acl_from_headers(&h, false).unwrap_err().code,
+            "InvalidArgument"
+        );
+        assert!(acl_from_headers(&h, true).is_ok());
+        h.insert("x-cos-grant-read", "someone".parse().unwrap());
+        assert_eq!(
+            acl_from_headers(&h, true).unwrap_err().code,
+            "InvalidArgument"
+        );
+        let mut w = HeaderMap::new();
+        w.insert("x-cos-grant-write", "id=\"1\"".parse().unwrap());
+        assert!(acl_from_headers(&w, false).is_ok());
+        assert!(acl_from_headers(&w, true).is_err());
+    }
+
+    #[test]
+    fn body_and_rendering() {
+        let body = format!(
+            "<AccessControlPolicy><Owner><ID>{OWNER}</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi=\"{XSI}\" xsi:type=\"Group\"><URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"
+        );
+        let acl = acl_from_body(body.as_bytes(), true).unwrap();
+        assert_eq!(acl.grants.len(), 1);
+        let doc = policy_doc(Some(&acl));
+        assert!(
+            doc.contains(&format!(
+                "<URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission>"
+            )),
+            "{doc}"
+        );
+        assert!(doc.contains("<Permission>FULL_CONTROL</Permission>"));
+        let stranger = body.replace(OWNER, "qcs::cam::uin/1:uin/1");
+        assert_eq!(
+            acl_from_body(stranger.as_bytes(), true).unwrap_err().code,
+            "InvalidArgument"
+        );
+        assert_eq!(
+            acl_from_body(b"<AccessControlPolicy>", true)
+                .unwrap_err()
+                .code,
+            "MalformedXML"
+        );
+        let write = body.replace("READ", "WRITE");
+        assert!(acl_from_body(write.as_bytes(), true).is_err());
+        assert!(acl_from_body(write.as_bytes(), false).is_ok());
+    }
+}
