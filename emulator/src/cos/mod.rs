@@ -5,6 +5,7 @@ pub(crate) mod errors;
 mod listing;
 mod multipart;
 mod objects;
+mod versioning;
 pub(crate) mod xml;
 
 use base64::Engine as _;
@@ -28,8 +29,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "cors",
     "lifecycle",
     "policy",
-    "versions",
-    "versioning",
     "website",
     "logging",
     "referer",
@@ -71,6 +70,9 @@ pub(crate) enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjectVersions,
     Unsupported,
 }
 
@@ -95,6 +97,9 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::GetBucketVersioning => "GetBucketVersioning",
+            Op::PutBucketVersioning => "PutBucketVersioning",
+            Op::ListObjectVersions => "ListObjectVersions",
             Op::Unsupported => "Unsupported",
         }
     }
@@ -124,6 +129,9 @@ pub(crate) fn classify(
     let p = |name| has_param(query, name);
     if target.key.is_empty() {
         return match *method {
+            Method::PUT if p("versioning") => Op::PutBucketVersioning,
+            Method::GET if p("versioning") => Op::GetBucketVersioning,
+            Method::GET if p("versions") => Op::ListObjectVersions,
             Method::PUT => Op::PutBucket,
             Method::HEAD => Op::HeadBucket,
             Method::DELETE => Op::DeleteBucket,
@@ -266,6 +274,9 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::CompleteMultipartUpload => multipart::complete(state, request).await,
         Op::AbortMultipartUpload => multipart::abort(state, request).await,
         Op::ListParts => multipart::list_parts(state, request).await,
+        Op::GetBucketVersioning => versioning::get_versioning(state, request).await,
+        Op::PutBucketVersioning => versioning::put_versioning(state, request).await,
+        Op::ListObjectVersions => versioning::list_versions(state, request).await,
         Op::Unsupported => {
             let mut request = request;
             body::drain(&mut request.body, DRAIN_LIMIT).await;
@@ -311,6 +322,9 @@ pub(crate) fn error_response(
     }
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         h.insert("x-cos-trace-id", v);
+    }
+    if e.delete_marker {
+        h.insert("x-cos-delete-marker", HeaderValue::from_static("true"));
     }
     resp
 }
@@ -719,6 +733,18 @@ mod tests {
         assert_eq!(
             classify(&Method::HEAD, &target(b, ""), &[], &h),
             Op::HeadBucket
+        );
+        assert_eq!(
+            classify(&Method::PUT, &target(b, ""), &q(&[("versioning", "")]), &h),
+            Op::PutBucketVersioning
+        );
+        assert_eq!(
+            classify(&Method::GET, &target(b, ""), &q(&[("versioning", "")]), &h),
+            Op::GetBucketVersioning
+        );
+        assert_eq!(
+            classify(&Method::GET, &target(b, ""), &q(&[("versions", "")]), &h),
+            Op::ListObjectVersions
         );
     }
 
