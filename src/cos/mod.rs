@@ -49,6 +49,7 @@ mod options;
 mod presign;
 mod request;
 mod response;
+mod versioning;
 mod xml;
 
 pub use body::ObjectBody;
@@ -63,8 +64,8 @@ pub use error::{Error, ServiceError};
 pub use list::{ListObjectsPage, ObjectSummary};
 pub use multipart::{CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
 pub use object::{
-    CopyObjectOutput, DeleteError, DeleteObjectsOutput, DeletedObject, GetObjectOutput,
-    ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,
+    CopyObjectOutput, DeleteError, DeleteObjectOutput, DeleteObjectsOutput, DeletedObject,
+    GetObjectOutput, ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,
 };
 pub use options::{
     choose_part_size, ByteRange, CopyOptions, CustomerKey, DownloadOptions, GetOptions,
@@ -75,3 +76,6 @@ pub use options::{
 pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;
 pub use response::{ContentRange, ObjectMeta};
+pub use versioning::{
+    ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
+};

@@ -23,7 +23,7 @@ pub(crate) struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn build(
+    pub(crate) fn build(
         &self,
         method: Method,
         key: &str,
