@@ -246,6 +246,28 @@ def _():
     assert admin("faults")["fail_next"] == 0
 
 
+@check("versioning: put/get state, versions, delete marker, list and read by version")
+def _():
+    vb = "interop-versions-1250000000"
+    client.create_bucket(Bucket=vb)
+    assert "Status" not in (client.get_bucket_versioning(Bucket=vb) or {})
+    client.put_bucket_versioning(Bucket=vb, Status="Enabled")
+    assert client.get_bucket_versioning(Bucket=vb)["Status"] == "Enabled"
+    ids = [client.put_object(Bucket=vb, Key="v k", Body=body)["x-cos-version-id"]
+           for body in (b"one", b"two")]
+    marker = client.delete_object(Bucket=vb, Key="v k")
+    assert marker["x-cos-delete-marker"] == "true", marker
+    expect_cos_error(lambda: client.get_object(Bucket=vb, Key="v k"), 404, "NoSuchKey")
+    listed = client.list_objects_versions(Bucket=vb, MaxKeys=1000)
+    assert [v["VersionId"] for v in listed["Version"]] == ids[::-1], listed
+    assert [m["VersionId"] for m in listed["DeleteMarker"]] == [marker["x-cos-version-id"]], listed
+    old = client.get_object(Bucket=vb, Key="v k", VersionId=ids[0])
+    assert old["Body"].get_raw_stream().read() == b"one"
+    client.delete_object(Bucket=vb, Key="v k", VersionId=ids[0])
+    expect_cos_error(lambda: client.get_object(Bucket=vb, Key="v k", VersionId=ids[0]), 404,
+                     "NoSuchVersion")
+
+
 def log_group_list():
     lgl = LogGroupList()
     group = lgl.logGroupList.add()

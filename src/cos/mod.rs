@@ -53,6 +53,7 @@ mod request;
 mod response;
 mod service;
 mod tagging;
+mod versioning;
 mod xml;
 
 pub use acl::{
@@ -73,8 +74,8 @@ pub use lifecycle::{
 pub use list::{ListObjectsPage, ObjectSummary};
 pub use multipart::{CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
 pub use object::{
-    CopyObjectOutput, DeleteError, DeleteObjectsOutput, DeletedObject, GetObjectOutput,
-    ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,
+    CopyObjectOutput, DeleteError, DeleteObjectOutput, DeleteObjectsOutput, DeletedObject,
+    GetObjectOutput, ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,
 };
 pub use options::{
     choose_part_size, ByteRange, CopyOptions, CustomerKey, DownloadOptions, GetOptions,
@@ -88,4 +89,7 @@ pub use response::{ContentRange, ObjectMeta};
 pub use service::{BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS};
 pub use tagging::{
     validate_tags, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
+};
+pub use versioning::{
+    ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
 };

@@ -102,6 +102,30 @@ impl std::fmt::Debug for GetObjectOutput {
     }
 }
 
+/// What COS answered to a single delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteObjectOutput {
+    /// `x-cos-delete-marker: true`: a plain delete on a versioned bucket
+    /// made a delete marker, or the version deleted by id was one.
+    pub delete_marker: bool,
+    /// `x-cos-version-id`: the delete marker made, or the version deleted.
+    pub version_id: Option<String>,
+    /// `x-cos-request-id`.
+    pub request_id: Option<String>,
+}
+
+impl DeleteObjectOutput {
+    fn from_headers(headers: &http::HeaderMap) -> Self {
+        DeleteObjectOutput {
+            delete_marker: response::header_str(headers, "x-cos-delete-marker")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            version_id: header(headers, response::X_COS_VERSION_ID),
+            request_id: header(headers, response::X_COS_REQUEST_ID),
+        }
+    }
+}
+
 /// An object to delete, optionally a specific version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectIdentifier {
@@ -517,18 +541,29 @@ impl Client {
         }
     }
 
-    /// Deletes `key`. Deleting a missing key succeeds, as in S3.
+    /// Deletes `key`. Deleting a missing key succeeds, as in S3. On a
+    /// versioned bucket this adds a delete marker (the output says so and
+    /// names it) and the older versions stay readable by id.
     ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
-    /// client.delete_object("examplebucket-1250000000", "hello.txt").await?;
+    /// let out = client.delete_object("examplebucket-1250000000", "hello.txt").await?;
+    /// if out.delete_marker {
+    ///     println!("hidden behind delete marker {:?}", out.version_id);
+    /// }
     /// # Ok(()) }
     /// ```
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<DeleteObjectOutput, Error> {
         self.delete_object_inner(bucket, key, None).await
     }
 
-    /// Deletes one version of `key` on a versioned bucket.
+    /// Deletes one version of `key` on a versioned bucket, for good (a
+    /// delete marker, too, is removed this way). An empty version id is an
+    /// error before any request.
     ///
     /// ```no_run
     /// # async fn demo(client: coscls::cos::Client) -> Result<(), coscls::cos::Error> {
@@ -542,7 +577,7 @@ impl Client {
         bucket: &str,
         key: &str,
         version_id: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<DeleteObjectOutput, Error> {
         self.delete_object_inner(bucket, key, Some(version_id))
             .await
     }
@@ -552,12 +587,13 @@ impl Client {
         bucket: &str,
         key: &str,
         version: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<DeleteObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
         let req = request::delete_object(self.target(&bucket), key, version)?;
-        self.send(&self.info("DeleteObject", &bucket).with_key(key), req)
+        let response = self
+            .send(&self.info("DeleteObject", &bucket).with_key(key), req)
             .await?;
-        Ok(())
+        Ok(DeleteObjectOutput::from_headers(response.headers()))
     }
 
     /// Deletes many objects, 1000 per request (COS's limit), and reports

@@ -207,12 +207,32 @@ pub(crate) async fn delete_multiple(
     }
     let mut out = Doc::new("DeleteResult");
     for entry in &doc.objects {
-        match state.store.delete(req.bucket(), &entry.key) {
-            Ok(_) => {
+        let outcome = match entry.version_id.as_deref().filter(|v| !v.is_empty()) {
+            None => state.store.delete_latest(req.bucket(), &entry.key, req.now),
+            Some(v) => state
+                .store
+                .delete_version(req.bucket(), &entry.key, v)
+                .map(|d| {
+                    d.unwrap_or(crate::store::Deleted {
+                        delete_marker: false,
+                        version_id: Some(v.to_string()),
+                    })
+                }),
+        };
+        match outcome {
+            Ok(deleted) => {
                 if !doc.quiet {
                     out.open("Deleted").el("Key", &entry.key);
                     if let Some(v) = &entry.version_id {
                         out.el("VersionId", v);
+                        if deleted.delete_marker {
+                            out.el("DeleteMarker", "true");
+                        }
+                    } else if deleted.delete_marker {
+                        out.el("DeleteMarker", "true");
+                        if let Some(m) = &deleted.version_id {
+                            out.el("DeleteMarkerVersionId", m);
+                        }
                     }
                     out.close("Deleted");
                 }

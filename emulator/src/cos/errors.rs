@@ -13,6 +13,9 @@ pub(crate) struct CosError {
     pub(crate) message: String,
     /// `(StringToSign, FormatString)` of a `SignatureDoesNotMatch`.
     pub(crate) canonical: Option<(String, String)>,
+    /// Sent as `x-cos-delete-marker: true`: the key's latest version, or
+    /// the version asked for, is a delete marker.
+    pub(crate) delete_marker: bool,
 }
 
 impl CosError {
@@ -22,7 +25,14 @@ impl CosError {
             code,
             message: message.into(),
             canonical: None,
+            delete_marker: false,
         }
+    }
+
+    /// The same error, saying that a delete marker stands where an object was asked for.
+    pub(crate) fn with_delete_marker(mut self) -> Self {
+        self.delete_marker = true;
+        self
     }
 
     pub(crate) fn no_such_bucket() -> Self {

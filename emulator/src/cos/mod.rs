@@ -8,6 +8,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod tagging;
+mod versioning;
 pub(crate) mod xml;
 
 use base64::Engine as _;
@@ -28,8 +29,6 @@ pub(crate) const OWNER: &str = "qcs::cam::uin/100000000001:uin/100000000001";
 const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "cors",
     "policy",
-    "versions",
-    "versioning",
     "website",
     "logging",
     "referer",
@@ -84,6 +83,9 @@ pub(crate) enum Op {
     GetBucketLifecycle,
     PutBucketLifecycle,
     DeleteBucketLifecycle,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjectVersions,
     Unsupported,
 }
 
@@ -121,6 +123,9 @@ impl Op {
             Op::GetBucketLifecycle => "GetBucketLifecycle",
             Op::PutBucketLifecycle => "PutBucketLifecycle",
             Op::DeleteBucketLifecycle => "DeleteBucketLifecycle",
+            Op::GetBucketVersioning => "GetBucketVersioning",
+            Op::PutBucketVersioning => "PutBucketVersioning",
+            Op::ListObjectVersions => "ListObjectVersions",
             Op::Unsupported => "Unsupported",
         }
     }
@@ -153,6 +158,9 @@ pub(crate) fn classify(
     }
     if target.key.is_empty() {
         return match *method {
+            Method::PUT if p("versioning") => Op::PutBucketVersioning,
+            Method::GET if p("versioning") => Op::GetBucketVersioning,
+            Method::GET if p("versions") => Op::ListObjectVersions,
             Method::PUT => Op::PutBucket,
             Method::HEAD => Op::HeadBucket,
             Method::DELETE => Op::DeleteBucket,
@@ -342,6 +350,9 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::GetBucketLifecycle => lifecycle::get_bucket_lifecycle(state, request).await,
         Op::PutBucketLifecycle => lifecycle::put_bucket_lifecycle(state, request).await,
         Op::DeleteBucketLifecycle => lifecycle::delete_bucket_lifecycle(state, request).await,
+        Op::GetBucketVersioning => versioning::get_versioning(state, request).await,
+        Op::PutBucketVersioning => versioning::put_versioning(state, request).await,
+        Op::ListObjectVersions => versioning::list_versions(state, request).await,
         Op::Unsupported => {
             let mut request = request;
             body::drain(&mut request.body, DRAIN_LIMIT).await;
@@ -387,6 +398,9 @@ pub(crate) fn error_response(
     }
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         h.insert("x-cos-trace-id", v);
+    }
+    if e.delete_marker {
+        h.insert("x-cos-delete-marker", HeaderValue::from_static("true"));
     }
     resp
 }
@@ -823,6 +837,18 @@ mod tests {
         assert_eq!(
             classify(&Method::HEAD, &target(b, ""), &[], &h),
             Op::HeadBucket
+        );
+        assert_eq!(
+            classify(&Method::PUT, &target(b, ""), &q(&[("versioning", "")]), &h),
+            Op::PutBucketVersioning
+        );
+        assert_eq!(
+            classify(&Method::GET, &target(b, ""), &q(&[("versioning", "")]), &h),
+            Op::GetBucketVersioning
+        );
+        assert_eq!(
+            classify(&Method::GET, &target(b, ""), &q(&[("versions", "")]), &h),
+            Op::ListObjectVersions
         );
     }
 

@@ -262,7 +262,7 @@ pub(crate) async fn complete(
     meta.etag = etag.clone();
     meta.crc64 = crc;
     meta.last_modified = req.now;
-    state
+    let version = state
         .store
         .complete_upload(&id, Object { meta, blob }, super::forbids_overwrite(&req))
         .map_err(CosError::from_store)?;
@@ -273,6 +273,9 @@ pub(crate) async fn complete(
         .el("ETag", &etag);
     let mut resp = xml_response(doc.finish("CompleteMultipartUploadResult"));
     set_header(&mut resp, "x-cos-hash-crc64ecma", &crc.to_string());
+    if let Some(v) = &version {
+        set_header(&mut resp, "x-cos-version-id", v);
+    }
     Ok(resp)
 }
 

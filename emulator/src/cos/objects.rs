@@ -38,7 +38,7 @@ pub(crate) async fn put_object(
     meta.crc64 = written.crc64;
     meta.last_modified = req.now;
     let etag = meta.etag.clone();
-    state
+    let version = state
         .store
         .put_checked(
             req.bucket(),
@@ -52,6 +52,9 @@ pub(crate) async fn put_object(
         .map_err(CosError::from_store)?;
     let mut resp = empty_response(StatusCode::OK);
     set_header(&mut resp, "etag", &etag);
+    if let Some(v) = &version {
+        set_header(&mut resp, "x-cos-version-id", v);
+    }
     set_header(
         &mut resp,
         "x-cos-hash-crc64ecma",
@@ -60,15 +63,74 @@ pub(crate) async fn put_object(
     Ok(resp)
 }
 
+/// DELETE without a version id removes the object, or on a versioned
+/// bucket adds a delete marker; with `versionId` it removes that version
+/// for good (a missing version, like a missing key, is not an error).
 pub(crate) async fn delete_object(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    state
-        .store
-        .delete(req.bucket(), req.key())
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    let deleted = match req.param("versionId").filter(|v| !v.is_empty()) {
+        None => state
+            .store
+            .delete_latest(req.bucket(), req.key(), req.now)
+            .map_err(CosError::from_store)?,
+        Some(v) => state
+            .store
+            .delete_version(req.bucket(), req.key(), v)
+            .map_err(CosError::from_store)?
+            .unwrap_or_default(),
+    };
+    let mut resp = empty_response(StatusCode::NO_CONTENT);
+    if deleted.delete_marker {
+        set_header(&mut resp, "x-cos-delete-marker", "true");
+    }
+    if let Some(v) = &deleted.version_id {
+        set_header(&mut resp, "x-cos-version-id", v);
+    }
+    Ok(resp)
+}
+
+/// The object a GET or HEAD addresses: the current one, or with
+/// `versionId` that version. A delete marker where an object is asked for
+/// answers 404 `NoSuchKey` (latest) or 405 `MethodNotAllowed` (by
+/// version), with `x-cos-delete-marker: true`.
+fn addressed_object(state: &State, req: &CosRequest) -> Result<Object, CosError> {
+    match req.param("versionId").filter(|v| !v.is_empty()) {
+        None => match state
+            .store
+            .get(req.bucket(), req.key())
+            .map_err(CosError::from_store)?
+        {
+            Some(object) => Ok(object),
+            None if state
+                .store
+                .latest_is_delete_marker(req.bucket(), req.key()) =>
+            {
+                Err(CosError::no_such_key().with_delete_marker())
+            }
+            None => Err(CosError::no_such_key()),
+        },
+        Some(v) => match state
+            .store
+            .get_version(req.bucket(), req.key(), v)
+            .map_err(CosError::from_store)?
+        {
+            Some(version) => version.object.ok_or_else(|| {
+                CosError::new(
+                    405,
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource: the version is a delete marker.",
+                )
+                .with_delete_marker()
+            }),
+            None => Err(CosError::new(
+                404,
+                "NoSuchVersion",
+                "The specified version does not exist.",
+            )),
+        },
+    }
 }
 
 /// A `Range` header resolved against an object size.
@@ -197,6 +259,9 @@ fn object_headers(resp: &mut Response<Body>, meta: &ObjectMeta) {
     set_header(resp, "accept-ranges", "bytes");
     set_header(resp, "x-cos-hash-crc64ecma", &meta.crc64.to_string());
     set_header(resp, "x-cos-object-type", "normal");
+    if let Some(v) = &meta.version_id {
+        set_header(resp, "x-cos-version-id", v);
+    }
     if meta.storage_class != "STANDARD" {
         set_header(resp, "x-cos-storage-class", &meta.storage_class);
     }
@@ -212,20 +277,7 @@ fn object_headers(resp: &mut Response<Body>, meta: &ObjectMeta) {
 
 pub(crate) async fn get_object(state: &State, req: CosRequest) -> Result<Response<Body>, CosError> {
     let head = req.method == http::Method::HEAD;
-    let object = state
-        .store
-        .get(req.bucket(), req.key())
-        .map_err(CosError::from_store)?
-        .ok_or_else(CosError::no_such_key)?;
-    if let Some(v) = req.param("versionId") {
-        if !v.is_empty() && v != "null" {
-            return Err(CosError::new(
-                404,
-                "NoSuchVersion",
-                "The specified version does not exist.",
-            ));
-        }
-    }
+    let object = addressed_object(state, &req)?;
     let meta = &object.meta;
     match evaluate(
         header_getter(&req.headers),
@@ -331,6 +383,19 @@ pub(crate) fn parse_copy_source(value: &str) -> Option<(String, String)> {
         .or_else(|| v.strip_prefix("https://"))
         .unwrap_or(v);
     let v = v.split_once('?').map_or(v, |(p, _)| p);
+    parse_copy_path(v)
+}
+
+/// The `versionId` of an `x-cos-copy-source`, when it names one.
+pub(crate) fn copy_source_version(value: &str) -> Option<String> {
+    let (_, query) = value.trim().split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == "versionId" && !v.is_empty()).then(|| percent_decode(v, false))?
+    })
+}
+
+fn parse_copy_path(v: &str) -> Option<(String, String)> {
     let (host, path) = v.split_once('/')?;
     let path = percent_decode(path, false)?;
     match bucket_from_host(host) {
@@ -359,11 +424,25 @@ pub(crate) fn copy_source(
             format!("x-cos-copy-source {source:?} is not <bucket>.cos.<region>.myqcloud.com/<key>"),
         )
     })?;
-    let src = state
-        .store
-        .get(&src_bucket, &src_key)
-        .map_err(CosError::from_store)?
-        .ok_or_else(CosError::no_such_key)?;
+    let src = match copy_source_version(&source) {
+        None => state
+            .store
+            .get(&src_bucket, &src_key)
+            .map_err(CosError::from_store)?
+            .ok_or_else(CosError::no_such_key)?,
+        Some(v) => state
+            .store
+            .get_version(&src_bucket, &src_key, &v)
+            .map_err(CosError::from_store)?
+            .and_then(|version| version.object)
+            .ok_or_else(|| {
+                CosError::new(
+                    404,
+                    "NoSuchVersion",
+                    "The specified version of the copy source does not exist.",
+                )
+            })?,
+    };
     match evaluate(
         header_getter(&req.headers),
         "x-cos-copy-source-",
@@ -433,7 +512,7 @@ pub(crate) async fn copy_object(
     meta.crc64 = src.meta.crc64;
     meta.last_modified = req.now;
     let (etag, crc, modified) = (meta.etag.clone(), meta.crc64, meta.last_modified);
-    state
+    let version = state
         .store
         .put(req.bucket(), req.key(), Object { meta, blob })
         .map_err(CosError::from_store)?;
@@ -441,8 +520,14 @@ pub(crate) async fn copy_object(
     doc.el("ETag", &etag)
         .el("LastModified", iso8601(modified))
         .el("CRC64", crc);
+    if let Some(v) = &version {
+        doc.el("VersionId", v);
+    }
     let mut resp = xml_response(doc.finish("CopyObjectResult"));
     set_header(&mut resp, "x-cos-hash-crc64ecma", &crc.to_string());
+    if let Some(v) = &version {
+        set_header(&mut resp, "x-cos-version-id", v);
+    }
     Ok(resp)
 }
 
@@ -553,6 +638,12 @@ mod tests {
             parse_copy_source("/b-1/k"),
             Some(("b-1".into(), "k".into()))
         );
+        assert_eq!(
+            copy_source_version("b-1.cos.ap-guangzhou.myqcloud.com/k?versionId=a%2Bb").as_deref(),
+            Some("a+b")
+        );
+        assert_eq!(copy_source_version("b-1.cos.x.y/k"), None);
+        assert_eq!(copy_source_version("b-1.cos.x.y/k?versionId="), None);
         assert_eq!(parse_copy_source("nonsense"), None);
         assert_eq!(parse_copy_source("b-1.cos.x.y/"), None);
     }

@@ -4,6 +4,8 @@
 //! buckets/<bucket>/bucket.json                 {"created": <unix s>}
 //! buckets/<bucket>/config.json                 tags, ACL, lifecycle rules
 //! buckets/<bucket>/objects/<md5(key)>.json     {"key", "meta", "blob"}
+//! buckets/<bucket>/versions/<md5(key)>.json    {"key", "versions"}: noncurrent
+//!                                              versions and delete markers
 //! uploads/<upload id>.json                     the upload with its parts
 //! blobs/<id>                                   object and part bytes
 //! tmp/                                         bodies being received
@@ -22,7 +24,9 @@ use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Blob, Bucket, BucketConfig, ByteStream, Object, ObjectMeta, Part, Upload};
+use super::{
+    Blob, Bucket, BucketConfig, ByteStream, Object, ObjectMeta, Part, Upload, Version, Versioning,
+};
 
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -41,6 +45,22 @@ pub(super) struct Loaded {
 #[derive(Serialize, Deserialize)]
 struct BucketRecord {
     created: i64,
+    #[serde(default)]
+    versioning: Versioning,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VersionRecord {
+    id: String,
+    last_modified: i64,
+    /// `None` for a delete marker.
+    object: Option<(ObjectMeta, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VersionsRecord {
+    key: String,
+    versions: Vec<VersionRecord>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -130,9 +150,63 @@ impl Layout {
     }
 
     pub(super) fn write_bucket(&self, bucket: &str, created: i64) -> io::Result<()> {
+        self.write_bucket_record(bucket, created, Versioning::Off)
+    }
+
+    pub(super) fn write_bucket_record(
+        &self,
+        bucket: &str,
+        created: i64,
+        versioning: Versioning,
+    ) -> io::Result<()> {
         let dir = self.bucket_dir(bucket);
         std::fs::create_dir_all(dir.join("objects"))?;
-        write_json(&dir.join("bucket.json"), &BucketRecord { created })
+        write_json(
+            &dir.join("bucket.json"),
+            &BucketRecord {
+                created,
+                versioning,
+            },
+        )
+    }
+
+    /// Writes the noncurrent versions of `key`, or removes the record when
+    /// there are none.
+    pub(super) fn write_versions(
+        &self,
+        bucket: &str,
+        key: &str,
+        versions: &[Version],
+    ) -> io::Result<()> {
+        let dir = self.bucket_dir(bucket).join("versions");
+        let path = dir.join(key_file(key));
+        if versions.is_empty() {
+            return match std::fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        std::fs::create_dir_all(&dir)?;
+        let versions = versions
+            .iter()
+            .map(|v| {
+                Ok(VersionRecord {
+                    id: v.id.clone(),
+                    last_modified: v.last_modified,
+                    object: match &v.object {
+                        None => None,
+                        Some(o) => Some((o.meta.clone(), blob_name(&o.blob)?)),
+                    },
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        write_json(
+            &path,
+            &VersionsRecord {
+                key: key.to_string(),
+                versions,
+            },
+        )
     }
 
     pub(super) fn write_bucket_config(
@@ -228,9 +302,37 @@ impl Layout {
             };
             let mut bucket = Bucket {
                 created: record.created,
-                objects: BTreeMap::new(),
                 config,
+                versioning: record.versioning,
+                ..Bucket::default()
             };
+            let versions_dir = dir.join("versions");
+            if versions_dir.is_dir() {
+                for entry in std::fs::read_dir(versions_dir)? {
+                    let path = entry?.path();
+                    if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    let record: VersionsRecord = read_json(&path)?;
+                    let list = record
+                        .versions
+                        .into_iter()
+                        .map(|v| Version {
+                            id: v.id,
+                            last_modified: v.last_modified,
+                            object: v.object.map(|(meta, blob)| {
+                                used.insert(blob.clone());
+                                Object {
+                                    meta,
+                                    blob: Blob::File(self.blob_path(&blob)),
+                                }
+                            }),
+                        })
+                        .collect();
+                    bucket.older.insert(record.key, list);
+                }
+            }
             let objects_dir = dir.join("objects");
             std::fs::create_dir_all(&objects_dir)?;
             for obj in std::fs::read_dir(objects_dir)? {

@@ -51,6 +51,10 @@ pub(crate) struct ObjectMeta {
     /// The object ACL; `None` is COS's `default` (follow the bucket).
     #[serde(default)]
     pub(crate) acl: Option<config::StoredAcl>,
+    /// The version id on a bucket whose versioning was ever turned on;
+    /// `None` for objects written before that (the `null` version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) version_id: Option<String>,
 }
 
 /// Where an object's bytes are.
@@ -94,9 +98,61 @@ pub(crate) struct Upload {
 #[derive(Debug, Default)]
 pub(crate) struct Bucket {
     pub(crate) created: i64,
+    /// The current version of each key whose latest version is not a delete marker.
     pub(crate) objects: BTreeMap<String, Object>,
     /// Tags, ACL and lifecycle rules.
     pub(crate) config: BucketConfig,
+    pub(crate) versioning: Versioning,
+    /// Noncurrent versions and delete markers by key, newest first; empty
+    /// until versioning is first enabled. A key absent from `objects` whose
+    /// first entry here is a delete marker is deleted for plain GET and HEAD.
+    pub(crate) older: BTreeMap<String, Vec<Version>>,
+}
+
+/// A bucket's versioning state (`PUT /?versioning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) enum Versioning {
+    /// Never enabled: writes replace, deletes remove.
+    #[default]
+    Off,
+    /// Every write and plain delete adds a version.
+    Enabled,
+    /// Writes and plain deletes replace the `null` version; older versions stay.
+    Suspended,
+}
+
+/// The version id of objects written while versioning is off or suspended.
+pub(crate) const NULL_VERSION: &str = "null";
+
+/// A noncurrent version or a delete marker.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    pub(crate) id: String,
+    /// Unix seconds.
+    pub(crate) last_modified: i64,
+    /// `None` for a delete marker.
+    pub(crate) object: Option<Object>,
+}
+
+/// What a versioned delete did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Deleted {
+    /// Whether a delete marker was created, or the version removed was one.
+    pub(crate) delete_marker: bool,
+    /// The marker created, or the version removed.
+    pub(crate) version_id: Option<String>,
+}
+
+fn new_version_id() -> String {
+    // 16 random hex digits: unique for any emulator's lifetime, never "null".
+    format!("{:016x}", fastrand::u64(..))
+}
+
+impl Object {
+    /// The id this object is listed and addressed by.
+    pub(crate) fn version(&self) -> &str {
+        self.meta.version_id.as_deref().unwrap_or(NULL_VERSION)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -212,8 +268,7 @@ impl Store {
             name.to_string(),
             Bucket {
                 created: now,
-                objects: BTreeMap::new(),
-                config: BucketConfig::default(),
+                ..Bucket::default()
             },
         );
         Ok(())
@@ -222,7 +277,7 @@ impl Store {
     pub(crate) fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
         let mut index = self.lock();
         let bucket = index.buckets.get(name).ok_or(StoreError::NoSuchBucket)?;
-        if !bucket.objects.is_empty() {
+        if !bucket.objects.is_empty() || !bucket.older.is_empty() {
             return Err(StoreError::BucketNotEmpty);
         }
         if let Some(layout) = &self.layout {
@@ -325,38 +380,113 @@ impl Store {
         Ok(f(b))
     }
 
-    /// Stores an object, replacing (and releasing) any previous one.
-    pub(crate) fn put(&self, bucket: &str, key: &str, object: Object) -> Result<(), StoreError> {
+    /// Stores an object, replacing (and releasing) any previous one, or on
+    /// a versioned bucket keeping it as a noncurrent version; answers the
+    /// new object's version id as [`put_checked`](Self::put_checked) does.
+    pub(crate) fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: Object,
+    ) -> Result<Option<String>, StoreError> {
         self.put_checked(bucket, key, object, false)
     }
 
     /// Stores an object; with `forbid_overwrite` only if the key is free
     /// (`x-cos-forbid-overwrite`), checked under the lock that inserts, so
-    /// of two racing writers exactly one succeeds.
+    /// of two racing writers exactly one succeeds. Answers the version id
+    /// the object got: `None` while the bucket's versioning is off, `null`
+    /// while it is suspended. Off, the previous object is replaced as it
+    /// always was; otherwise it becomes a noncurrent version (or, when
+    /// suspended and itself the `null` version, is replaced).
     pub(crate) fn put_checked(
         &self,
         bucket: &str,
         key: &str,
-        object: Object,
+        mut object: Object,
         forbid_overwrite: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let mut index = self.lock();
         let Some(b) = index.buckets.get_mut(bucket) else {
             release(object.blob);
             return Err(StoreError::NoSuchBucket);
         };
-        if forbid_overwrite && b.objects.contains_key(key) {
+        // COS honours x-cos-forbid-overwrite only on buckets that never had
+        // versioning; on the others the write becomes a new version.
+        if forbid_overwrite && b.versioning == Versioning::Off && b.objects.contains_key(key) {
             release(object.blob);
             return Err(StoreError::ObjectExists);
         }
+        let id = match b.versioning {
+            Versioning::Off => None,
+            Versioning::Enabled => Some(new_version_id()),
+            Versioning::Suspended => Some(NULL_VERSION.to_string()),
+        };
+        object.meta.version_id = id.clone();
         if let Some(layout) = &self.layout {
             if let Err(e) = layout.write_object(bucket, key, &object) {
                 release(object.blob);
                 return Err(e.into());
             }
         }
-        if let Some(old) = b.objects.insert(key.to_string(), object) {
-            release(old.blob);
+        let old = b.objects.insert(key.to_string(), object);
+        if b.versioning == Versioning::Off {
+            if let Some(old) = old {
+                release(old.blob);
+            }
+            return Ok(None);
+        }
+        self.retire(bucket, b, key, old)?;
+        Ok(id)
+    }
+
+    /// Files the previous current object of `key` as a noncurrent version
+    /// (a suspended bucket replaces the `null` version instead) and writes
+    /// the key's versions record. The lock is held by the caller.
+    fn retire(
+        &self,
+        bucket: &str,
+        b: &mut Bucket,
+        key: &str,
+        old: Option<Object>,
+    ) -> Result<(), StoreError> {
+        let suspended = b.versioning == Versioning::Suspended;
+        let list = b.older.entry(key.to_string()).or_default();
+        if suspended {
+            list.retain(|v| {
+                let null = v.id == NULL_VERSION;
+                if null {
+                    if let Some(o) = &v.object {
+                        release(o.blob.clone());
+                    }
+                }
+                !null
+            });
+        }
+        if let Some(old) = old {
+            if suspended && old.version() == NULL_VERSION {
+                release(old.blob);
+            } else {
+                list.insert(
+                    0,
+                    Version {
+                        id: old.version().to_string(),
+                        last_modified: old.meta.last_modified,
+                        object: Some(old),
+                    },
+                );
+            }
+        }
+        self.save_versions(bucket, b, key)
+    }
+
+    /// Writes (or removes, when empty) the versions record of `key`.
+    fn save_versions(&self, bucket: &str, b: &mut Bucket, key: &str) -> Result<(), StoreError> {
+        if b.older.get(key).is_some_and(Vec::is_empty) {
+            b.older.remove(key);
+        }
+        if let Some(layout) = &self.layout {
+            layout.write_versions(bucket, key, b.older.get(key).map_or(&[], Vec::as_slice))?;
         }
         Ok(())
     }
@@ -376,6 +506,181 @@ impl Store {
         }
         release(old.blob);
         Ok(true)
+    }
+
+    /// A plain DELETE (no version id): with versioning off it removes the
+    /// object ([`delete`](Self::delete)); otherwise it adds a delete marker
+    /// (`null` when suspended, replacing the `null` version) and keeps the
+    /// current object as a noncurrent version.
+    pub(crate) fn delete_latest(
+        &self,
+        bucket: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Deleted, StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        let id = match b.versioning {
+            Versioning::Off => {
+                drop(index);
+                self.delete(bucket, key)?;
+                return Ok(Deleted::default());
+            }
+            Versioning::Enabled => new_version_id(),
+            Versioning::Suspended => NULL_VERSION.to_string(),
+        };
+        let old = b.objects.remove(key);
+        if old.is_some() {
+            if let Some(layout) = &self.layout {
+                layout.remove_object(bucket, key)?;
+            }
+        }
+        self.retire(bucket, b, key, old)?;
+        b.older.entry(key.to_string()).or_default().insert(
+            0,
+            Version {
+                id: id.clone(),
+                last_modified: now,
+                object: None,
+            },
+        );
+        self.save_versions(bucket, b, key)?;
+        Ok(Deleted {
+            delete_marker: true,
+            version_id: Some(id),
+        })
+    }
+
+    /// The version `id` of `key`, current or not (`object: None` for a
+    /// delete marker); `Ok(None)` when there is no such version.
+    pub(crate) fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<Version>, StoreError> {
+        let index = self.lock();
+        let b = index.buckets.get(bucket).ok_or(StoreError::NoSuchBucket)?;
+        if let Some(o) = b.objects.get(key).filter(|o| o.version() == id) {
+            return Ok(Some(Version {
+                id: id.to_string(),
+                last_modified: o.meta.last_modified,
+                object: Some(o.clone()),
+            }));
+        }
+        Ok(b.older
+            .get(key)
+            .and_then(|list| list.iter().find(|v| v.id == id))
+            .cloned())
+    }
+
+    /// Whether the latest version of `key` is a delete marker.
+    pub(crate) fn latest_is_delete_marker(&self, bucket: &str, key: &str) -> bool {
+        let index = self.lock();
+        index.buckets.get(bucket).is_some_and(|b| {
+            !b.objects.contains_key(key)
+                && b.older
+                    .get(key)
+                    .and_then(|l| l.first())
+                    .is_some_and(|v| v.object.is_none())
+        })
+    }
+
+    /// Removes version `id` of `key` for good; when it was the current
+    /// version, the next newer one (if it is an object) becomes current.
+    /// `Ok(None)` when there is no such version.
+    pub(crate) fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<Deleted>, StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        if b.objects.get(key).is_some_and(|o| o.version() == id) {
+            if let Some(old) = b.objects.remove(key) {
+                release(old.blob);
+            }
+            let promoted = match b.older.get_mut(key) {
+                Some(list) if list.first().is_some_and(|v| v.object.is_some()) => {
+                    list.remove(0).object
+                }
+                _ => None,
+            };
+            if let Some(layout) = &self.layout {
+                match &promoted {
+                    Some(o) => layout.write_object(bucket, key, o)?,
+                    None => layout.remove_object(bucket, key)?,
+                }
+            }
+            if let Some(o) = promoted {
+                b.objects.insert(key.to_string(), o);
+            }
+            self.save_versions(bucket, b, key)?;
+            return Ok(Some(Deleted {
+                delete_marker: false,
+                version_id: Some(id.to_string()),
+            }));
+        }
+        let Some(list) = b.older.get_mut(key) else {
+            return Ok(None);
+        };
+        let Some(at) = list.iter().position(|v| v.id == id) else {
+            return Ok(None);
+        };
+        let gone = list.remove(at);
+        // With no current object the first entry is the latest version:
+        // when a delete marker there goes, an object behind it is current.
+        let promoted = if at == 0
+            && !b.objects.contains_key(key)
+            && list.first().is_some_and(|v| v.object.is_some())
+        {
+            list.remove(0).object
+        } else {
+            None
+        };
+        let delete_marker = gone.object.is_none();
+        if let Some(o) = gone.object {
+            release(o.blob);
+        }
+        if let Some(o) = promoted {
+            if let Some(layout) = &self.layout {
+                layout.write_object(bucket, key, &o)?;
+            }
+            b.objects.insert(key.to_string(), o);
+        }
+        self.save_versions(bucket, b, key)?;
+        Ok(Some(Deleted {
+            delete_marker,
+            version_id: Some(gone.id),
+        }))
+    }
+
+    /// The bucket's versioning state.
+    pub(crate) fn versioning(&self, bucket: &str) -> Result<Versioning, StoreError> {
+        let index = self.lock();
+        let b = index.buckets.get(bucket).ok_or(StoreError::NoSuchBucket)?;
+        Ok(b.versioning)
+    }
+
+    /// Turns versioning on or suspends it (it cannot be turned off again).
+    pub(crate) fn set_versioning(&self, bucket: &str, state: Versioning) -> Result<(), StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        if let Some(layout) = &self.layout {
+            layout.write_bucket_record(bucket, b.created, state)?;
+        }
+        b.versioning = state;
+        Ok(())
     }
 
     pub(crate) fn create_upload(
@@ -436,20 +741,20 @@ impl Store {
     }
 
     /// Ends an upload by storing its object. With `forbid_overwrite` an
-    /// existing object is an error and the upload stays open.
+    /// existing object is an error and the upload stays open. Answers the
+    /// object's version id as [`put_checked`](Self::put_checked) does.
     pub(crate) fn complete_upload(
         &self,
         id: &str,
         object: Object,
         forbid_overwrite: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let upload = {
             let mut index = self.lock();
             let taken = index.uploads.get(id).map(|u| {
-                let exists = index
-                    .buckets
-                    .get(&u.bucket)
-                    .is_some_and(|b| b.objects.contains_key(&u.key));
+                let exists = index.buckets.get(&u.bucket).is_some_and(|b| {
+                    b.versioning == Versioning::Off && b.objects.contains_key(&u.key)
+                });
                 forbid_overwrite && exists
             });
             match taken {
@@ -734,6 +1039,105 @@ mod tests {
         let done = small_object(&store, b"4").await;
         store.complete_upload(&id, done, true).unwrap();
         assert!(store.get("b-1", "new").unwrap().is_some());
+    }
+
+    async fn body_of(store: &Store, bucket: &str, key: &str, id: &str) -> Vec<u8> {
+        let v = store.get_version(bucket, key, id).unwrap().unwrap();
+        let o = v.object.unwrap();
+        let got: Vec<Bytes> = o
+            .blob
+            .read(0, o.meta.size)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        got.concat()
+    }
+
+    async fn versions_survive(store: Store, dir: Option<&std::path::Path>) {
+        store.create_bucket("b-1", 1).unwrap();
+        // Written before versioning: the null version.
+        assert_eq!(
+            store
+                .put("b-1", "k", small_object(&store, b"zero").await)
+                .unwrap(),
+            None
+        );
+        store.set_versioning("b-1", Versioning::Enabled).unwrap();
+        let v1 = store
+            .put("b-1", "k", small_object(&store, b"one").await)
+            .unwrap()
+            .unwrap();
+        let v2 = store
+            .put("b-1", "k", small_object(&store, b"two").await)
+            .unwrap()
+            .unwrap();
+        assert_ne!(v1, v2);
+        let marker = store.delete_latest("b-1", "k", 9).unwrap();
+        assert!(marker.delete_marker);
+        let m = marker.version_id.unwrap();
+        assert!(store.get("b-1", "k").unwrap().is_none());
+        assert!(store.latest_is_delete_marker("b-1", "k"));
+        assert!(matches!(
+            store.delete_bucket("b-1"),
+            Err(StoreError::BucketNotEmpty)
+        ));
+        let store = match dir {
+            Some(d) => {
+                drop(store);
+                Store::open(d).unwrap()
+            }
+            None => store,
+        };
+        assert_eq!(store.versioning("b-1").unwrap(), Versioning::Enabled);
+        assert_eq!(body_of(&store, "b-1", "k", "null").await, b"zero");
+        assert_eq!(body_of(&store, "b-1", "k", &v1).await, b"one");
+        assert_eq!(body_of(&store, "b-1", "k", &v2).await, b"two");
+        // Removing the marker makes the newest object current again.
+        let gone = store.delete_version("b-1", "k", &m).unwrap().unwrap();
+        assert!(gone.delete_marker);
+        assert_eq!(store.get("b-1", "k").unwrap().unwrap().version(), v2);
+        // Removing the current version promotes the next one.
+        store.delete_version("b-1", "k", &v2).unwrap().unwrap();
+        assert_eq!(store.get("b-1", "k").unwrap().unwrap().version(), v1);
+        assert!(store.delete_version("b-1", "k", &v2).unwrap().is_none());
+        // Suspended: writes replace the null version, older ones stay.
+        store.set_versioning("b-1", Versioning::Suspended).unwrap();
+        let n = store
+            .put("b-1", "k", small_object(&store, b"s1").await)
+            .unwrap();
+        assert_eq!(n.as_deref(), Some(NULL_VERSION));
+        store
+            .put("b-1", "k", small_object(&store, b"s2").await)
+            .unwrap();
+        assert_eq!(body_of(&store, "b-1", "k", "null").await, b"s2");
+        assert_eq!(body_of(&store, "b-1", "k", &v1).await, b"one");
+        let ids: Vec<String> = store
+            .with_bucket("b-1", |b| {
+                b.older["k"].iter().map(|v| v.id.clone()).collect()
+            })
+            .unwrap();
+        assert_eq!(ids, vec![v1.clone()], "one null version, v1 behind it");
+        let d = store.delete_latest("b-1", "k", 10).unwrap();
+        assert_eq!(d.version_id.as_deref(), Some(NULL_VERSION));
+        assert!(store.latest_is_delete_marker("b-1", "k"));
+        for id in ["null", v1.as_str()] {
+            store.delete_version("b-1", "k", id).unwrap().unwrap();
+        }
+        assert!(store.with_bucket("b-1", |b| b.older.is_empty()).unwrap());
+        store.delete_bucket("b-1").unwrap();
+    }
+
+    #[tokio::test]
+    async fn versions_in_memory() {
+        versions_survive(Store::in_memory(), None).await;
+    }
+
+    #[tokio::test]
+    async fn versions_on_disk_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        versions_survive(Store::open(dir.path()).unwrap(), Some(dir.path())).await;
     }
 
     #[tokio::test]
