@@ -36,6 +36,7 @@
 
 mod body;
 mod bucket;
+mod checkpoint;
 mod client;
 mod copy;
 pub mod crc64;
@@ -49,10 +50,13 @@ mod options;
 mod presign;
 mod request;
 mod response;
+mod resume;
+mod stale;
 mod xml;
 
 pub use body::ObjectBody;
 pub use bucket::{BucketAcl, BucketInfo};
+pub use checkpoint::ResumeOutcome;
 pub use client::{Client, ClientBuilder};
 pub use download::{DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
 pub use endpoint::{
@@ -75,3 +79,4 @@ pub use options::{
 pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;
 pub use response::{ContentRange, ObjectMeta};
+pub use stale::{StaleUploadFailure, StaleUploads};
