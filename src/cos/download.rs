@@ -18,7 +18,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 use super::checkpoint::{
-    self, Checkpoint, DoneRange, DownloadCheckpoint, DownloadJournal, ObjectState, ResumeOutcome,
+    self, Checkpoint, DoneRange, DownloadCheckpoint, Journal, ObjectState, ResumeOutcome,
 };
 use super::crc64::{self, Crc64};
 use super::object::check_crc;
@@ -51,7 +51,7 @@ pub struct DownloadOutput {
 /// A resumable download's checkpoint and the ranges it lets this run skip.
 #[derive(Debug)]
 struct Resume {
-    journal: DownloadJournal,
+    journal: Journal,
     /// Ranges already in the partial file, by index in the layout.
     done: BTreeMap<usize, DoneRange>,
 }
@@ -396,7 +396,7 @@ impl Client {
                             crc64: crc,
                         };
                         r.done.insert(index, range);
-                        if let Err(e) = r.journal.record(range).await {
+                        if let Err(e) = r.journal.record_range(range).await {
                             break Err(e);
                         }
                     }
@@ -407,6 +407,12 @@ impl Client {
         };
         // Stop the other parts before the caller removes the file.
         tasks.shutdown().await;
+        if let Some(r) = resume {
+            // What finished is written down even when the download stops here.
+            if let Err(e) = r.journal.flush().await {
+                tracing::warn!(target: "coscls::cos", error = %e, "could not update the checkpoint");
+            }
+        }
         outcome?;
         let parts: Option<Vec<(u64, u64)>> = crcs.into_iter().collect();
         let parts = parts.ok_or_else(|| Error::protocol("a download part is missing"))?;
@@ -473,10 +479,7 @@ impl Client {
             part_size: opts.part_size,
             ranges: done.values().copied().collect(),
         };
-        let journal = DownloadJournal {
-            path: cp_path.to_path_buf(),
-            state: Checkpoint::Download(state),
-        };
+        let journal = Journal::new(cp_path.to_path_buf(), Checkpoint::Download(state));
         checkpoint::save(&journal.path, &journal.state).await?;
         Ok((partial, Resume { journal, done }, outcome))
     }

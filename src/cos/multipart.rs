@@ -35,7 +35,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
-use super::checkpoint::{ResumeOutcome, UploadJournal};
+use super::checkpoint::{Journal, ResumeOutcome};
 use super::crc64;
 use super::list::Markers;
 use super::object::{check_crc, PutObjectOutput};
@@ -813,7 +813,7 @@ impl Client {
         total: Option<u64>,
         opts: &UploadOptions,
         reuse: &BTreeMap<u32, CompletedPart>,
-        mut journal: Option<&mut UploadJournal>,
+        mut journal: Option<&mut Journal>,
     ) -> Result<Vec<CompletedPart>, Error>
     where
         R: AsyncRead + Unpin + Send,
@@ -900,7 +900,7 @@ impl Client {
             let part =
                 joined.map_err(|e| Error::protocol(format!("an upload task failed: {e}")))??;
             if let Some(journal) = journal.as_deref_mut() {
-                journal.record(&part).await?;
+                journal.record_part(&part).await?;
             }
             transferred += part.size;
             if let Some(cb) = &opts.progress {

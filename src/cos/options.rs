@@ -892,7 +892,8 @@ impl UploadOptions {
     /// (the Go SDK's `CheckPoint`). The upload id, part size, the source's
     /// size and modification time and every finished part (number, ETag,
     /// size, CRC-64) are recorded there, replaced atomically after each
-    /// part. A rerun with the same path continues the upload, reusing only
+    /// part (past 64 parts, after every 1/64 of them, and when the upload
+    /// fails). A rerun with the same path continues the upload, reusing only
     /// the parts the server still lists with the recorded ETag and size and
     /// whose bytes in the file still have the recorded CRC-64; a changed
     /// source, another part size or an upload that no longer exists starts
@@ -995,7 +996,8 @@ impl DownloadOptions {
     /// which is kept when the download fails or is dropped, and the
     /// object's ETag, size, last-modified time and CRC-64, the part size and
     /// every range written (with its CRC-64) are recorded in the checkpoint,
-    /// replaced atomically after each range. A rerun with the same path
+    /// replaced atomically after each range (past 64 ranges, after every
+    /// 1/64 of them, and when the download fails). A rerun with the same path
     /// reads back and checks the recorded ranges, fetches only the others
     /// (with `If-Match` on the ETag), and verifies the whole file's CRC-64
     /// before renaming it into place; an object that changed meanwhile

@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::checkpoint::{
-    self, Checkpoint, FileIdentity, ResumeOutcome, UploadCheckpoint, UploadJournal,
-};
+use super::checkpoint::{self, Checkpoint, FileIdentity, Journal, ResumeOutcome, UploadCheckpoint};
 use super::multipart::{CompletedPart, UploadOutput};
 use super::options::{check_concurrency, choose_part_size, UploadOptions};
 use super::{BucketName, Client, Error};
@@ -110,10 +108,7 @@ impl Client {
         for part in plan.reuse.values() {
             kept.record(part);
         }
-        let mut journal = UploadJournal {
-            path: checkpoint_path.to_path_buf(),
-            state: Checkpoint::Upload(kept),
-        };
+        let mut journal = Journal::new(checkpoint_path.to_path_buf(), Checkpoint::Upload(kept));
         checkpoint::save(&journal.path, &journal.state).await?;
 
         // The file is read again from the start: reused parts are checked
@@ -135,7 +130,17 @@ impl Client {
                 &plan.reuse,
                 Some(&mut journal),
             )
-            .await?;
+            .await;
+        // What finished is written down even when the upload stops here.
+        let parts = match parts {
+            Ok(parts) => parts,
+            Err(e) => {
+                if let Err(save) = journal.flush().await {
+                    tracing::warn!(target: "coscls::cos", error = %save, "could not update the checkpoint");
+                }
+                return Err(e);
+            }
+        };
         let reused: Vec<&CompletedPart> = parts
             .iter()
             .filter(|p| plan.reuse.get(&p.part_number) == Some(p))
