@@ -8,6 +8,7 @@
 //! complete, verified file is renamed into place, and the temporary file is
 //! removed on any failure and when the caller drops the download.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,9 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
+use super::checkpoint::{
+    self, Checkpoint, DoneRange, DownloadCheckpoint, Journal, ObjectState, ResumeOutcome,
+};
 use super::crc64::{self, Crc64};
 use super::object::check_crc;
 use super::options::{
@@ -39,6 +43,17 @@ pub struct DownloadOutput {
     pub crc64_verified: Option<u64>,
     /// Ranged GETs used.
     pub parts: u32,
+    /// How a download given a [checkpoint](DownloadOptions::checkpoint)
+    /// began; `None` without one.
+    pub resume: Option<ResumeOutcome>,
+}
+
+/// A resumable download's checkpoint and the ranges it lets this run skip.
+#[derive(Debug)]
+struct Resume {
+    journal: Journal,
+    /// Ranges already in the partial file, by index in the layout.
+    done: BTreeMap<usize, DoneRange>,
 }
 
 /// Shared state of one download's parts.
@@ -192,6 +207,14 @@ impl Client {
         let file_name = path.file_name().ok_or_else(|| {
             Error::invalid_input("path", &path.display().to_string(), "names no file")
         })?;
+        // A checkpoint is checked before any request.
+        let previous = match &opts.checkpoint {
+            Some(cp_path) => {
+                load_download_checkpoint(cp_path, bucket, key, opts.version_id.as_deref(), path)
+                    .await?
+            }
+            None => None,
+        };
         let get = GetOptions {
             version_id: opts.version_id.clone(),
             customer_key: opts.customer_key.clone(),
@@ -199,12 +222,26 @@ impl Client {
         };
         let meta = self.head_object_with(bucket, key, &get).await?;
         let size = meta.content_length;
-        let mut temp_name = file_name.to_os_string();
-        temp_name.push(format!(".coscls-{:016x}.tmp", fastrand::u64(..)));
-        let temp = path.with_file_name(temp_name);
-        // Removes the temporary file on every way out but a successful
-        // rename, including the caller dropping this future (Ctrl-C).
-        let mut temp_guard = TempFile(Some(temp.clone()));
+        let (temp, mut temp_guard, mut resume) = match &opts.checkpoint {
+            None => {
+                let mut temp_name = file_name.to_os_string();
+                temp_name.push(format!(".coscls-{:016x}.tmp", fastrand::u64(..)));
+                let temp = path.with_file_name(temp_name);
+                // Removes the temporary file on every way out but a
+                // successful rename, including the caller dropping this
+                // future (Ctrl-C).
+                let guard = TempFile(Some(temp.clone()));
+                (temp, guard, None)
+            }
+            Some(cp_path) => {
+                // The partial file is kept on failure: it is what a rerun
+                // continues from.
+                let (temp, resume, outcome) = self
+                    .prepare_resume(cp_path, bucket, key, path, &meta, opts, previous)
+                    .await?;
+                (temp, TempFile(None), Some((resume, outcome)))
+            }
+        };
         let job = Arc::new(Job {
             client: self.clone(),
             bucket: bucket.to_string(),
@@ -223,7 +260,10 @@ impl Client {
         let policy = *self.inner.pipeline.retry_policy();
         let mut attempt = 1u32;
         let result = loop {
-            let verified = match self.download_into(&job, size, opts).await {
+            let into = self
+                .download_into(&job, size, opts, resume.as_mut().map(|(r, _)| r))
+                .await;
+            let verified = match into {
                 Ok(crc) if self.verify_crc() => {
                     check_crc(format_args!("download of {key}"), meta.crc64, Some(crc))
                         .map(|()| meta.crc64)
@@ -253,6 +293,12 @@ impl Client {
                     attempt += 1;
                     crate::telemetry::record_checksum_retry(Service::Cos, "GetObject", attempt);
                     job.transferred.store(0, Ordering::Relaxed);
+                    // No range can be trusted more than another: all are
+                    // fetched again, and the checkpoint forgets them.
+                    if let Some((r, _)) = resume.as_mut() {
+                        r.done.clear();
+                        r.journal.clear().await?;
+                    }
                 }
                 Ok(v) => {
                     break tokio::fs::rename(&temp, path)
@@ -269,48 +315,69 @@ impl Client {
         match result {
             Ok(crc64_verified) => {
                 temp_guard.0 = None;
+                let resume = match resume {
+                    Some((r, outcome)) => {
+                        checkpoint::remove(&r.journal.path).await?;
+                        Some(outcome)
+                    }
+                    None => None,
+                };
                 Ok(DownloadOutput {
                     size,
                     etag: meta.etag,
                     crc64_verified,
                     parts: size.div_ceil(opts.part_size).max(1) as u32,
+                    resume,
                 })
             }
             Err(e) => Err(e),
         }
     }
 
+    /// Fetches the ranges not in `resume` into the temporary file (created
+    /// afresh unless `resume` holds ranges already in it), recording each
+    /// finished range in the checkpoint; returns the file's CRC-64.
     async fn download_into(
         &self,
         job: &Arc<Job>,
         size: u64,
         opts: &DownloadOptions,
+        mut resume: Option<&mut Resume>,
     ) -> Result<u64, Error> {
-        let file = tokio::fs::File::create(&job.temp)
-            .await
-            .map_err(|source| Error::Io {
-                context: format!("creating {}", job.temp.display()),
+        let continuing = resume.as_ref().is_some_and(|r| !r.done.is_empty());
+        if !continuing {
+            let file = tokio::fs::File::create(&job.temp)
+                .await
+                .map_err(|source| Error::Io {
+                    context: format!("creating {}", job.temp.display()),
+                    source,
+                })?;
+            file.set_len(size).await.map_err(|source| Error::Io {
+                context: format!("sizing {}", job.temp.display()),
                 source,
             })?;
-        file.set_len(size).await.map_err(|source| Error::Io {
-            context: format!("sizing {}", job.temp.display()),
-            source,
-        })?;
-        drop(file);
+        }
         if size == 0 {
             return Ok(crc64::checksum(b""));
         }
-        let ranges: Vec<(u64, u64)> = (0..size.div_ceil(opts.part_size))
-            .map(|i| {
-                let first = i * opts.part_size;
-                (first, (first + opts.part_size).min(size) - 1)
-            })
-            .collect();
+        let ranges = checkpoint::ranges(size, opts.part_size);
         let mut crcs: Vec<Option<(u64, u64)>> = vec![None; ranges.len()];
+        if let Some(r) = resume.as_ref() {
+            for (index, done) in &r.done {
+                if let Some(slot) = crcs.get_mut(*index) {
+                    *slot = Some((done.crc64, done.last - done.first + 1));
+                    job.advance(done.last - done.first + 1);
+                }
+            }
+        }
         let mut tasks: JoinSet<(usize, Result<u64, Error>)> = JoinSet::new();
         let mut next = 0;
         let outcome = loop {
             while tasks.len() < opts.concurrency && next < ranges.len() {
+                if crcs[next].is_some() {
+                    next += 1;
+                    continue;
+                }
                 let (first, last) = ranges[next];
                 let job = job.clone();
                 let index = next;
@@ -322,6 +389,17 @@ impl Client {
                 Some(Ok((index, Ok(crc)))) => {
                     let (first, last) = ranges[index];
                     crcs[index] = Some((crc, last - first + 1));
+                    if let Some(r) = resume.as_deref_mut() {
+                        let range = DoneRange {
+                            first,
+                            last,
+                            crc64: crc,
+                        };
+                        r.done.insert(index, range);
+                        if let Err(e) = r.journal.record_range(range).await {
+                            break Err(e);
+                        }
+                    }
                 }
                 Some(Ok((_, Err(e)))) => break Err(e),
                 Some(Err(e)) => break Err(Error::protocol(format!("a download task failed: {e}"))),
@@ -329,11 +407,162 @@ impl Client {
         };
         // Stop the other parts before the caller removes the file.
         tasks.shutdown().await;
+        if let Some(r) = resume {
+            // What finished is written down even when the download stops here.
+            if let Err(e) = r.journal.flush().await {
+                tracing::warn!(target: "coscls::cos", error = %e, "could not update the checkpoint");
+            }
+        }
         outcome?;
         let parts: Option<Vec<(u64, u64)>> = crcs.into_iter().collect();
         let parts = parts.ok_or_else(|| Error::protocol("a download part is missing"))?;
         Ok(crc64::combine_all(parts))
     }
+}
+
+impl Client {
+    /// Sets up a resumable download: the partial file and the checkpoint
+    /// of this run, the ranges it may skip, and how it began.
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare_resume(
+        &self,
+        cp_path: &Path,
+        bucket: &str,
+        key: &str,
+        path: &Path,
+        meta: &super::ObjectMeta,
+        opts: &DownloadOptions,
+        previous: Option<DownloadCheckpoint>,
+    ) -> Result<(PathBuf, Resume, ResumeOutcome), Error> {
+        let partial = checkpoint::partial_path(path).ok_or_else(|| {
+            Error::invalid_input("path", &path.display().to_string(), "names no file")
+        })?;
+        let size = meta.content_length;
+        let now = ObjectState {
+            etag: meta.etag.clone(),
+            size,
+            last_modified: meta.last_modified.and_then(checkpoint::unix_secs),
+            crc64: meta.crc64,
+        };
+        let layout = checkpoint::ranges(size, opts.part_size);
+        let (done, outcome) = match previous {
+            None => (BTreeMap::new(), ResumeOutcome::Started),
+            Some(cp) => match cp.restart_reason(&now, opts.part_size) {
+                Some(reason) => (BTreeMap::new(), ResumeOutcome::Restarted { reason }),
+                None => {
+                    let recorded = cp.done_by_index(&layout);
+                    match verify_partial(&partial, size, recorded).await? {
+                        Ok(done) => {
+                            let outcome = ResumeOutcome::Resumed {
+                                reused_parts: done.len() as u32,
+                                reused_bytes: done.values().map(|r| r.last - r.first + 1).sum(),
+                            };
+                            (done, outcome)
+                        }
+                        Err(reason) => (BTreeMap::new(), ResumeOutcome::Restarted { reason }),
+                    }
+                }
+            },
+        };
+        if let ResumeOutcome::Restarted { reason } = &outcome {
+            tracing::warn!(target: "coscls::cos", key, %reason, "download checkpoint no longer applies; starting over");
+        }
+        let state = DownloadCheckpoint {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version_id: opts.version_id.clone(),
+            destination: path.to_path_buf(),
+            etag: now.etag,
+            size,
+            last_modified: now.last_modified,
+            crc64: now.crc64,
+            part_size: opts.part_size,
+            ranges: done.values().copied().collect(),
+        };
+        let journal = Journal::new(cp_path.to_path_buf(), Checkpoint::Download(state));
+        checkpoint::save(&journal.path, &journal.state).await?;
+        Ok((partial, Resume { journal, done }, outcome))
+    }
+}
+
+/// Reads the download checkpoint at `cp_path`, refusing one that is not a
+/// checkpoint of this download.
+async fn load_download_checkpoint(
+    cp_path: &Path,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    destination: &Path,
+) -> Result<Option<DownloadCheckpoint>, Error> {
+    match checkpoint::load(cp_path).await? {
+        None => Ok(None),
+        Some(Checkpoint::Download(cp)) => {
+            cp.check_target(cp_path, bucket, key, version_id, destination)?;
+            Ok(Some(cp))
+        }
+        Some(Checkpoint::Upload(_)) => Err(Error::invalid_input(
+            "checkpoint",
+            &cp_path.display().to_string(),
+            "records an upload, not a download",
+        )),
+    }
+}
+
+/// Keeps the recorded ranges whose bytes in the partial file still have
+/// their recorded CRC-64: `Ok(Err(reason))` when the partial file is
+/// missing or not `size` bytes long (the download starts over).
+async fn verify_partial(
+    partial: &Path,
+    size: u64,
+    recorded: BTreeMap<usize, DoneRange>,
+) -> Result<Result<BTreeMap<usize, DoneRange>, String>, Error> {
+    let partial = partial.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Seek as _};
+        let io = |source| Error::Io {
+            context: format!("reading the partial download {}", partial.display()),
+            source,
+        };
+        let mut file = match std::fs::File::open(&partial) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err(format!("the partial file {} is missing", partial.display())))
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let len = file.metadata().map_err(io)?.len();
+        if len != size {
+            return Ok(Err(format!(
+                "the partial file {} has {len} bytes, not {size}",
+                partial.display()
+            )));
+        }
+        let mut kept = BTreeMap::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        for (index, range) in recorded {
+            file.seek(std::io::SeekFrom::Start(range.first))
+                .map_err(io)?;
+            let mut crc = Crc64::new();
+            let mut left = range.last - range.first + 1;
+            while left > 0 {
+                let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                let n = file.read(&mut buf[..want]).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                crc.update(&buf[..n]);
+                left -= n as u64;
+            }
+            if left == 0 && crc.value() == range.crc64 {
+                kept.insert(index, range);
+            } else {
+                tracing::info!(target: "coscls::cos", first = range.first as i64, "a recorded range of the partial download does not match its CRC-64; fetching it again");
+            }
+        }
+        Ok(Ok(kept))
+    })
+    .await
+    .map_err(|e| Error::protocol(format!("checking the partial download failed: {e}")))?
 }
 
 /// A download's temporary file, removed when dropped unless disarmed (set

@@ -37,6 +37,7 @@
 mod acl;
 mod body;
 mod bucket;
+mod checkpoint;
 mod client;
 mod copy;
 pub mod crc64;
@@ -54,6 +55,8 @@ mod response;
 mod service;
 mod tagging;
 mod versioning;
+mod resume;
+mod stale;
 mod xml;
 
 pub use acl::{
@@ -61,6 +64,7 @@ pub use acl::{
 };
 pub use body::ObjectBody;
 pub use bucket::{BucketAcl, BucketInfo};
+pub use checkpoint::ResumeOutcome;
 pub use client::{Client, ClientBuilder};
 pub use download::{DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
 pub use endpoint::{
@@ -93,3 +97,4 @@ pub use tagging::{
 pub use versioning::{
     ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
 };
+pub use stale::{StaleUploadFailure, StaleUploads};

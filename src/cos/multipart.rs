@@ -26,7 +26,7 @@
 //!   is checked with a HEAD, and accepted when its CRC-64 equals the one
 //!   combined from the parts. A 200 whose body is an `<Error>` is a failure.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
@@ -35,6 +35,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
+use super::checkpoint::{Journal, ResumeOutcome};
 use super::crc64;
 use super::list::Markers;
 use super::object::{check_crc, PutObjectOutput};
@@ -88,6 +89,9 @@ pub struct UploadOutput {
     pub size: u64,
     /// `x-cos-request-id` of the final request.
     pub request_id: Option<String>,
+    /// How an upload given a [checkpoint](UploadOptions::checkpoint) began;
+    /// `None` without one.
+    pub resume: Option<ResumeOutcome>,
 }
 
 impl UploadOutput {
@@ -106,6 +110,7 @@ impl UploadOutput {
             parts: 0,
             size,
             request_id,
+            resume: None,
         }
     }
 }
@@ -394,7 +399,7 @@ impl Client {
         .await
     }
 
-    async fn complete(
+    pub(super) async fn complete(
         &self,
         bucket: &BucketName,
         key: &str,
@@ -456,6 +461,7 @@ impl Client {
                                 parts: sorted.len() as u32,
                                 size,
                                 request_id: meta.request_id,
+                                resume: None,
                             });
                         }
                     }
@@ -487,6 +493,7 @@ impl Client {
             parts: sorted.len() as u32,
             size,
             request_id: header(&parts_head.headers, response::X_COS_REQUEST_ID),
+            resume: None,
         })
     }
 
@@ -511,7 +518,12 @@ impl Client {
         self.abort(&bucket, key, upload_id).await
     }
 
-    async fn abort(&self, bucket: &BucketName, key: &str, upload_id: &str) -> Result<(), Error> {
+    pub(super) async fn abort(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), Error> {
         let req = request::abort_multipart(self.target(bucket), key, upload_id)?;
         let info = self
             .info("AbortMultipartUpload", bucket)
@@ -580,7 +592,7 @@ impl Client {
         self.list_uploads(&bucket, prefix).await
     }
 
-    async fn list_uploads(
+    pub(super) async fn list_uploads(
         &self,
         bucket: &BucketName,
         prefix: Option<&str>,
@@ -644,6 +656,11 @@ impl Client {
         let path = path.as_ref();
         let bucket = Self::bucket(bucket)?;
         super::validate_key(key)?;
+        if let Some(checkpoint) = &opts.checkpoint {
+            return self
+                .upload_file_resumable(&bucket, key, path, checkpoint, opts)
+                .await;
+        }
         let io = |what: &str| {
             let context = format!("{what} {}", path.display());
             move |source| Error::Io { context, source }
@@ -683,10 +700,17 @@ impl Client {
     {
         let bucket = Self::bucket(bucket)?;
         super::validate_key(key)?;
+        if let Some(checkpoint) = &opts.checkpoint {
+            return Err(Error::invalid_input(
+                "checkpoint",
+                &checkpoint.display().to_string(),
+                "needs upload_file: a stream cannot be read again to resume",
+            ));
+        }
         self.upload_reader(&bucket, key, reader, None, opts).await
     }
 
-    async fn upload_reader<R>(
+    pub(super) async fn upload_reader<R>(
         &self,
         bucket: &BucketName,
         key: &str,
@@ -739,10 +763,12 @@ impl Client {
                 key,
                 &upload_id,
                 &mut reader,
-                [first, second],
+                vec![first, second],
                 part_size,
                 total,
                 opts,
+                &BTreeMap::new(),
+                None,
             )
             .await
         {
@@ -770,17 +796,24 @@ impl Client {
         }
     }
 
+    /// Reads `reader` part by part (after the parts already read, `first`)
+    /// and uploads the parts, `opts.concurrency` at a time. A part in
+    /// `reuse` whose bytes have its recorded size and CRC-64 is taken as
+    /// done without being sent; every finished part is recorded in
+    /// `journal` (the checkpoint) before the next one is started.
     #[allow(clippy::too_many_arguments)]
-    async fn upload_parts<R>(
+    pub(super) async fn upload_parts<R>(
         &self,
         bucket: &BucketName,
         key: &str,
         upload_id: &str,
         reader: &mut R,
-        first: [Bytes; 2],
+        first: Vec<Bytes>,
         part_size: u64,
         total: Option<u64>,
         opts: &UploadOptions,
+        reuse: &BTreeMap<u32, CompletedPart>,
+        mut journal: Option<&mut Journal>,
     ) -> Result<Vec<CompletedPart>, Error>
     where
         R: AsyncRead + Unpin + Send,
@@ -813,6 +846,18 @@ impl Client {
                     ));
                 }
                 read_total += data.len() as u64;
+                if let Some(part) = reuse
+                    .get(&next_number)
+                    .filter(|p| p.size == data.len() as u64 && p.crc64 == crc64::checksum(&data))
+                {
+                    next_number += 1;
+                    transferred += part.size;
+                    if let Some(cb) = &opts.progress {
+                        cb.call(Progress { transferred, total });
+                    }
+                    done.push(part.clone());
+                    continue;
+                }
                 let client = self.clone();
                 let (bucket, key, upload_id, put) = (
                     bucket.clone(),
@@ -854,6 +899,9 @@ impl Client {
             };
             let part =
                 joined.map_err(|e| Error::protocol(format!("an upload task failed: {e}")))??;
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.record_part(&part).await?;
+            }
             transferred += part.size;
             if let Some(cb) = &opts.progress {
                 cb.call(Progress { transferred, total });

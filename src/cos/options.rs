@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -809,6 +810,10 @@ pub struct UploadOptions {
     /// the upload, so a caller that may stop early keeps the id to call
     /// `abort_multipart_upload` itself; otherwise the parts stay billed.
     pub on_started: Option<UploadStartedCallback>,
+    /// Checkpoint file of a resumable `upload_file` (see
+    /// [`checkpoint`](Self::checkpoint)); `None` keeps the default of
+    /// aborting a failed upload.
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl Default for UploadOptions {
@@ -820,6 +825,7 @@ impl Default for UploadOptions {
             size_hint: None,
             progress: None,
             on_started: None,
+            checkpoint: None,
         }
     }
 }
@@ -872,6 +878,36 @@ impl UploadOptions {
         self.on_started = Some(UploadStartedCallback(Arc::new(f)));
         self
     }
+
+    /// Makes `upload_file` resumable through the checkpoint file at `path`
+    /// (the Go SDK's `CheckPoint`). The upload id, part size, the source's
+    /// size and modification time and every finished part (number, ETag,
+    /// size, CRC-64) are recorded there, replaced atomically after each
+    /// part (past 64 parts, after every 1/64 of them, and when the upload
+    /// fails). A rerun with the same path continues the upload, reusing only
+    /// the parts the server still lists with the recorded ETag and size and
+    /// whose bytes in the file still have the recorded CRC-64; a changed
+    /// source, another part size or an upload that no longer exists starts
+    /// a new upload ([`ResumeOutcome::Restarted`](super::ResumeOutcome::Restarted)
+    /// in [`UploadOutput::resume`](super::UploadOutput::resume)).
+    ///
+    /// A failed upload is then left open for the rerun instead of being
+    /// aborted; one never rerun is found by
+    /// [`Client::abort_stale_uploads`](super::Client::abort_stale_uploads).
+    /// The checkpoint is removed when the upload completes. A file that is
+    /// not a checkpoint, or one of another object, is an
+    /// [`Error::InvalidInput`](super::Error::InvalidInput) and left alone.
+    /// `upload_stream` refuses this option: a stream cannot be read again.
+    ///
+    /// ```
+    /// use coscls::cos::UploadOptions;
+    /// let opts = UploadOptions::default().checkpoint("/var/tmp/backup.tar.cp");
+    /// assert!(opts.checkpoint.is_some());
+    /// ```
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
 }
 
 /// The callback of [`UploadOptions::on_started`].
@@ -909,6 +945,9 @@ pub struct DownloadOptions {
     pub customer_key: Option<CustomerKey>,
     /// Called as bytes are written.
     pub progress: Option<ProgressCallback>,
+    /// Checkpoint file of a resumable download (see
+    /// [`checkpoint`](Self::checkpoint)).
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl Default for DownloadOptions {
@@ -919,6 +958,7 @@ impl Default for DownloadOptions {
             version_id: None,
             customer_key: None,
             progress: None,
+            checkpoint: None,
         }
     }
 }
@@ -939,6 +979,32 @@ impl DownloadOptions {
     /// Sets the progress callback.
     pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(ProgressCallback::new(f));
+        self
+    }
+
+    /// Makes the download resumable through the checkpoint file at `path`
+    /// (the Go SDK's `CheckPoint`). The bytes go to `<destination>.coscls-partial`,
+    /// which is kept when the download fails or is dropped, and the
+    /// object's ETag, size, last-modified time and CRC-64, the part size and
+    /// every range written (with its CRC-64) are recorded in the checkpoint,
+    /// replaced atomically after each range (past 64 ranges, after every
+    /// 1/64 of them, and when the download fails). A rerun with the same path
+    /// reads back and checks the recorded ranges, fetches only the others
+    /// (with `If-Match` on the ETag), and verifies the whole file's CRC-64
+    /// before renaming it into place; an object that changed meanwhile
+    /// starts the download over ([`ResumeOutcome::Restarted`](super::ResumeOutcome::Restarted)
+    /// in [`DownloadOutput::resume`](super::DownloadOutput::resume)). The
+    /// checkpoint is removed on success. A file that is not a checkpoint,
+    /// or one of another download, is an
+    /// [`Error::InvalidInput`](super::Error::InvalidInput) and left alone.
+    ///
+    /// ```
+    /// use coscls::cos::DownloadOptions;
+    /// let opts = DownloadOptions::default().checkpoint("/var/tmp/backup.tar.cp");
+    /// assert!(opts.checkpoint.is_some());
+    /// ```
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
         self
     }
 }
