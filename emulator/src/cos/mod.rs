@@ -1,10 +1,13 @@
 //! The COS XML API: classify a request, verify its signature, run it.
 
+mod append;
 mod bucket;
 pub(crate) mod errors;
 mod listing;
 mod multipart;
 mod objects;
+mod post_object;
+mod restore;
 pub(crate) mod xml;
 
 use base64::Engine as _;
@@ -33,8 +36,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "website",
     "logging",
     "referer",
-    "restore",
-    "append",
     "select",
     "symlink",
     "inventory",
@@ -71,6 +72,9 @@ pub(crate) enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PostRestore,
+    AppendObject,
+    PostObject,
     Unsupported,
 }
 
@@ -95,6 +99,9 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::PostRestore => "PostRestore",
+            Op::AppendObject => "AppendObject",
+            Op::PostObject => "PostObject",
             Op::Unsupported => "Unsupported",
         }
     }
@@ -130,6 +137,15 @@ pub(crate) fn classify(
             Method::GET if p("uploads") => Op::ListMultipartUploads,
             Method::GET => Op::ListObjects,
             Method::POST if p("delete") => Op::DeleteMultipleObjects,
+            Method::POST
+                if headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(post_object::boundary)
+                    .is_some() =>
+            {
+                Op::PostObject
+            }
             _ => Op::Unsupported,
         };
     }
@@ -148,6 +164,8 @@ pub(crate) fn classify(
         Method::HEAD => Op::HeadObject,
         Method::DELETE if p("uploadid") => Op::AbortMultipartUpload,
         Method::DELETE => Op::DeleteObject,
+        Method::POST if p("restore") => Op::PostRestore,
+        Method::POST if p("append") => Op::AppendObject,
         Method::POST if p("uploads") => Op::InitiateMultipartUpload,
         Method::POST if p("uploadid") => Op::CompleteMultipartUpload,
         _ => Op::Unsupported,
@@ -219,6 +237,33 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         corrupt,
     } = req;
     let now = state.now();
+    if op == Op::PostObject {
+        // The form carries its own signed policy instead of an Authorization.
+        let request = CosRequest {
+            method: parts.method,
+            headers: parts.headers,
+            query,
+            target,
+            body,
+            verified: Verified {
+                secret_id: String::new(),
+                presigned: false,
+                signed_params: Vec::new(),
+            },
+            now,
+            host: authority,
+            corrupt,
+        };
+        return match post_object::post_object(state, request).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.status == 403 {
+                    state.count(|s| s.auth_failures += 1);
+                }
+                error_response(&e, &resource, request_id, head)
+            }
+        };
+    }
     let auth = AuthRequest {
         method: parts.method.as_str(),
         signed_path: &target.signed_path,
@@ -266,6 +311,9 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::CompleteMultipartUpload => multipart::complete(state, request).await,
         Op::AbortMultipartUpload => multipart::abort(state, request).await,
         Op::ListParts => multipart::list_parts(state, request).await,
+        Op::PostRestore => restore::post_restore(state, request).await,
+        Op::AppendObject => append::append_object(state, request).await,
+        Op::PostObject => Err(CosError::internal("PostObject is answered above")),
         Op::Unsupported => {
             let mut request = request;
             body::drain(&mut request.body, DRAIN_LIMIT).await;
