@@ -23,7 +23,7 @@ pub(crate) struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn build(
+    pub(crate) fn build(
         &self,
         method: Method,
         key: &str,
@@ -64,7 +64,7 @@ impl Target<'_> {
         })
     }
 
-    fn object(
+    pub(crate) fn object(
         &self,
         method: Method,
         key: &str,
