@@ -768,6 +768,32 @@ mod tests {
             classify(&Method::HEAD, &target(b, ""), &[], &h),
             Op::HeadBucket
         );
+        assert_eq!(
+            classify(&Method::POST, &target(b, "k"), &q(&[("restore", "")]), &h),
+            Op::PostRestore
+        );
+        assert_eq!(
+            classify(
+                &Method::POST,
+                &target(b, "k"),
+                &q(&[("append", ""), ("position", "0")]),
+                &h
+            ),
+            Op::AppendObject
+        );
+        let mut form = HeaderMap::new();
+        form.insert(
+            "content-type",
+            "multipart/form-data; boundary=x".parse().unwrap(),
+        );
+        assert_eq!(
+            classify(&Method::POST, &target(b, ""), &[], &form),
+            Op::PostObject
+        );
+        assert_eq!(
+            classify(&Method::POST, &target(b, ""), &[], &h),
+            Op::Unsupported
+        );
     }
 
     #[test]
