@@ -8,6 +8,7 @@
 //! | `GET /_emulator/cls/{topic_id}/logs` | JSON array of [`ReceivedLog`](crate::ReceivedLog); `DELETE` clears |
 //! | `GET /_emulator/cls/topics` | topics that received logs |
 //! | `GET /_emulator/health` | `{"status":"ok"}` |
+//! | `POST /_emulator/clock/advance/{secs}` | moves the object clock (archive restores) forward; `{"object_clock_offset_secs":n}` |
 
 use http::{HeaderValue, Method, Response, StatusCode};
 use hyper::body::Incoming;
@@ -92,6 +93,19 @@ pub(crate) async fn handle(
             state.set_faults(faults);
             json(StatusCode::OK, &state.faults())
         }
+        (&Method::POST, ["clock", "advance", secs]) => match secs.parse::<u32>() {
+            Ok(n) => {
+                let total = state.advance_object_clock(i64::from(n));
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "object_clock_offset_secs": total }),
+                )
+            }
+            Err(_) => error(
+                StatusCode::BAD_REQUEST,
+                format!("clock advance {secs:?} is not a number of seconds (0 to 4294967295)"),
+            ),
+        },
         (&Method::GET, ["cls", "topics"]) => json(StatusCode::OK, &state.topics()),
         (m, ["cls", topic, "logs"]) if m == Method::GET || m == Method::DELETE => {
             let Some(topic) = percent_decode(topic, false) else {

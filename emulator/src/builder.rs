@@ -59,6 +59,7 @@ pub struct EmulatorBuilder {
     max_object_size: u64,
     topics: BTreeSet<String>,
     max_logs_per_topic: usize,
+    restore_delay: Option<std::time::Duration>,
 }
 
 impl Default for EmulatorBuilder {
@@ -74,6 +75,7 @@ impl Default for EmulatorBuilder {
             max_object_size: 48 * 1024 * 1024 * 1024 * 1024,
             topics: BTreeSet::new(),
             max_logs_per_topic: 1_000_000,
+            restore_delay: None,
         }
     }
 }
@@ -171,6 +173,17 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Makes every PostRestore of an ARCHIVE / DEEP_ARCHIVE object complete
+    /// `delay` after it is asked for (emulator object clock), whatever its
+    /// tier. By default a restore takes its tier's time as COS documents it
+    /// (ARCHIVE: Expedited 5 min, Standard 5 h, Bulk 12 h; DEEP_ARCHIVE:
+    /// Standard 24 h, Bulk 48 h); [`Emulator::advance_object_clock`] lets
+    /// that time pass at once.
+    pub fn restore_delay(mut self, delay: std::time::Duration) -> Self {
+        self.restore_delay = Some(delay);
+        self
+    }
+
     /// Binds, loads the data directory, creates the configured buckets and
     /// starts serving.
     pub async fn start(self) -> Result<Emulator, StartError> {
@@ -245,6 +258,9 @@ impl EmulatorBuilder {
             max_object_size: self.max_object_size,
             topics: (!self.topics.is_empty()).then_some(self.topics),
             max_logs_per_topic: self.max_logs_per_topic.max(1),
+            restore_delay_secs: self
+                .restore_delay
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         };
         let state = Arc::new(State::new(keys, store, config, self.faults));
         let (tx, rx) = watch::channel(false);
@@ -380,6 +396,27 @@ impl Emulator {
     /// Zeroes the request counters.
     pub fn reset_stats(&self) {
         self.state.reset_stats();
+    }
+
+    /// Moves the object clock forward by `by`: archive restores complete,
+    /// and restored copies expire, as if that much time had passed. Request
+    /// signatures are still checked against the real clock (skew it with
+    /// [`FaultConfig::clock_offset_secs`]). Returns the total advance so far.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let emu = coscls_emulator::Emulator::builder().start().await?;
+    /// emu.advance_object_clock(Duration::from_secs(3600));
+    /// assert_eq!(emu.advance_object_clock(Duration::from_secs(60)), Duration::from_secs(3660));
+    /// emu.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn advance_object_clock(&self, by: std::time::Duration) -> std::time::Duration {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        let total = self.state.advance_object_clock(secs);
+        std::time::Duration::from_secs(total.unsigned_abs())
     }
 
     /// Stops accepting, closes open connections and waits for the server task.

@@ -17,6 +17,14 @@
 //!   multipart upload (Initiate, UploadPart, UploadPartCopy, Complete with order/ETag/size
 //!   checks, Abort, ListParts, ListMultipartUploads), with `x-cos-meta-*`,
 //!   `ETag` and `x-cos-hash-crc64ecma` (CRC-64/XZ);
+//! * archives: `ARCHIVE` / `DEEP_ARCHIVE` objects answer GET with 403
+//!   `InvalidObjectState` until PostRestore (`?restore`) made a copy, which
+//!   takes its tier's time on an object clock that tests move with
+//!   [`Emulator::advance_object_clock`] (or [`EmulatorBuilder::restore_delay`])
+//!   and expires after the days asked for; HEAD reports `x-cos-restore`;
+//! * AppendObject (`?append&position=`) with `AppendPositionErr` and
+//!   `ObjectNotAppendable`, and POST Object (browser form uploads) whose
+//!   policy signature, expiry and conditions are checked;
 //! * COS buckets: PutBucket, HeadBucket, DeleteBucket, GET Bucket (prefix,
 //!   delimiter, marker, max-keys, encoding-type) and GET Service;
 //! * CLS `POST /structuredlog?topic_id=` with protobuf `LogGroupList`, raw
@@ -63,6 +71,7 @@
 //! | `GET /_emulator/cls/{topic_id}/logs` | JSON array of [`ReceivedLog`]; `DELETE` clears |
 //! | `GET /_emulator/cls/topics` | topics that received logs |
 //! | `GET /_emulator/health` | `{"status":"ok"}` |
+//! | `POST /_emulator/clock/advance/{secs}` | moves the object clock (archive restores) forward |
 //!
 //! # Standalone
 //!

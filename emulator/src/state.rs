@@ -1,7 +1,7 @@
 //! State shared by every connection: keys, store, faults, received logs, counters.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -81,6 +81,9 @@ pub(crate) struct Config {
     pub(crate) topics: Option<BTreeSet<String>>,
     /// Received logs kept per topic (oldest dropped first).
     pub(crate) max_logs_per_topic: usize,
+    /// When set, every PostRestore completes after this many seconds of
+    /// the object clock instead of its tier's time.
+    pub(crate) restore_delay_secs: Option<i64>,
 }
 
 /// Everything a request handler needs.
@@ -94,6 +97,8 @@ pub(crate) struct State {
     stats: Mutex<Stats>,
     seq: AtomicU64,
     boot: u32,
+    /// Seconds the object clock runs ahead of [`now`](Self::now).
+    object_clock_offset: AtomicI64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,6 +121,7 @@ impl State {
             stats: Mutex::new(Stats::default()),
             seq: AtomicU64::new(1),
             boot: fastrand::u32(..),
+            object_clock_offset: AtomicI64::new(0),
         }
     }
 
@@ -124,6 +130,31 @@ impl State {
     /// all the same, so no stored value can make a request panic.
     pub(crate) fn now(&self) -> i64 {
         unix(SystemTime::now()).saturating_add(lock(&self.faults).clock_offset_secs)
+    }
+
+    /// The clock that archive restores and their expiry follow: [`now`](Self::now)
+    /// plus what [`advance_object_clock`](Self::advance_object_clock) added,
+    /// so a test can let days pass without touching signature checks.
+    pub(crate) fn object_now(&self) -> i64 {
+        self.now()
+            .saturating_add(self.object_clock_offset.load(Ordering::Relaxed))
+    }
+
+    /// Moves the object clock forward by `secs` (saturating); returns the new offset.
+    pub(crate) fn advance_object_clock(&self, secs: i64) -> i64 {
+        let mut current = self.object_clock_offset.load(Ordering::Relaxed);
+        loop {
+            let next = current.saturating_add(secs.max(0));
+            match self.object_clock_offset.compare_exchange(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => current = seen,
+            }
+        }
     }
 
     /// A unique request id.

@@ -6,7 +6,10 @@
 //! presigned URLs, buckets, and the multipart API with the
 //! [`upload_file`](Client::upload_file) / [`upload_stream`](Client::upload_stream)
 //! / [`download_file`](Client::download_file) helpers that move objects of
-//! any size with bounded memory.
+//! any size with bounded memory. Archived objects are made readable with
+//! [`restore_object`](Client::restore_object), appendable ones grow with
+//! [`append_object`](Client::append_object), and
+//! [`presigned_post`](Client::presigned_post) signs browser form uploads.
 //!
 //! Integrity is checked by default: uploads and whole-object downloads
 //! compare a CRC-64 computed while the bytes stream with the server's
@@ -35,6 +38,7 @@
 //! ```
 
 mod acl;
+mod append;
 mod body;
 mod bucket;
 mod checkpoint;
@@ -49,6 +53,7 @@ mod list;
 mod multipart;
 mod object;
 mod options;
+mod post_policy;
 mod presign;
 mod request;
 mod response;
@@ -62,6 +67,9 @@ mod xml;
 pub use acl::{
     AccessControlPolicy, AclOptions, Grant, Grantee, ObjectAcl, Owner, Permission, ALL_USERS_URI,
 };
+mod restore;
+
+pub use append::{AppendObjectOutput, MAX_APPENDABLE_SIZE};
 pub use body::ObjectBody;
 pub use bucket::{BucketAcl, BucketInfo};
 pub use checkpoint::ResumeOutcome;
@@ -87,6 +95,7 @@ pub use options::{
     UploadOptions, UploadStartedCallback, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
     MAX_METADATA_BYTES, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE, TRAFFIC_LIMIT_RANGE,
 };
+pub use post_policy::{presign_post, PostCondition, PostPolicyOptions, PresignedPost};
 pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;
 pub use response::{ContentRange, ObjectMeta};
@@ -98,3 +107,4 @@ pub use versioning::{
     ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
 };
 pub use stale::{StaleUploadFailure, StaleUploads};
+pub use restore::{RestoreOutput, RestoreStatus, RestoreTier};

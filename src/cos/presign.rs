@@ -6,7 +6,7 @@ use http::Method;
 
 use super::options::header_value;
 use super::{validate_key, Client, Error};
-use crate::auth::{presign_url, KeyTime, PresignRequest, PresignStyle};
+use crate::auth::{presign_url, Credentials, KeyTime, PresignRequest, PresignStyle};
 
 /// Longest validity accepted for a presigned URL.
 pub const MAX_PRESIGN_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -72,6 +72,34 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The signing window of something presigned for `expires_in`: from a
+/// minute ago (clocks differ) to `expires_in` from now, on the clock
+/// corrected by `offset`, and never past temporary credentials' expiry.
+pub(crate) fn window(
+    creds: &Credentials,
+    expires_in: Duration,
+    offset: i64,
+) -> Result<KeyTime, Error> {
+    let now = unix_now() + offset;
+    let mut end = now + expires_in.as_secs() as i64;
+    if let Some(exp) = creds.expires_at() {
+        let exp = exp
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+            + offset;
+        end = end.min(exp);
+    }
+    if end <= now {
+        return Err(Error::invalid_input(
+            "expires_in",
+            &format!("{expires_in:?}"),
+            "the credentials expire before the URL would become valid",
+        ));
+    }
+    Ok(KeyTime::new(now - 60, end))
+}
+
 impl Client {
     /// A presigned URL for `key`. `Host` is signed; with temporary
     /// credentials the session token is added as a *signed*
@@ -119,25 +147,7 @@ impl Client {
         }
         let resolved = self.inner.endpoint.object_url(&bucket, key, &[])?;
         let creds = self.inner.provider.provide().await?;
-        let offset = self.clock_offset();
-        let now = unix_now() + offset;
-        let mut end = now + opts.expires_in.as_secs() as i64;
-        if let Some(exp) = creds.expires_at() {
-            let exp = exp
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-                + offset;
-            end = end.min(exp);
-        }
-        if end <= now {
-            return Err(Error::invalid_input(
-                "expires_in",
-                &format!("{:?}", opts.expires_in),
-                "the credentials expire before the URL would become valid",
-            ));
-        }
-        let key_time = KeyTime::new(now - 60, end);
+        let key_time = window(&creds, opts.expires_in, self.clock_offset())?;
         let scheme_end = resolved.url.find("://").map_or(0, |i| i + 3);
         let base_url = format!("{}{}", &resolved.url[..scheme_end], resolved.host);
         let mut headers: Vec<(&str, &str)> = vec![("host", resolved.host.as_str())];

@@ -189,6 +189,9 @@ pub struct ObjectMeta {
     pub object_type: Option<String>,
     /// `x-cos-server-side-encryption`.
     pub server_side_encryption: Option<String>,
+    /// `x-cos-restore` of an archived object: a restore under way or the
+    /// restored copy's expiry (absent, or not understood, is `None`).
+    pub restore: Option<super::RestoreStatus>,
     /// User metadata, names without the `x-cos-meta-` prefix.
     pub metadata: BTreeMap<String, String>,
     /// `x-cos-request-id`.
@@ -227,6 +230,7 @@ impl ObjectMeta {
                 "x-cos-storage-class" => &mut f.storage_class,
                 "x-cos-object-type" => &mut f.object_type,
                 "x-cos-server-side-encryption" => &mut f.server_side_encryption,
+                "x-cos-restore" => &mut f.restore,
                 "x-cos-request-id" => &mut f.request_id,
                 _ => continue,
             };
@@ -254,6 +258,7 @@ impl ObjectMeta {
             storage_class: owned(f.storage_class),
             object_type: owned(f.object_type),
             server_side_encryption: owned(f.server_side_encryption),
+            restore: f.restore.flatten().and_then(super::RestoreStatus::parse),
             metadata,
             request_id: owned(f.request_id),
         }
@@ -303,6 +308,7 @@ struct Fields<'a> {
     storage_class: Option<Option<&'a str>>,
     object_type: Option<Option<&'a str>>,
     server_side_encryption: Option<Option<&'a str>>,
+    restore: Option<Option<&'a str>>,
     request_id: Option<Option<&'a str>>,
 }
 

@@ -1,6 +1,7 @@
 //! The COS XML API: classify a request, verify its signature, run it.
 
 mod acl;
+mod append;
 mod bucket;
 pub(crate) mod errors;
 mod lifecycle;
@@ -9,6 +10,8 @@ mod multipart;
 mod objects;
 mod tagging;
 mod versioning;
+mod post_object;
+mod restore;
 pub(crate) mod xml;
 
 use base64::Engine as _;
@@ -32,8 +35,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "website",
     "logging",
     "referer",
-    "restore",
-    "append",
     "select",
     "symlink",
     "inventory",
@@ -86,6 +87,9 @@ pub(crate) enum Op {
     GetBucketVersioning,
     PutBucketVersioning,
     ListObjectVersions,
+    PostRestore,
+    AppendObject,
+    PostObject,
     Unsupported,
 }
 
@@ -126,6 +130,9 @@ impl Op {
             Op::GetBucketVersioning => "GetBucketVersioning",
             Op::PutBucketVersioning => "PutBucketVersioning",
             Op::ListObjectVersions => "ListObjectVersions",
+            Op::PostRestore => "PostRestore",
+            Op::AppendObject => "AppendObject",
+            Op::PostObject => "PostObject",
             Op::Unsupported => "Unsupported",
         }
     }
@@ -167,6 +174,15 @@ pub(crate) fn classify(
             Method::GET if p("uploads") => Op::ListMultipartUploads,
             Method::GET => Op::ListObjects,
             Method::POST if p("delete") => Op::DeleteMultipleObjects,
+            Method::POST
+                if headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(post_object::boundary)
+                    .is_some() =>
+            {
+                Op::PostObject
+            }
             _ => Op::Unsupported,
         };
     }
@@ -185,6 +201,8 @@ pub(crate) fn classify(
         Method::HEAD => Op::HeadObject,
         Method::DELETE if p("uploadid") => Op::AbortMultipartUpload,
         Method::DELETE => Op::DeleteObject,
+        Method::POST if p("restore") => Op::PostRestore,
+        Method::POST if p("append") => Op::AppendObject,
         Method::POST if p("uploads") => Op::InitiateMultipartUpload,
         Method::POST if p("uploadid") => Op::CompleteMultipartUpload,
         _ => Op::Unsupported,
@@ -290,6 +308,33 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         corrupt,
     } = req;
     let now = state.now();
+    if op == Op::PostObject {
+        // The form carries its own signed policy instead of an Authorization.
+        let request = CosRequest {
+            method: parts.method,
+            headers: parts.headers,
+            query,
+            target,
+            body,
+            verified: Verified {
+                secret_id: String::new(),
+                presigned: false,
+                signed_params: Vec::new(),
+            },
+            now,
+            host: authority,
+            corrupt,
+        };
+        return match post_object::post_object(state, request).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.status == 403 {
+                    state.count(|s| s.auth_failures += 1);
+                }
+                error_response(&e, &resource, request_id, head)
+            }
+        };
+    }
     let auth = AuthRequest {
         method: parts.method.as_str(),
         signed_path: &target.signed_path,
@@ -353,6 +398,9 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
         Op::GetBucketVersioning => versioning::get_versioning(state, request).await,
         Op::PutBucketVersioning => versioning::put_versioning(state, request).await,
         Op::ListObjectVersions => versioning::list_versions(state, request).await,
+        Op::PostRestore => restore::post_restore(state, request).await,
+        Op::AppendObject => append::append_object(state, request).await,
+        Op::PostObject => Err(CosError::internal("PostObject is answered above")),
         Op::Unsupported => {
             let mut request = request;
             body::drain(&mut request.body, DRAIN_LIMIT).await;
@@ -849,6 +897,32 @@ mod tests {
         assert_eq!(
             classify(&Method::GET, &target(b, ""), &q(&[("versions", "")]), &h),
             Op::ListObjectVersions
+        );
+        assert_eq!(
+            classify(&Method::POST, &target(b, "k"), &q(&[("restore", "")]), &h),
+            Op::PostRestore
+        );
+        assert_eq!(
+            classify(
+                &Method::POST,
+                &target(b, "k"),
+                &q(&[("append", ""), ("position", "0")]),
+                &h
+            ),
+            Op::AppendObject
+        );
+        let mut form = HeaderMap::new();
+        form.insert(
+            "content-type",
+            "multipart/form-data; boundary=x".parse().unwrap(),
+        );
+        assert_eq!(
+            classify(&Method::POST, &target(b, ""), &[], &form),
+            Op::PostObject
+        );
+        assert_eq!(
+            classify(&Method::POST, &target(b, ""), &[], &h),
+            Op::Unsupported
         );
     }
 

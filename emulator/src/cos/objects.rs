@@ -252,15 +252,23 @@ const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
     ("response-content-encoding", "content-encoding"),
 ];
 
-fn object_headers(resp: &mut Response<Body>, meta: &ObjectMeta) {
+fn object_headers(resp: &mut Response<Body>, meta: &ObjectMeta, object_now: i64) {
     set_header(resp, "content-type", &meta.content_type);
     set_header(resp, "etag", &meta.etag);
     set_header(resp, "last-modified", &http_date(meta.last_modified));
     set_header(resp, "accept-ranges", "bytes");
     set_header(resp, "x-cos-hash-crc64ecma", &meta.crc64.to_string());
-    set_header(resp, "x-cos-object-type", "normal");
+    let kind = if meta.appendable {
+        "appendable"
+    } else {
+        "normal"
+    };
+    set_header(resp, "x-cos-object-type", kind);
     if let Some(v) = &meta.version_id {
         set_header(resp, "x-cos-version-id", v);
+    }
+    if let Some(restore) = super::restore::restore_header(meta, object_now) {
+        set_header(resp, "x-cos-restore", &restore);
     }
     if meta.storage_class != "STANDARD" {
         set_header(resp, "x-cos-storage-class", &meta.storage_class);
@@ -279,6 +287,10 @@ pub(crate) async fn get_object(state: &State, req: CosRequest) -> Result<Respons
     let head = req.method == http::Method::HEAD;
     let object = addressed_object(state, &req)?;
     let meta = &object.meta;
+    let object_now = state.object_now();
+    if !head {
+        super::restore::check_readable(meta, object_now)?;
+    }
     match evaluate(
         header_getter(&req.headers),
         "",
@@ -350,7 +362,7 @@ pub(crate) async fn get_object(state: &State, req: CosRequest) -> Result<Respons
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    object_headers(&mut resp, meta);
+    object_headers(&mut resp, meta, object_now);
     resp.headers_mut()
         .insert("content-length", http::HeaderValue::from(len));
     if status == StatusCode::PARTIAL_CONTENT {
@@ -443,6 +455,7 @@ pub(crate) fn copy_source(
                 )
             })?,
     };
+    super::restore::check_readable(&src.meta, state.object_now())?;
     match evaluate(
         header_getter(&req.headers),
         "x-cos-copy-source-",
@@ -507,6 +520,9 @@ pub(crate) async fn copy_object(
         .duplicate(&src.blob)
         .await
         .map_err(|e| CosError::internal(format!("copying failed: {e}")))?;
+    // A copy is a new object: not appendable, never restored.
+    meta.restore = None;
+    meta.appendable = false;
     meta.size = src.meta.size;
     meta.etag = src.meta.etag.clone();
     meta.crc64 = src.meta.crc64;

@@ -55,6 +55,24 @@ pub(crate) struct ObjectMeta {
     /// `None` for objects written before that (the `null` version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) version_id: Option<String>,
+    /// The temporary copy of an ARCHIVE / DEEP_ARCHIVE object that
+    /// PostRestore asked for; `None` when none was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) restore: Option<Restore>,
+    /// Written by AppendObject (`x-cos-object-type: appendable`); a PUT
+    /// makes the key a normal object again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) appendable: bool,
+}
+
+/// A restore of an archived object, in object-clock Unix seconds
+/// ([`State::object_now`](crate::state::State::object_now)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Restore {
+    /// When the temporary copy becomes readable.
+    pub(crate) ready_at: i64,
+    /// When the temporary copy is gone again.
+    pub(crate) expires_at: i64,
 }
 
 /// Where an object's bytes are.
@@ -489,6 +507,71 @@ impl Store {
             layout.write_versions(bucket, key, b.older.get(key).map_or(&[], Vec::as_slice))?;
         }
         Ok(())
+    }
+
+    /// Replaces the object at `key` with `object` only if the object there
+    /// still has `expected_etag` (an append that raced another loses);
+    /// `Ok(false)`, and `object`'s blob released, otherwise.
+    pub(crate) fn replace_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected_etag: &str,
+        object: Object,
+    ) -> Result<bool, StoreError> {
+        let mut index = self.lock();
+        let Some(b) = index.buckets.get_mut(bucket) else {
+            release(object.blob);
+            return Err(StoreError::NoSuchBucket);
+        };
+        if b.objects.get(key).map(|o| o.meta.etag.as_str()) != Some(expected_etag) {
+            release(object.blob);
+            return Ok(false);
+        }
+        if let Some(layout) = &self.layout {
+            if let Err(e) = layout.write_object(bucket, key, &object) {
+                release(object.blob);
+                return Err(e.into());
+            }
+        }
+        if let Some(old) = b.objects.insert(key.to_string(), object) {
+            release(old.blob);
+        }
+        Ok(true)
+    }
+
+    /// Changes the metadata of the object at `key` in place if it still has
+    /// `expected_etag`; `Ok(false)` when it is gone or was replaced.
+    pub(crate) fn update_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected_etag: &str,
+        f: impl FnOnce(&mut ObjectMeta),
+    ) -> Result<bool, StoreError> {
+        let mut index = self.lock();
+        let b = index
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StoreError::NoSuchBucket)?;
+        let Some(object) = b
+            .objects
+            .get_mut(key)
+            .filter(|o| o.meta.etag == expected_etag)
+        else {
+            return Ok(false);
+        };
+        let mut meta = object.meta.clone();
+        f(&mut meta);
+        if let Some(layout) = &self.layout {
+            let updated = Object {
+                meta: meta.clone(),
+                blob: object.blob.clone(),
+            };
+            layout.write_object(bucket, key, &updated)?;
+        }
+        object.meta = meta;
+        Ok(true)
     }
 
     /// Deletes an object; `Ok(false)` when there was none.
