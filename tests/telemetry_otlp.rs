@@ -17,7 +17,7 @@ use coscls::cos;
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
 use coscls::telemetry::OperationInfo;
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{Pipeline, ResponseBody};
+use coscls::transport::ResponseBody;
 use http::Method;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use telemetry_support::{
@@ -35,7 +35,7 @@ fn shared() -> &'static Shared {
     SHARED.get_or_init(|| Shared::grpc("coscls-telemetry-test"))
 }
 
-fn pipeline(max_attempts: u32) -> Pipeline {
+fn pipeline(max_attempts: u32) -> telemetry_support::ObservedPipeline {
     let creds = Credentials::new("AKIDtest", SECRET_KEY)
         .unwrap()
         .with_session_token(TOKEN)
