@@ -350,6 +350,12 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
     );
 }
 
+// Ignored: it checks the old Pipeline-level contract (the pipeline's
+// response body carried the operation). Operations now wrap client methods;
+// the streamed case is `GetObject`'s `ObjectBody`, covered by the streamed
+// rows of tests/telemetry_outcomes.rs. To be rewritten against
+// `Client::get_object` (open until the body is read or dropped).
+#[ignore = "old Pipeline-level contract; to be rewritten against Client::get_object"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
     let s = shared();

@@ -74,6 +74,10 @@ pub(super) struct Shared {
     pub(super) last: Mutex<LastAttempt>,
     /// Response body bytes the caller read from the last attempt.
     pub(super) read: AtomicU64,
+    /// The last attempt's span while its answer was an HTTP error: kept
+    /// open until the error it became is known (the retry observer or the
+    /// operation's end records it as the attempt's `error.type`).
+    pub(super) failed_attempt: Mutex<Option<tracing::Span>>,
 }
 
 impl Shared {
@@ -103,6 +107,18 @@ impl Shared {
             KeyValue::new(label::DIRECTION, direction),
         ];
         instruments::with(|i| i.transferred.add(n, &labels));
+    }
+
+    /// Records `error_type` on the attempt span kept open for it, and ends
+    /// that span.
+    fn end_failed_attempt(&self, error_type: &str) {
+        if let Some(span) = lock(&self.failed_attempt).take() {
+            Late {
+                error: Some(error_type),
+                ..Late::default()
+            }
+            .record(&span, &ATTEMPT_FIELDS);
+        }
     }
 
     fn record_retry(&self, reason: &'static str) {
@@ -174,6 +190,7 @@ impl Operation {
                 attempts: AtomicU32::new(0),
                 last: Mutex::new(LastAttempt::default()),
                 read: AtomicU64::new(0),
+                failed_attempt: Mutex::new(None),
             }),
             started: Instant::now(),
             labels,
@@ -262,6 +279,10 @@ impl Operation {
         }
         self.finished = true;
         let elapsed = self.started.elapsed().as_secs_f64();
+        match error {
+            Some(kind) => self.shared.end_failed_attempt(kind),
+            None => drop(lock(&self.shared.failed_attempt).take()),
+        }
         let read = self.shared.read.load(Ordering::Relaxed);
         let span = &self.shared.span;
         if !span.is_disabled() {
@@ -270,7 +291,12 @@ impl Operation {
                 status: last.status.map(i64::from),
                 request_id: last.request_id.as_deref(),
                 resend_count: (last.resends > 0).then_some(i64::from(last.resends)),
-                body_size: last.status.map(|_| read as i64),
+                // What the caller read of a successful answer's body (also
+                // when a check of it failed afterwards).
+                body_size: last
+                    .status
+                    .filter(|s| (200..300).contains(s))
+                    .map(|_| read as i64),
                 error,
             }
             .record(span, &OPERATION_FIELDS);
@@ -321,12 +347,14 @@ pub async fn observe<T, E: PipelineError>(
 }
 
 /// Counts one retry of the current observed operation on
-/// `coscls.client.retries`: the retry observer the clients give their
+/// `coscls.client.retries` and names the failed attempt's error: the retry
+/// observer the clients give their
 /// [`Pipeline`](crate::transport::Pipeline::with_retry_observer), called
-/// with the reason of each failure retried. Outside an operation it does
-/// nothing.
-pub fn record_retry(reason: &'static str) {
+/// with the reason and error type of each failure retried. Outside an
+/// operation it does nothing.
+pub fn record_retry(reason: &'static str, error_type: &str) {
     if let Some(shared) = Shared::current() {
+        shared.end_failed_attempt(error_type);
         shared.record_retry(reason);
     }
 }

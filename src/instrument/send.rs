@@ -148,6 +148,11 @@ impl Attempt {
             match sending.await {
                 Ok(response) => {
                     self.record_response(&response);
+                    if !response.status().is_success() {
+                        // An error document is the pipeline's to read, not
+                        // the caller's: it is not counted as downloaded.
+                        return Ok(response);
+                    }
                     let shared = self.shared;
                     Ok(response.map(|body| {
                         ResponseBody::new(CountedBody {
@@ -185,19 +190,19 @@ impl Attempt {
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<i64>().ok());
-            // An HTTP error status is the attempt's `error.type`, as the
-            // HTTP client conventions have it; the operation span names
-            // the service's error code.
-            let error =
-                (status.is_client_error() || status.is_server_error()).then(|| status.as_str());
             Late {
                 status: Some(i64::from(status.as_u16())),
                 request_id,
                 body_size: len,
-                error,
                 ..Late::default()
             }
             .record(&self.span, &ATTEMPT_FIELDS);
+            if status.is_client_error() || status.is_server_error() {
+                // The error document is parsed after this: the span stays
+                // open until the error it becomes is known, and records it
+                // as its `error.type` (the service's code).
+                *lock(&self.shared.failed_attempt) = Some(self.span.clone());
+            }
         }
         if op_on {
             let mut last = lock(&self.shared.last);

@@ -242,11 +242,16 @@ pub struct Pipeline {
     transport: Arc<dyn HttpSend>,
     signer: Arc<Signer>,
     retry: RetryPolicy,
-    on_retry: fn(&'static str),
+    on_retry: RetryObserver,
 }
 
+/// Told of every failure the pipeline retries: its retry reason
+/// (`slow_down`, `timeout`…) and its error type
+/// ([`PipelineError::type_name`]).
+pub type RetryObserver = fn(reason: &'static str, error_type: &str);
+
 /// The default retry observer: nothing to tell.
-fn ignore_retry(_reason: &'static str) {}
+fn ignore_retry(_reason: &'static str, _error_type: &str) {}
 
 impl Pipeline {
     /// A pipeline sending through `transport`.
@@ -259,10 +264,10 @@ impl Pipeline {
         }
     }
 
-    /// Calls `on_retry` with the reason of every failure the pipeline
-    /// retries (`slow_down`, `timeout`…), just before the backoff: how
-    /// instrumentation counts retries without the pipeline knowing of it.
-    pub fn with_retry_observer(mut self, on_retry: fn(&'static str)) -> Self {
+    /// Calls `on_retry` with the reason and the error type of every failure
+    /// the pipeline retries, just before the backoff: how instrumentation
+    /// counts retries without the pipeline knowing of it.
+    pub fn with_retry_observer(mut self, on_retry: RetryObserver) -> Self {
         self.on_retry = on_retry;
         self
     }
@@ -300,7 +305,8 @@ impl Pipeline {
     {
         let (first, policy) = start(build(), &self.retry)?;
         let mut first = Some(first);
-        retry::run_observed(&policy, self.on_retry, |_resend| {
+        let on_retry = |e: &E| (self.on_retry)(e.retry_reason(), &e.type_name());
+        retry::run_observed(&policy, on_retry, |_resend| {
             let built = match first.take() {
                 Some(request) => Ok(request),
                 None => build().map(Into::into),
@@ -360,7 +366,7 @@ impl Pipeline {
             &policy,
             abort,
             |e: &E| {
-                (self.on_retry)(e.retry_reason());
+                (self.on_retry)(e.retry_reason(), &e.type_name());
                 on_retry(e);
             },
             |_resend| {
