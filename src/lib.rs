@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cls;
 pub mod cos;
+mod instrument;
 #[cfg(feature = "object-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
 pub mod object_store;

@@ -13,7 +13,7 @@ use super::proto::LogGroupList;
 use super::Error;
 use crate::auth::Credentials;
 use crate::auth::{uri_encode, EnvProvider, ProvideCredentials, StaticProvider};
-use crate::telemetry::OperationInfo;
+use crate::instrument::{self, Operation, OperationInfo, TracedSend};
 use crate::transport::retry::{RetryPolicy, Stopped};
 use crate::transport::{
     HttpSend, Pipeline, PreparedRequest, RequestBody, ReqwestTransport, ResponseBody, Signer,
@@ -167,12 +167,16 @@ impl Client {
         body: &EncodedBody,
     ) -> Result<PutLogsOutput, Error> {
         let info = OperationInfo::cls("UploadLog", self.inner.region.as_deref(), topic);
-        let response = self
-            .inner
-            .pipeline
-            .execute(&info, self.upload(topic, hash_key, body), parse_error)
-            .await?;
-        Ok(finish_upload(response).await)
+        Operation::start(&info)
+            .run(async {
+                let response = self
+                    .inner
+                    .pipeline
+                    .execute(self.upload(topic, hash_key, body), parse_error)
+                    .await?;
+                Ok(finish_upload(response).await)
+            })
+            .await
     }
 
     /// The producer's path: sends an encoded batch under the producer's
@@ -189,19 +193,27 @@ impl Client {
         on_retry: impl FnMut(&Error),
     ) -> Result<(PutLogsOutput, u32), Stopped<Error>> {
         let info = OperationInfo::cls("UploadLog", self.inner.region.as_deref(), topic);
-        let (response, attempts) = self
-            .inner
-            .pipeline
-            .execute_until(
-                &info,
-                policy,
-                abort,
-                on_retry,
-                self.upload(topic, hash_key, body),
-                parse_error,
-            )
-            .await?;
-        Ok((finish_upload(response).await, attempts))
+        let sending = async {
+            let (response, attempts) = self
+                .inner
+                .pipeline
+                .execute_until(
+                    policy,
+                    abort,
+                    on_retry,
+                    self.upload(topic, hash_key, body),
+                    parse_error,
+                )
+                .await?;
+            Ok((finish_upload(response).await, attempts))
+        };
+        Operation::start(&info)
+            .run_judged(sending, |result| match result {
+                Ok(_) => None,
+                Err(Stopped::Failed { error, .. }) => Some(error.type_name()),
+                Err(Stopped::Aborted { .. }) => Some("aborted".to_string()),
+            })
+            .await
     }
 
     /// Builds a fresh unsigned `POST /structuredlog` per attempt.
@@ -471,7 +483,11 @@ impl ClientBuilder {
             .provider
             .unwrap_or_else(|| Arc::new(EnvProvider::new()));
         let signer = Arc::new(Signer::new(provider, SigningProfile::CLS));
-        let pipeline = Pipeline::new(transport, signer, self.retry.unwrap_or_default());
+        // Instrumentation observes the transport from outside: attempts
+        // through the decorator, retries through the observer.
+        let transport: Arc<dyn HttpSend> = Arc::new(TracedSend::new(transport));
+        let pipeline = Pipeline::new(transport, signer, self.retry.unwrap_or_default())
+            .with_retry_observer(instrument::record_retry);
         Ok(Client {
             inner: Arc::new(Inner {
                 pipeline,

@@ -32,7 +32,6 @@ use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use opentelemetry::trace::TraceContextExt;
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
@@ -153,11 +152,8 @@ impl ClsLayer {
 /// The trace and span id of the OpenTelemetry span behind `span`, if the
 /// `tracing-opentelemetry` layer is part of `dispatch` and the span is valid.
 fn otel_ids(dispatch: &Dispatch, span: &tracing::span::Id) -> Option<(String, String)> {
-    let cx = tracing_opentelemetry::get_otel_context(span, dispatch)?;
-    let otel_span = cx.span();
-    let sc = otel_span.span_context();
-    sc.is_valid()
-        .then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
+    let sc = crate::instrument::otel::span_context_in(dispatch, span)?;
+    Some((sc.trace_id().to_string(), sc.span_id().to_string()))
 }
 
 impl<S> Layer<S> for ClsLayer
@@ -291,6 +287,7 @@ mod tests {
 
     use crate::cls::test_support::{client, MockCls};
     use crate::cls::ProducerConfig;
+    use opentelemetry::trace::TraceContextExt as _;
     use opentelemetry::trace::TracerProvider as _;
     use std::collections::BTreeMap;
     use tracing_opentelemetry::OpenTelemetrySpanExt;

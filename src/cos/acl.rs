@@ -516,11 +516,12 @@ impl Client {
     /// ```
     pub async fn get_bucket_acl(&self, bucket: &str) -> Result<AccessControlPolicy, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = get_acl(self.target(&bucket), "")?;
-        let (_, body) = self
-            .send_for_body(&self.info("GetBucketACL", &bucket), req)
-            .await?;
-        parse_policy("GetBucketACL", &body)
+        self.operation(self.info("GetBucketACL", &bucket), async {
+            let req = get_acl(self.target(&bucket), "")?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_policy("GetBucketACL", &body)
+        })
+        .await
     }
 
     /// Replaces the ACL of a bucket.
@@ -540,9 +541,12 @@ impl Client {
     /// ```
     pub async fn put_bucket_acl(&self, bucket: &str, opts: &AclOptions) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = put_acl(self.target(&bucket), "", opts)?;
-        self.send(&self.info("PutBucketACL", &bucket), req).await?;
-        Ok(())
+        self.operation(self.info("PutBucketACL", &bucket), async {
+            let req = put_acl(self.target(&bucket), "", opts)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The ACL of an object.
@@ -563,11 +567,12 @@ impl Client {
         key: &str,
     ) -> Result<AccessControlPolicy, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = get_acl(self.target(&bucket), key)?;
-        let (_, body) = self
-            .send_for_body(&self.info("GetObjectACL", &bucket), req)
-            .await?;
-        parse_policy("GetObjectACL", &body)
+        self.operation(self.info("GetObjectACL", &bucket), async {
+            let req = get_acl(self.target(&bucket), key)?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_policy("GetObjectACL", &body)
+        })
+        .await
     }
 
     /// Replaces the ACL of an object.
@@ -593,9 +598,12 @@ impl Client {
         opts: &AclOptions,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = put_acl(self.target(&bucket), key, opts)?;
-        self.send(&self.info("PutObjectACL", &bucket), req).await?;
-        Ok(())
+        self.operation(self.info("PutObjectACL", &bucket), async {
+            let req = put_acl(self.target(&bucket), key, opts)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -164,12 +164,13 @@ impl Client {
         opts: &PutOptions,
     ) -> Result<AppendObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
-        let body: Bytes = body.into();
-        let build = || append_request(self.target(&bucket), key, position, body.clone(), opts);
-        let response = self
-            .send_rebuilding(&self.info("AppendObject", &bucket).with_key(key), build)
-            .await?;
-        parse_append(key, position, &body, response.headers(), self.verify_crc())
+        self.operation(self.info("AppendObject", &bucket).with_key(key), async {
+            let body: Bytes = body.into();
+            let build = || append_request(self.target(&bucket), key, position, body.clone(), opts);
+            let response = self.send_rebuilding(build).await?;
+            parse_append(key, position, &body, response.headers(), self.verify_crc())
+        })
+        .await
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use super::crc64::Crc64;
 use super::options::GetOptions;
 use super::{Client, Error};
-use crate::telemetry::BodyOutcome;
+use crate::instrument::Operation;
 use crate::transport::{self, ResponseBody};
 
 /// The body of a GetObject, a [`Stream`] of [`Bytes`] chunks.
@@ -43,8 +43,11 @@ pub struct ObjectBody {
     /// only when one is written rather than on every GET.
     key: String,
     done: bool,
-    /// Ends the operation's telemetry with this body's verdict.
-    outcome: Option<BodyOutcome>,
+    /// The GetObject operation this body belongs to, open until the body
+    /// gives its verdict: the end with a good CRC-64 (success), a short,
+    /// long or damaged body or a read error (that error). Dropped before
+    /// then, it records `cancelled`.
+    operation: Option<Operation>,
     /// How to read the whole object again when its CRC-64 disagrees; only
     /// [`bytes`](Self::bytes) uses it, as only it has handed nothing over yet.
     refetch: Option<Box<Refetch>>,
@@ -78,13 +81,13 @@ impl std::fmt::Debug for ObjectBody {
 
 impl ObjectBody {
     pub(crate) fn new(
-        mut inner: ResponseBody,
+        inner: ResponseBody,
         key: String,
         expected_len: Option<u64>,
         expected_crc: Option<u64>,
     ) -> Self {
         ObjectBody {
-            outcome: inner.defer_outcome(),
+            operation: None,
             inner,
             crc: Crc64::new(),
             expected_crc,
@@ -94,6 +97,12 @@ impl ObjectBody {
             refetch: None,
             retry_next: None,
         }
+    }
+
+    /// Hands this body the operation it ends.
+    pub(crate) fn with_operation(mut self, operation: Operation) -> Self {
+        self.operation = Some(operation);
+        self
     }
 
     /// Lets [`bytes`](Self::bytes) read the object again on a CRC-64
@@ -110,8 +119,8 @@ impl ObjectBody {
 
     /// Ends the operation's span and duration with this verdict.
     fn settle(&mut self, error: Option<&Error>) {
-        if let Some(outcome) = self.outcome.take() {
-            outcome.settle(error.map(Error::type_name).as_deref().map_or(Ok(()), Err));
+        if let Some(operation) = self.operation.take() {
+            operation.end(error);
         }
     }
 
@@ -227,10 +236,15 @@ impl ObjectBody {
         let mut written = 0u64;
         while let Some(chunk) = self.next().await {
             let chunk = chunk?;
-            writer.write_all(&chunk).await.map_err(|source| Error::Io {
-                context: format!("writing {}", self.what()),
-                source,
-            })?;
+            if let Err(source) = writer.write_all(&chunk).await {
+                // The caller gets this error: so does the operation.
+                let e = Error::Io {
+                    context: format!("writing {}", self.what()),
+                    source,
+                };
+                self.settle(Some(&e));
+                return Err(e);
+            }
             written += chunk.len() as u64;
         }
         writer.flush().await.map_err(|source| Error::Io {
@@ -290,15 +304,17 @@ impl Stream for ObjectBody {
             }
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
-                Poll::Ready(Some(Err(Error::Transport(e))))
+                let e = Error::Transport(e);
+                self.settle(Some(&e));
+                Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
                 self.done = true;
                 let verdict = self.finish();
-                if let (Some(Error::ChecksumMismatch { .. }), Some(next), Some(outcome)) =
-                    (&verdict, self.retry_next, &self.outcome)
+                if let (Some(Error::ChecksumMismatch { .. }), Some(next), Some(operation)) =
+                    (&verdict, self.retry_next, &self.operation)
                 {
-                    outcome.record_checksum_retry(next);
+                    operation.record_checksum_retry(next);
                 }
                 self.settle(verdict.as_ref());
                 Poll::Ready(verdict.map(Err))

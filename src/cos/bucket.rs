@@ -70,9 +70,12 @@ impl Client {
     pub async fn create_bucket_with_acl(&self, bucket: &str, acl: BucketAcl) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
         let acl = (acl != BucketAcl::Private).then(|| acl.as_str());
-        let req = request::put_bucket(self.target(&bucket), acl)?;
-        self.send(&self.info("PutBucket", &bucket), req).await?;
-        Ok(())
+        self.operation(self.info("PutBucket", &bucket), async {
+            let req = request::put_bucket(self.target(&bucket), acl)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Checks that `bucket` exists and is accessible; 404 and 403 come back
@@ -87,15 +90,18 @@ impl Client {
     /// ```
     pub async fn head_bucket(&self, bucket: &str) -> Result<BucketInfo, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::head_bucket(self.target(&bucket))?;
-        let response = self.send(&self.info("HeadBucket", &bucket), req).await?;
-        let h = response.headers();
-        Ok(BucketInfo {
-            region: header(h, "x-cos-bucket-region"),
-            az_type: header(h, "x-cos-bucket-az-type"),
-            arch: header(h, "x-cos-bucket-arch"),
-            request_id: header(h, X_COS_REQUEST_ID),
+        self.operation(self.info("HeadBucket", &bucket), async {
+            let req = request::head_bucket(self.target(&bucket))?;
+            let response = self.send(req).await?;
+            let h = response.headers();
+            Ok(BucketInfo {
+                region: header(h, "x-cos-bucket-region"),
+                az_type: header(h, "x-cos-bucket-az-type"),
+                arch: header(h, "x-cos-bucket-arch"),
+                request_id: header(h, X_COS_REQUEST_ID),
+            })
         })
+        .await
     }
 
     /// Whether `bucket` exists (404 is `false`; 403 and others are errors).
@@ -124,8 +130,11 @@ impl Client {
     /// ```
     pub async fn delete_bucket(&self, bucket: &str) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::delete_bucket(self.target(&bucket))?;
-        self.send(&self.info("DeleteBucket", &bucket), req).await?;
-        Ok(())
+        self.operation(self.info("DeleteBucket", &bucket), async {
+            let req = request::delete_bucket(self.target(&bucket))?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 }

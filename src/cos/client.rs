@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::auth::{EnvProvider, ProvideCredentials};
-use crate::telemetry::OperationInfo;
+use crate::instrument::{self, Operation, OperationInfo, TracedSend};
 use crate::transport::retry::RetryPolicy;
 use crate::transport::{
     HttpSend, Pipeline, PreparedRequest, ReqwestTransport, ResponseBody, Signer, SigningProfile,
@@ -20,8 +20,9 @@ use super::{BucketName, Endpoint, Error, Region};
 ///
 /// Every operation validates its arguments locally, then sends through the
 /// transport pipeline, which signs each attempt afresh, retries transient
-/// failures with backoff under a deadline, corrects a skewed clock, and
-/// wraps the call in a telemetry span.
+/// failures with backoff under a deadline, and corrects a skewed clock;
+/// each operation is one telemetry span and duration sample, ended with
+/// the `Result` it returns.
 ///
 /// ```
 /// use coscls::auth::Credentials;
@@ -189,7 +190,11 @@ impl ClientBuilder {
             .provider
             .unwrap_or_else(|| Arc::new(EnvProvider::new()) as Arc<dyn ProvideCredentials>);
         let signer = Arc::new(Signer::new(provider.clone(), SigningProfile::COS));
-        let pipeline = Pipeline::new(transport, signer, self.retry.unwrap_or_default());
+        // Instrumentation observes the transport from outside: attempts
+        // through the decorator, retries through the observer.
+        let transport: Arc<dyn HttpSend> = Arc::new(TracedSend::new(transport));
+        let pipeline = Pipeline::new(transport, signer, self.retry.unwrap_or_default())
+            .with_retry_observer(instrument::record_retry);
         Ok(Client {
             inner: Arc::new(Inner {
                 pipeline,
@@ -252,11 +257,33 @@ impl Client {
         self.inner.verify_crc
     }
 
+    /// Runs `body` as the operation `info` describes: one span and one
+    /// duration sample, ended with the `Result` that `body` returns (so
+    /// every check made after the response head counts). Every public
+    /// operation is one call of this around all of its work:
+    ///
+    /// ```ignore
+    /// let bucket = Self::bucket(bucket)?;
+    /// self.operation(self.info("PutBucketTagging", &bucket), async {
+    ///     let req = request::put_bucket_tagging(self.target(&bucket), tags)?;
+    ///     let (parts, body) = self.send_for_body(req).await?;
+    ///     parse(&parts, &body)
+    /// })
+    /// .await
+    /// ```
+    pub(crate) async fn operation<T>(
+        &self,
+        info: OperationInfo<'_>,
+        body: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        Operation::start(&info).run(body).await
+    }
+
     /// Sends `request` through the pipeline; replayable bodies are cloned
-    /// per attempt, a streamed one is sent once.
+    /// per attempt, a streamed one is sent once. Call it inside
+    /// [`operation`](Self::operation).
     pub(crate) async fn send(
         &self,
-        info: &OperationInfo<'_>,
         request: PreparedRequest,
     ) -> Result<http::Response<ResponseBody>, Error> {
         let slot = Mutex::new(Some(request));
@@ -271,18 +298,15 @@ impl Client {
         };
         self.inner
             .pipeline
-            .execute(info, build, response::parse_error)
+            .execute(build, response::parse_error)
             .await
     }
 
     /// Like [`send`](Self::send) for a request that `build` can make again:
     /// the first attempt sends the first request built and only a retry
     /// builds another, so the usual single-attempt call copies nothing.
-    /// The first build fails before the operation starts, as bad input
-    /// should.
     pub(crate) async fn send_rebuilding(
         &self,
-        info: &OperationInfo<'_>,
         build: impl Fn() -> Result<PreparedRequest, Error>,
     ) -> Result<http::Response<ResponseBody>, Error> {
         let mut first = Some(Box::new(build()?));
@@ -292,34 +316,28 @@ impl Client {
         };
         self.inner
             .pipeline
-            .execute(info, build, response::parse_error)
+            .execute(build, response::parse_error)
             .await
     }
 
     /// Like [`send`](Self::send), and reads the (XML) body of the answer.
     /// COS may answer 200 and then fail (a copy, a completion): an `<Error>`
-    /// document is an error here, and the operation's span and duration
-    /// record it as one.
+    /// document is an error here.
     pub(crate) async fn send_for_body(
         &self,
-        info: &OperationInfo<'_>,
         request: PreparedRequest,
     ) -> Result<(http::response::Parts, bytes::Bytes), Error> {
-        let response = self.send(info, request).await?;
-        let (parts, mut body) = response.into_parts();
-        let outcome = body.defer_outcome();
-        let result = match body.read_all(XML_BODY_LIMIT).await {
-            Ok(bytes) if super::xml::is_error_document(&bytes) => Err(
-                super::response::service_error(parts.status, &parts.headers, &bytes),
-            ),
-            Ok(bytes) => Ok((parts, bytes)),
-            Err(e) => Err(Error::from(e)),
-        };
-        if let Some(outcome) = outcome {
-            let error = result.as_ref().err().map(Error::type_name);
-            outcome.settle(error.as_deref().map_or(Ok(()), Err));
+        let response = self.send(request).await?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect(XML_BODY_LIMIT).await?;
+        if super::xml::is_error_document(&bytes) {
+            return Err(super::response::service_error(
+                parts.status,
+                &parts.headers,
+                &bytes,
+            ));
         }
-        result
+        Ok((parts, bytes))
     }
 }
 

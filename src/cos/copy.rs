@@ -256,31 +256,34 @@ impl Client {
         range: Option<(u64, u64)>,
         opts: &CopyOptions,
     ) -> Result<CompletedPart, Error> {
-        let req = request::upload_part_copy(
-            self.target(bucket),
-            key,
-            upload_id,
-            part_number,
-            source,
-            range,
-            opts,
-        )?;
         let info = self
             .info("UploadPartCopy", bucket)
             .with_key(key)
             .with_upload_id(upload_id)
             .with_part_number(i64::from(part_number));
-        let (parts, body) = self.send_for_body(&info, req).await?;
-        let result: xml::CopyObjectResult = xml::parse("UploadPartCopy", &body)?;
-        let etag = result
-            .etag
-            .or_else(|| header(&parts.headers, http::header::ETAG))
-            .ok_or_else(|| {
-                Error::protocol(format!("UploadPartCopy {part_number} returned no ETag"))
-            })?;
-        let size = range.map_or(0, |(first, last)| last - first + 1);
-        let crc64 = response::crc64_header(&parts.headers)?.unwrap_or(0);
-        Ok(CompletedPart::new(part_number, etag, size, crc64))
+        self.operation(info, async {
+            let req = request::upload_part_copy(
+                self.target(bucket),
+                key,
+                upload_id,
+                part_number,
+                source,
+                range,
+                opts,
+            )?;
+            let (parts, body) = self.send_for_body(req).await?;
+            let result: xml::CopyObjectResult = xml::parse("UploadPartCopy", &body)?;
+            let etag = result
+                .etag
+                .or_else(|| header(&parts.headers, http::header::ETAG))
+                .ok_or_else(|| {
+                    Error::protocol(format!("UploadPartCopy {part_number} returned no ETag"))
+                })?;
+            let size = range.map_or(0, |(first, last)| last - first + 1);
+            let crc64 = response::crc64_header(&parts.headers)?.unwrap_or(0);
+            Ok(CompletedPart::new(part_number, etag, size, crc64))
+        })
+        .await
     }
 }
 

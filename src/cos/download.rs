@@ -26,7 +26,7 @@ use super::options::{
     check_concurrency, ByteRange, DownloadOptions, GetOptions, Progress, ProgressCallback,
 };
 use super::{Client, Error};
-use crate::telemetry::Service;
+use crate::instrument::{self, Service};
 
 /// Smallest ranged GET `download_file` accepts.
 pub const MIN_DOWNLOAD_PART_SIZE: u64 = 64 * 1024;
@@ -291,7 +291,7 @@ impl Client {
                     }
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     attempt += 1;
-                    crate::telemetry::record_checksum_retry(Service::Cos, "GetObject", attempt);
+                    instrument::record_checksum_retry(Service::Cos, "GetObject", attempt);
                     job.transferred.store(0, Ordering::Relaxed);
                     // No range can be trusted more than another: all are
                     // fetched again, and the checkpoint forgets them.

@@ -484,10 +484,12 @@ impl Client {
         rules: &[LifecycleRule],
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = put_lifecycle(self.target(&bucket), rules)?;
-        self.send(&self.info("PutBucketLifecycle", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("PutBucketLifecycle", &bucket), async {
+            let req = put_lifecycle(self.target(&bucket), rules)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The lifecycle rules of a bucket.
@@ -508,11 +510,12 @@ impl Client {
     /// ```
     pub async fn get_bucket_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = lifecycle_request(self.target(&bucket), Method::GET)?;
-        let (_, body) = self
-            .send_for_body(&self.info("GetBucketLifecycle", &bucket), req)
-            .await?;
-        parse_lifecycle(&body)
+        self.operation(self.info("GetBucketLifecycle", &bucket), async {
+            let req = lifecycle_request(self.target(&bucket), Method::GET)?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_lifecycle(&body)
+        })
+        .await
     }
 
     /// Removes the lifecycle configuration of a bucket (no error when there
@@ -528,10 +531,12 @@ impl Client {
     /// ```
     pub async fn delete_bucket_lifecycle(&self, bucket: &str) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = lifecycle_request(self.target(&bucket), Method::DELETE)?;
-        self.send(&self.info("DeleteBucketLifecycle", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("DeleteBucketLifecycle", &bucket), async {
+            let req = lifecycle_request(self.target(&bucket), Method::DELETE)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -191,11 +191,12 @@ impl Client {
         opts: &ListOptions,
     ) -> Result<ListObjectsPage, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::list_objects(self.target(&bucket), opts)?;
-        let (_, body) = self
-            .send_for_body(&self.info("ListObjects", &bucket), req)
-            .await?;
-        ListObjectsPage::from_xml(xml::parse("ListObjects", &body)?)
+        self.operation(self.info("ListObjects", &bucket), async {
+            let req = request::list_objects(self.target(&bucket), opts)?;
+            let (_, body) = self.send_for_body(req).await?;
+            ListObjectsPage::from_xml(xml::parse("ListObjects", &body)?)
+        })
+        .await
     }
 
     /// Every page of a listing, fetched one after another as the stream is

@@ -57,11 +57,11 @@ mod post_policy;
 mod presign;
 mod request;
 mod response;
+mod resume;
 mod service;
+mod stale;
 mod tagging;
 mod versioning;
-mod resume;
-mod stale;
 mod xml;
 
 pub use acl::{
@@ -99,12 +99,12 @@ pub use post_policy::{presign_post, PostCondition, PostPolicyOptions, PresignedP
 pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;
 pub use response::{ContentRange, ObjectMeta};
+pub use restore::{RestoreOutput, RestoreStatus, RestoreTier};
 pub use service::{BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS};
+pub use stale::{StaleUploadFailure, StaleUploads};
 pub use tagging::{
     validate_tags, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
 };
 pub use versioning::{
     ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
 };
-pub use stale::{StaleUploadFailure, StaleUploads};
-pub use restore::{RestoreOutput, RestoreStatus, RestoreTier};

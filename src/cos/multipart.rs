@@ -223,20 +223,27 @@ impl Client {
         key: &str,
         opts: &PutOptions,
     ) -> Result<String, Error> {
-        let req = request::initiate_multipart(self.target(bucket), key, opts)?;
         let started = SystemTime::now();
         let attempts = AtomicU32::new(0);
         let info = self.info("InitiateMultipartUpload", bucket).with_key(key);
-        let response = self.send_counting(&info, req, &attempts).await?;
-        let (_, body) = response.into_parts();
-        let body = body.collect(response::XML_BODY_LIMIT).await?;
-        let result: xml::InitiateMultipartUploadResult =
-            xml::parse("InitiateMultipartUpload", &body)?;
-        if result.upload_id.is_empty() {
-            return Err(Error::protocol(
-                "InitiateMultipartUpload returned no UploadId",
-            ));
-        }
+        let result = self
+            .operation(info, async {
+                let req = request::initiate_multipart(self.target(bucket), key, opts)?;
+                let response = self.send_counting(req, &attempts).await?;
+                let (_, body) = response.into_parts();
+                let body = body.collect(response::XML_BODY_LIMIT).await?;
+                let result: xml::InitiateMultipartUploadResult =
+                    xml::parse("InitiateMultipartUpload", &body)?;
+                if result.upload_id.is_empty() {
+                    return Err(Error::protocol(
+                        "InitiateMultipartUpload returned no UploadId",
+                    ));
+                }
+                Ok(result)
+            })
+            .await?;
+        // Cleaning up after a retried initiate is not part of it: its own
+        // operations (ListMultipartUploads, AbortMultipartUpload) follow.
         if attempts.load(Ordering::Relaxed) > 1 {
             self.abort_strays(bucket, key, &result.upload_id, started)
                 .await;
@@ -313,30 +320,34 @@ impl Client {
     ) -> Result<CompletedPart, Error> {
         let crc = crc64::checksum(&body);
         let size = body.len() as u64;
-        let req =
-            request::upload_part(self.target(bucket), key, upload_id, part_number, body, opts)?;
         let info = self
             .info("UploadPart", bucket)
             .with_key(key)
             .with_upload_id(upload_id)
             .with_part_number(i64::from(part_number));
-        let response = self.send(&info, req).await?;
-        let h = response.headers();
-        if self.verify_crc() {
-            check_crc(
-                format_args!("UploadPart {key} part {part_number}"),
-                response::crc64_header(h)?,
-                Some(crc),
-            )?;
-        }
-        let etag = header(h, http::header::ETAG)
-            .ok_or_else(|| Error::protocol(format!("UploadPart {part_number} returned no ETag")))?;
-        Ok(CompletedPart {
-            part_number,
-            etag,
-            size,
-            crc64: crc,
+        self.operation(info, async {
+            let req =
+                request::upload_part(self.target(bucket), key, upload_id, part_number, body, opts)?;
+            let response = self.send(req).await?;
+            let h = response.headers();
+            if self.verify_crc() {
+                check_crc(
+                    format_args!("UploadPart {key} part {part_number}"),
+                    response::crc64_header(h)?,
+                    Some(crc),
+                )?;
+            }
+            let etag = header(h, http::header::ETAG).ok_or_else(|| {
+                Error::protocol(format!("UploadPart {part_number} returned no ETag"))
+            })?;
+            Ok(CompletedPart {
+                part_number,
+                etag,
+                size,
+                crc64: crc,
+            })
         })
+        .await
     }
 
     /// Completes an upload from its parts (any order; they are sorted). The
@@ -423,6 +434,26 @@ impl Client {
         expected: Option<u64>,
         forbid_overwrite: bool,
     ) -> Result<UploadOutput, Error> {
+        let info = self
+            .info("CompleteMultipartUpload", bucket)
+            .with_key(key)
+            .with_upload_id(upload_id);
+        self.operation(info, async {
+            self.complete_inner(bucket, key, upload_id, parts, expected, forbid_overwrite)
+                .await
+        })
+        .await
+    }
+
+    async fn complete_inner(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        expected: Option<u64>,
+        forbid_overwrite: bool,
+    ) -> Result<UploadOutput, Error> {
         let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
         sorted.sort_by_key(|p| p.part_number);
         let refs: Vec<PartRef<'_>> = sorted
@@ -440,12 +471,8 @@ impl Client {
             );
         }
         let size: u64 = sorted.iter().map(|p| p.size).sum();
-        let info = self
-            .info("CompleteMultipartUpload", bucket)
-            .with_key(key)
-            .with_upload_id(upload_id);
         let what = format!("CompleteMultipartUpload {key}");
-        let (parts_head, body) = match self.send_for_body(&info, req).await {
+        let (parts_head, body) = match self.send_for_body(req).await {
             Ok(r) => r,
             Err(e) => {
                 let retried = e.service().is_some_and(|s| s.attempts > 1);
@@ -524,13 +551,16 @@ impl Client {
         key: &str,
         upload_id: &str,
     ) -> Result<(), Error> {
-        let req = request::abort_multipart(self.target(bucket), key, upload_id)?;
         let info = self
             .info("AbortMultipartUpload", bucket)
             .with_key(key)
             .with_upload_id(upload_id);
-        self.send(&info, req).await?;
-        Ok(())
+        self.operation(info, async {
+            let req = request::abort_multipart(self.target(bucket), key, upload_id)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The parts uploaded so far (all pages).
@@ -553,13 +583,23 @@ impl Client {
         let mut marker: Option<String> = None;
         let mut markers = Markers::new("ListParts", MAX_LIST_PARTS_PAGES, None);
         loop {
-            let req = request::list_parts(self.target(&bucket), key, upload_id, marker.as_deref())?;
             let info = self
                 .info("ListParts", &bucket)
                 .with_key(key)
                 .with_upload_id(upload_id);
-            let (_, body) = self.send_for_body(&info, req).await?;
-            let page: xml::ListPartsResult = xml::parse("ListParts", &body)?;
+            // One operation per page request.
+            let page: xml::ListPartsResult = self
+                .operation(info, async {
+                    let req = request::list_parts(
+                        self.target(&bucket),
+                        key,
+                        upload_id,
+                        marker.as_deref(),
+                    )?;
+                    let (_, body) = self.send_for_body(req).await?;
+                    xml::parse("ListParts", &body)
+                })
+                .await?;
             out.extend(page.parts.into_iter().map(|p| PartInfo {
                 part_number: p.part_number,
                 etag: p.etag,
@@ -601,16 +641,19 @@ impl Client {
         let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
         let mut markers = Markers::new("ListMultipartUploads", MAX_LIST_UPLOADS_PAGES, None);
         loop {
-            let req = request::list_multipart_uploads(
-                self.target(bucket),
-                prefix,
-                key_marker.as_deref(),
-                id_marker.as_deref(),
-            )?;
-            let (_, body) = self
-                .send_for_body(&self.info("ListMultipartUploads", bucket), req)
+            // One operation per page request.
+            let page: xml::ListMultipartUploadsResult = self
+                .operation(self.info("ListMultipartUploads", bucket), async {
+                    let req = request::list_multipart_uploads(
+                        self.target(bucket),
+                        prefix,
+                        key_marker.as_deref(),
+                        id_marker.as_deref(),
+                    )?;
+                    let (_, body) = self.send_for_body(req).await?;
+                    xml::parse("ListMultipartUploads", &body)
+                })
                 .await?;
-            let page: xml::ListMultipartUploadsResult = xml::parse("ListMultipartUploads", &body)?;
             out.extend(page.uploads.into_iter().map(|u| MultipartUploadInfo {
                 key: u.key,
                 upload_id: u.upload_id,
@@ -883,8 +926,8 @@ impl Client {
                                 tracing::warn!(target: "coscls::cos", part = number as i64, "part damaged in transit; sending it again");
                                 tokio::time::sleep(policy.backoff(attempt)).await;
                                 attempt += 1;
-                                crate::telemetry::record_checksum_retry(
-                                    crate::telemetry::Service::Cos,
+                                crate::instrument::record_checksum_retry(
+                                    crate::instrument::Service::Cos,
                                     "UploadPart",
                                     attempt,
                                 );
@@ -915,7 +958,6 @@ impl Client {
     /// Sends like `send`, counting the attempts the pipeline makes.
     async fn send_counting(
         &self,
-        info: &crate::telemetry::OperationInfo<'_>,
         req: crate::transport::PreparedRequest,
         attempts: &AtomicU32,
     ) -> Result<http::Response<crate::transport::ResponseBody>, Error> {
@@ -928,7 +970,7 @@ impl Client {
         };
         self.inner
             .pipeline
-            .execute(info, build, response::parse_error)
+            .execute(build, response::parse_error)
             .await
     }
 }

@@ -15,6 +15,7 @@ use super::request::{self, MAX_DELETE_KEYS};
 use super::response::{self, header, BodyChecks, ContentRange, ObjectMeta};
 use super::xml;
 use super::{Client, Error};
+use crate::instrument::Operation;
 use crate::transport::{RequestBody, StreamFactory};
 
 /// The options of a plain GET or HEAD, shared rather than built and
@@ -268,16 +269,17 @@ impl Client {
         let bucket = Self::bucket(bucket)?;
         let body: Bytes = body.into();
         let local_crc = self.verify_crc().then(|| crc64::checksum(&body));
-        let build = || {
-            let body = RequestBody::Bytes(body.clone());
-            request::put_object(self.target(&bucket), key, body, opts)
-        };
-        let response = self
-            .send_rebuilding(&self.info("PutObject", &bucket).with_key(key), build)
-            .await?;
-        let out = PutObjectOutput::from_headers(response.headers())?;
-        check_crc(format_args!("PutObject {key}"), out.crc64, local_crc)?;
-        Ok(out)
+        self.operation(self.info("PutObject", &bucket).with_key(key), async {
+            let build = || {
+                let body = RequestBody::Bytes(body.clone());
+                request::put_object(self.target(&bucket), key, body, opts)
+            };
+            let response = self.send_rebuilding(build).await?;
+            let out = PutObjectOutput::from_headers(response.headers())?;
+            check_crc(format_args!("PutObject {key}"), out.crc64, local_crc)?;
+            Ok(out)
+        })
+        .await
     }
 
     /// Uploads a stream of exactly `len` bytes in one request, holding one
@@ -328,26 +330,27 @@ impl Client {
         opts: &PutOptions,
     ) -> Result<PutObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::put_object(self.target(&bucket), key, body, opts)?;
-        let response = self
-            .send(&self.info("PutObject", &bucket).with_key(key), req)
-            .await?;
-        let out = PutObjectOutput::from_headers(response.headers())?;
-        let local = *tee.lock().unwrap_or_else(|e| e.into_inner());
-        if local.len() != len {
-            return Err(Error::protocol(format!(
-                "PutObject {key}: the server accepted {} bytes of a declared {len}",
-                local.len()
-            )));
-        }
-        if self.verify_crc() {
-            check_crc(
-                format_args!("PutObject {key}"),
-                out.crc64,
-                Some(local.value()),
-            )?;
-        }
-        Ok(out)
+        self.operation(self.info("PutObject", &bucket).with_key(key), async {
+            let req = request::put_object(self.target(&bucket), key, body, opts)?;
+            let response = self.send(req).await?;
+            let out = PutObjectOutput::from_headers(response.headers())?;
+            let local = *tee.lock().unwrap_or_else(|e| e.into_inner());
+            if local.len() != len {
+                return Err(Error::protocol(format!(
+                    "PutObject {key}: the server accepted {} bytes of a declared {len}",
+                    local.len()
+                )));
+            }
+            if self.verify_crc() {
+                check_crc(
+                    format_args!("PutObject {key}"),
+                    out.crc64,
+                    Some(local.value()),
+                )?;
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Uploads a local file in one request, retried on transient failures.
@@ -451,25 +454,31 @@ impl Client {
         opts: &GetOptions,
     ) -> Result<GetObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
-        let build = || request::get_object(self.target(&bucket), key, opts);
-        let response = self
-            .send_rebuilding(&self.info("GetObject", &bucket).with_key(key), build)
-            .await?;
-        let (parts, body) = response.into_parts();
-        let checks = BodyChecks::parse(&parts.headers)?;
-        let expect = response::check_get_answer(
-            key,
-            opts.range.as_ref(),
-            parts.status,
-            response::header_str(&parts.headers, http::header::CONTENT_RANGE),
-            checks.content_length,
-        )?;
+        // The body streams to the caller: the operation stays open in it
+        // and ends with what its reader gets.
+        let operation = Operation::start(&self.info("GetObject", &bucket).with_key(key));
+        let answer = async {
+            let build = || request::get_object(self.target(&bucket), key, opts);
+            let response = self.send_rebuilding(build).await?;
+            let (parts, body) = response.into_parts();
+            let checks = BodyChecks::parse(&parts.headers)?;
+            let expect = response::check_get_answer(
+                key,
+                opts.range.as_ref(),
+                parts.status,
+                response::header_str(&parts.headers, http::header::CONTENT_RANGE),
+                checks.content_length,
+            )?;
+            Ok::<_, Error>((parts, body, checks, expect))
+        };
+        let ((parts, body, checks, expect), operation) = operation.run_open(answer).await?;
         let expected_crc = if expect.whole && self.verify_crc() {
             checks.crc64
         } else {
             None
         };
-        let mut body = ObjectBody::new(body, key.to_owned(), expect.len, expected_crc);
+        let mut body = ObjectBody::new(body, key.to_owned(), expect.len, expected_crc)
+            .with_operation(operation);
         if expected_crc.is_some() {
             body = body.with_refetch(Refetch {
                 client: self.clone(),
@@ -517,11 +526,12 @@ impl Client {
         opts: &GetOptions,
     ) -> Result<ObjectMeta, Error> {
         let bucket = Self::bucket(bucket)?;
-        let build = || request::head_object(self.target(&bucket), key, opts);
-        let response = self
-            .send_rebuilding(&self.info("HeadObject", &bucket).with_key(key), build)
-            .await?;
-        ObjectMeta::from_headers(response.headers())
+        self.operation(self.info("HeadObject", &bucket).with_key(key), async {
+            let build = || request::head_object(self.target(&bucket), key, opts);
+            let response = self.send_rebuilding(build).await?;
+            ObjectMeta::from_headers(response.headers())
+        })
+        .await
     }
 
     /// Whether `key` exists (a HEAD; 404 is `false`, other errors are errors).
@@ -589,11 +599,12 @@ impl Client {
         version: Option<&str>,
     ) -> Result<DeleteObjectOutput, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = request::delete_object(self.target(&bucket), key, version)?;
-        let response = self
-            .send(&self.info("DeleteObject", &bucket).with_key(key), req)
-            .await?;
-        Ok(DeleteObjectOutput::from_headers(response.headers()))
+        self.operation(self.info("DeleteObject", &bucket).with_key(key), async {
+            let req = request::delete_object(self.target(&bucket), key, version)?;
+            let response = self.send(req).await?;
+            Ok(DeleteObjectOutput::from_headers(response.headers()))
+        })
+        .await
     }
 
     /// Deletes many objects, 1000 per request (COS's limit), and reports
@@ -632,11 +643,14 @@ impl Client {
                 .iter()
                 .map(|o| (o.key.as_str(), o.version_id.as_deref()))
                 .collect();
-            let req = request::delete_objects(self.target(&bucket), &pairs, false)?;
-            let (_, body) = self
-                .send_for_body(&self.info("DeleteMultipleObjects", &bucket), req)
+            // One operation per request: COS's batch limit splits the call.
+            let result: xml::DeleteResult = self
+                .operation(self.info("DeleteMultipleObjects", &bucket), async {
+                    let req = request::delete_objects(self.target(&bucket), &pairs, false)?;
+                    let (_, body) = self.send_for_body(req).await?;
+                    xml::parse("DeleteMultipleObjects", &body)
+                })
                 .await?;
-            let result: xml::DeleteResult = xml::parse("DeleteMultipleObjects", &body)?;
             out.deleted
                 .extend(result.deleted.into_iter().map(|d| DeletedObject {
                     key: d.key,
@@ -687,30 +701,31 @@ impl Client {
             source_key,
             opts.source_version_id.as_deref(),
         );
-        let req = request::copy_object(self.target(&bucket), key, &source, opts)?;
-        let (parts, body) = self
-            .send_for_body(&self.info("CopyObject", &bucket).with_key(key), req)
-            .await?;
-        // A 200 carrying <Error> (docs/protocol/cos.md §3) was turned into an error above.
-        let result: xml::CopyObjectResult = xml::parse("CopyObject", &body)?;
-        let crc64 = match result
-            .crc64
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(v) => Some(response::parse_crc(v)?),
-            None => response::crc64_header(&parts.headers)?,
-        };
-        Ok(CopyObjectOutput {
-            etag: result.etag,
-            last_modified: result.last_modified.as_deref().and_then(xml::parse_date),
-            crc64,
-            version_id: result
-                .version_id
-                .or_else(|| header(&parts.headers, response::X_COS_VERSION_ID)),
-            request_id: header(&parts.headers, response::X_COS_REQUEST_ID),
+        self.operation(self.info("CopyObject", &bucket).with_key(key), async {
+            let req = request::copy_object(self.target(&bucket), key, &source, opts)?;
+            let (parts, body) = self.send_for_body(req).await?;
+            // A 200 carrying <Error> (docs/protocol/cos.md §3) was turned into an error above.
+            let result: xml::CopyObjectResult = xml::parse("CopyObject", &body)?;
+            let crc64 = match result
+                .crc64
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                Some(v) => Some(response::parse_crc(v)?),
+                None => response::crc64_header(&parts.headers)?,
+            };
+            Ok(CopyObjectOutput {
+                etag: result.etag,
+                last_modified: result.last_modified.as_deref().and_then(xml::parse_date),
+                crc64,
+                version_id: result
+                    .version_id
+                    .or_else(|| header(&parts.headers, response::X_COS_VERSION_ID)),
+                request_id: header(&parts.headers, response::X_COS_REQUEST_ID),
+            })
         })
+        .await
     }
 }
 

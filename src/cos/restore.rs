@@ -185,14 +185,15 @@ impl Client {
         tier: RestoreTier,
     ) -> Result<RestoreOutput, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = restore_request(self.target(&bucket), key, days, tier)?;
-        let response = self
-            .send(&self.info("PostRestore", &bucket).with_key(key), req)
-            .await?;
-        Ok(RestoreOutput {
-            started: response.status() == StatusCode::ACCEPTED,
-            request_id: header(response.headers(), X_COS_REQUEST_ID),
+        self.operation(self.info("PostRestore", &bucket).with_key(key), async {
+            let req = restore_request(self.target(&bucket), key, days, tier)?;
+            let response = self.send(req).await?;
+            Ok(RestoreOutput {
+                started: response.status() == StatusCode::ACCEPTED,
+                request_id: header(response.headers(), X_COS_REQUEST_ID),
+            })
         })
+        .await
     }
 }
 

@@ -266,10 +266,17 @@ impl Client {
         &self,
         opts: &ListBucketsOptions,
     ) -> Result<ListBucketsOutput, Error> {
-        let req = list_buckets(&self.inner.endpoint, opts)?;
-        let info = OperationInfo::cos("ListBuckets", self.inner.region.as_str(), "");
-        let (_, body) = self.send_for_body(&info, req).await?;
-        parse_list_buckets(&body)
+        // GET Service names no bucket: the span and labels carry none.
+        let info = OperationInfo {
+            bucket: None,
+            ..OperationInfo::cos("ListBuckets", self.inner.region.as_str(), "")
+        };
+        self.operation(info, async {
+            let req = list_buckets(&self.inner.endpoint, opts)?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_list_buckets(&body)
+        })
+        .await
     }
 }
 

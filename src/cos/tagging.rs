@@ -242,10 +242,12 @@ impl Client {
         tags: &[(K, V)],
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = put_tagging(self.target(&bucket), key, version_id, tags)?;
-        self.send(&self.info("PutObjectTagging", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("PutObjectTagging", &bucket), async {
+            let req = put_tagging(self.target(&bucket), key, version_id, tags)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The tags of an object (or of one version of it), including those
@@ -270,11 +272,12 @@ impl Client {
         version_id: Option<&str>,
     ) -> Result<Vec<(String, String)>, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = tagging_request(self.target(&bucket), Method::GET, key, version_id)?;
-        let (_, body) = self
-            .send_for_body(&self.info("GetObjectTagging", &bucket), req)
-            .await?;
-        parse_tagging("GetObjectTagging", &body)
+        self.operation(self.info("GetObjectTagging", &bucket), async {
+            let req = tagging_request(self.target(&bucket), Method::GET, key, version_id)?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_tagging("GetObjectTagging", &body)
+        })
+        .await
     }
 
     /// Removes all tags of an object (or of one version of it).
@@ -295,10 +298,12 @@ impl Client {
         version_id: Option<&str>,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = tagging_request(self.target(&bucket), Method::DELETE, key, version_id)?;
-        self.send(&self.info("DeleteObjectTagging", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("DeleteObjectTagging", &bucket), async {
+            let req = tagging_request(self.target(&bucket), Method::DELETE, key, version_id)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Replaces the tags of a bucket (at most [`MAX_BUCKET_TAGS`]).
@@ -318,10 +323,12 @@ impl Client {
         tags: &[(K, V)],
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = put_tagging(self.target(&bucket), "", None, tags)?;
-        self.send(&self.info("PutBucketTagging", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("PutBucketTagging", &bucket), async {
+            let req = put_tagging(self.target(&bucket), "", None, tags)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The tags of a bucket.
@@ -342,11 +349,12 @@ impl Client {
     /// ```
     pub async fn get_bucket_tagging(&self, bucket: &str) -> Result<Vec<(String, String)>, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = tagging_request(self.target(&bucket), Method::GET, "", None)?;
-        let (_, body) = self
-            .send_for_body(&self.info("GetBucketTagging", &bucket), req)
-            .await?;
-        parse_tagging("GetBucketTagging", &body)
+        self.operation(self.info("GetBucketTagging", &bucket), async {
+            let req = tagging_request(self.target(&bucket), Method::GET, "", None)?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_tagging("GetBucketTagging", &body)
+        })
+        .await
     }
 
     /// Removes all tags of a bucket.
@@ -361,10 +369,12 @@ impl Client {
     /// ```
     pub async fn delete_bucket_tagging(&self, bucket: &str) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = tagging_request(self.target(&bucket), Method::DELETE, "", None)?;
-        self.send(&self.info("DeleteBucketTagging", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("DeleteBucketTagging", &bucket), async {
+            let req = tagging_request(self.target(&bucket), Method::DELETE, "", None)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 }
 

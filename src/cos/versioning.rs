@@ -465,10 +465,12 @@ impl Client {
         status: VersioningStatus,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = put_versioning_request(self.target(&bucket), status)?;
-        self.send(&self.info("PutBucketVersioning", &bucket), req)
-            .await?;
-        Ok(())
+        self.operation(self.info("PutBucketVersioning", &bucket), async {
+            let req = put_versioning_request(self.target(&bucket), status)?;
+            self.send(req).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The versioning state of `bucket`: `None` if it was never enabled.
@@ -489,11 +491,12 @@ impl Client {
         bucket: &str,
     ) -> Result<Option<VersioningStatus>, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = get_versioning_request(self.target(&bucket))?;
-        let (_, body) = self
-            .send_for_body(&self.info("GetBucketVersioning", &bucket), req)
-            .await?;
-        parse_status(&body)
+        self.operation(self.info("GetBucketVersioning", &bucket), async {
+            let req = get_versioning_request(self.target(&bucket))?;
+            let (_, body) = self.send_for_body(req).await?;
+            parse_status(&body)
+        })
+        .await
     }
 
     /// One page of versions and delete markers (up to `max_keys`, 1000 by
@@ -520,11 +523,12 @@ impl Client {
         opts: &ListVersionsOptions,
     ) -> Result<ListObjectVersionsPage, Error> {
         let bucket = Self::bucket(bucket)?;
-        let req = list_versions_request(self.target(&bucket), opts)?;
-        let (_, body) = self
-            .send_for_body(&self.info("ListObjectVersions", &bucket), req)
-            .await?;
-        ListObjectVersionsPage::from_xml(xml::parse("ListObjectVersions", &body)?)
+        self.operation(self.info("ListObjectVersions", &bucket), async {
+            let req = list_versions_request(self.target(&bucket), opts)?;
+            let (_, body) = self.send_for_body(req).await?;
+            ListObjectVersionsPage::from_xml(xml::parse("ListObjectVersions", &body)?)
+        })
+        .await
     }
 
     /// Every page of a version listing, fetched one after another as the

@@ -15,7 +15,6 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use super::{Error, ErrorKind};
-use crate::telemetry::{BodyMeter, BodyOutcome};
 
 /// The body of a request.
 pub enum RequestBody {
@@ -105,10 +104,6 @@ impl From<Vec<u8>> for RequestBody {
 /// A streaming response body.
 pub struct ResponseBody {
     inner: BoxStream<'static, Result<Bytes, Error>>,
-    /// How the telemetry operation this body belongs to ends.
-    outcome: Option<BodyOutcome>,
-    /// Counts the bytes read and ends the operation with the body.
-    meter: Option<BodyMeter>,
 }
 
 impl ResponseBody {
@@ -116,25 +111,7 @@ impl ResponseBody {
     pub fn new(stream: impl Stream<Item = Result<Bytes, Error>> + Send + 'static) -> Self {
         ResponseBody {
             inner: stream.boxed(),
-            outcome: None,
-            meter: None,
         }
-    }
-
-    /// This body, metered for the operation that `outcome` ends.
-    pub(crate) fn metered(mut self, outcome: BodyOutcome) -> Self {
-        self.meter = Some(BodyMeter::new(outcome.clone()));
-        self.outcome = Some(outcome);
-        self
-    }
-
-    /// For a reader that verifies the body after its last byte (COS CRC-64):
-    /// the operation then ends when the reader settles it, so a mismatch
-    /// makes it an error.
-    pub(crate) fn defer_outcome(&mut self) -> Option<BodyOutcome> {
-        let outcome = self.outcome.take()?;
-        outcome.defer();
-        Some(outcome)
     }
 
     /// An empty body.
@@ -150,12 +127,6 @@ impl ResponseBody {
     /// Reads the whole body, failing once it exceeds `limit` bytes so a
     /// misbehaving server cannot exhaust memory with an error page.
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, Error> {
-        self.read_all(limit).await
-    }
-
-    /// [`collect`](Self::collect) that leaves the body in place, so a reader
-    /// that deferred the outcome settles it before the body is dropped.
-    pub(crate) async fn read_all(&mut self, limit: usize) -> Result<Bytes, Error> {
         let mut buf = BytesMut::new();
         while let Some(chunk) = self.next().await {
             let chunk = chunk?;
@@ -175,12 +146,7 @@ impl Stream for ResponseBody {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let poll = this.inner.as_mut().poll_next(cx);
-        if let Some(meter) = &mut this.meter {
-            meter.observe(&poll);
-        }
-        poll
+        self.inner.as_mut().poll_next(cx)
     }
 }
 

@@ -13,7 +13,9 @@ pub mod retry;
 use std::fmt;
 
 pub use body::{RequestBody, ResponseBody, StreamFactory};
-pub use pipeline::{Pipeline, PipelineError, PreparedRequest, SignFailure, Signer, SigningProfile};
+pub use pipeline::{
+    Pipeline, PipelineError, PreparedRequest, RetryObserver, SignFailure, Signer, SigningProfile,
+};
 pub use reqwest_send::{ReqwestTransport, Timeouts};
 
 use crate::auth::BoxFuture;

@@ -1,7 +1,10 @@
 //! The flow of one SDK call: for each attempt, build the request, sign it
 //! with fresh credentials and the corrected clock, send it, and turn an error
-//! status into the service's error; retry per the policy; all inside one
-//! telemetry operation.
+//! status into the service's error; retry per the policy.
+//!
+//! Nothing here records spans or metrics: instrumentation decorates the
+//! [`HttpSend`] and wraps each operation from outside, and learns of
+//! retries through the observer given to [`Pipeline::with_retry_observer`].
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -9,12 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::Future;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use tracing::Instrument;
 
 use super::retry::{self, Classify, RetryPolicy};
 use super::{Error, ErrorKind, HttpSend, RequestBody, ResponseBody};
 use crate::auth::{self, HeaderRule, KeyTime, ProvideCredentials, SignKeyCache, SignableRequest};
-use crate::telemetry::{OperationGuard, OperationInfo};
 
 /// How a service wants its requests signed.
 #[derive(Debug, Clone, Copy)]
@@ -222,7 +223,7 @@ pub trait PipelineError: Classify + From<Error> + From<auth::Error> + Send {
     fn clock_skew_date(&self) -> Option<SystemTime> {
         None
     }
-    /// A low-cardinality error name for telemetry.
+    /// A low-cardinality error name (`error.type` in telemetry).
     fn type_name(&self) -> String;
 }
 
@@ -241,7 +242,16 @@ pub struct Pipeline {
     transport: Arc<dyn HttpSend>,
     signer: Arc<Signer>,
     retry: RetryPolicy,
+    on_retry: RetryObserver,
 }
+
+/// Told of every failure the pipeline retries: its retry reason
+/// (`slow_down`, `timeout`…) and its error type
+/// ([`PipelineError::type_name`]).
+pub type RetryObserver = fn(reason: &'static str, error_type: &str);
+
+/// The default retry observer: nothing to tell.
+fn ignore_retry(_reason: &'static str, _error_type: &str) {}
 
 impl Pipeline {
     /// A pipeline sending through `transport`.
@@ -250,7 +260,16 @@ impl Pipeline {
             transport,
             signer,
             retry,
+            on_retry: ignore_retry,
         }
+    }
+
+    /// Calls `on_retry` with the reason and the error type of every failure
+    /// the pipeline retries, just before the backoff: how instrumentation
+    /// counts retries without the pipeline knowing of it.
+    pub fn with_retry_observer(mut self, on_retry: RetryObserver) -> Self {
+        self.on_retry = on_retry;
+        self
     }
 
     /// The signer (for presigning and clock inspection).
@@ -267,15 +286,13 @@ impl Pipeline {
     /// `parse_error` turns a non-2xx response into the service error. A body
     /// that cannot be replayed (a stream) is sent once and never retried.
     ///
-    /// The returned response body is still streaming; the operation's span
-    /// and duration end when it has been read or dropped.
+    /// The returned response body is still streaming.
     ///
     /// `build` may return the request boxed already; otherwise it is boxed
     /// here, so the attempt and retry futures hold it as a pointer, not by
     /// value.
     pub async fn execute<E, B, R, P, PF>(
         &self,
-        info: &OperationInfo<'_>,
         mut build: B,
         parse_error: P,
     ) -> Result<http::Response<ResponseBody>, E>
@@ -286,70 +303,38 @@ impl Pipeline {
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
-        let (guard, first, policy) = start(info, build(), &self.retry)?;
-        let span = guard.span().clone();
+        let (first, policy) = start(build(), &self.retry)?;
         let mut first = Some(first);
-        let guard_ref = &guard;
-        // The retry loop is instrumented directly, with no block around it:
-        // every level of nesting is one more state machine that each poll
-        // passes through and that is moved when it starts.
-        let result = retry::run_observed(
-            &policy,
-            |reason| guard_ref.record_retry(reason),
-            |resend| {
-                let built = match first.take() {
-                    Some(request) => Ok(request),
-                    None => build().map(Into::into),
-                };
-                self.attempt(built, resend, guard_ref, &parse_error)
-            },
-        )
-        .instrument(span)
-        .await;
-        match result {
-            Ok(response) => {
-                let (parts, body) = response.into_parts();
-                Ok(http::Response::from_parts(
-                    parts,
-                    guard.finish_with_body(body),
-                ))
-            }
-            Err(e) => {
-                guard.finish(Err(&e.type_name()));
-                Err(e)
-            }
-        }
+        let on_retry = |e: &E| (self.on_retry)(e.retry_reason(), &e.type_name());
+        retry::run_observed(&policy, on_retry, |_resend| {
+            let built = match first.take() {
+                Some(request) => Ok(request),
+                None => build().map(Into::into),
+            };
+            self.attempt(built, &parse_error)
+        })
+        .await
     }
 }
 
-/// Starts an operation from its first request, built up front: the request
-/// describes the operation span, and its body decides whether the operation
-/// may be retried at all (`policy`, or none for a body that cannot be sent
-/// twice). A request that cannot be built ends the operation with its error.
+/// Starts an operation from its first request, built up front: its body
+/// decides whether the operation may be retried at all (`policy`, or none
+/// for a body that cannot be sent twice).
 fn start<E, R>(
-    info: &OperationInfo<'_>,
     first: Result<R, E>,
     policy: &RetryPolicy,
-) -> Result<(OperationGuard, Box<PreparedRequest>, RetryPolicy), E>
+) -> Result<(Box<PreparedRequest>, RetryPolicy), E>
 where
     E: PipelineError,
     R: Into<Box<PreparedRequest>>,
 {
-    match first {
-        Ok(request) => {
-            let request: Box<PreparedRequest> = request.into();
-            let policy = if request.body.is_replayable() {
-                *policy
-            } else {
-                RetryPolicy::none()
-            };
-            Ok((OperationGuard::start(info, Some(&request)), request, policy))
-        }
-        Err(e) => {
-            OperationGuard::start(info, None).finish(Err(&e.type_name()));
-            Err(e)
-        }
-    }
+    let request: Box<PreparedRequest> = first?.into();
+    let policy = if request.body.is_replayable() {
+        *policy
+    } else {
+        RetryPolicy::none()
+    };
+    Ok((request, policy))
 }
 
 impl Pipeline {
@@ -361,7 +346,6 @@ impl Pipeline {
     /// On success, also returns the number of attempts made.
     pub(crate) async fn execute_until<E, B, R, P, PF>(
         &self,
-        info: &OperationInfo<'_>,
         policy: &RetryPolicy,
         abort: impl Future<Output = ()>,
         mut on_retry: impl FnMut(&E),
@@ -375,50 +359,30 @@ impl Pipeline {
         P: Fn(http::Response<ResponseBody>) -> PF,
         PF: Future<Output = E>,
     {
-        let (guard, first, policy) = start(info, build(), policy)
+        let (first, policy) = start(build(), policy)
             .map_err(|error| retry::Stopped::Failed { error, attempts: 0 })?;
-        let span = guard.span().clone();
         let mut first = Some(first);
-        let guard_ref = &guard;
-        let result = retry::run_until(
+        retry::run_until(
             &policy,
             abort,
             |e: &E| {
-                guard_ref.record_retry(e.retry_reason());
+                (self.on_retry)(e.retry_reason(), &e.type_name());
                 on_retry(e);
             },
-            |resend| {
+            |_resend| {
                 let built = match first.take() {
                     Some(request) => Ok(request),
                     None => build().map(Into::into),
                 };
-                self.attempt(built, resend, guard_ref, &parse_error)
+                self.attempt(built, &parse_error)
             },
         )
-        .instrument(span)
-        .await;
-        match result {
-            Ok((response, attempts)) => {
-                let (parts, body) = response.into_parts();
-                let response = http::Response::from_parts(parts, guard.finish_with_body(body));
-                Ok((response, attempts))
-            }
-            Err(stop) => {
-                let name = match &stop {
-                    retry::Stopped::Failed { error, .. } => error.type_name(),
-                    retry::Stopped::Aborted { .. } => "aborted".to_string(),
-                };
-                guard.finish(Err(&name));
-                Err(stop)
-            }
-        }
+        .await
     }
 
     async fn attempt<E, P, PF>(
         &self,
         built: Result<Box<PreparedRequest>, E>,
-        resend: u32,
-        guard: &OperationGuard,
         parse_error: &P,
     ) -> Result<http::Response<ResponseBody>, E>
     where
@@ -431,31 +395,19 @@ impl Pipeline {
             .sign(&mut request)
             .await
             .map_err(SignFailure::into_error::<E>)?;
-        let attempt = guard.attempt(&request, resend);
-        // After signing: the trace context is never part of the signature.
-        attempt.inject_trace_context(&mut request.headers);
         // The transport's future is boxed: the request moves into it and is
         // not kept in this future while it is sent.
-        let sending = self.transport.send_prepared(*request);
-        let result = async {
-            let response = sending.await?;
-            guard.record_response(&attempt, &response);
-            if response.status().is_success() {
-                return Ok(response);
-            }
-            // Boxed: an error answer is the rare path, and its future would
-            // otherwise make every operation's future larger.
-            let err = Box::pin(parse_error(response)).await;
-            if let Some(date) = err.clock_skew_date() {
-                self.signer.correct_clock(date);
-            }
-            Err(err)
+        let response = self.transport.send_prepared(*request).await?;
+        if response.status().is_success() {
+            return Ok(response);
         }
-        .await;
-        if let Err(e) = &result {
-            attempt.fail(&e.type_name());
+        // Boxed: an error answer is the rare path, and its future would
+        // otherwise make every operation's future larger.
+        let err = Box::pin(parse_error(response)).await;
+        if let Some(date) = err.clock_skew_date() {
+            self.signer.correct_clock(date);
         }
-        result
+        Err(err)
     }
 }
 
@@ -583,10 +535,8 @@ mod tests {
     #[tokio::test]
     async fn every_attempt_is_signed_afresh_with_the_token_signed() {
         let (p, transport, provider) = pipeline(&[503, 500, 200]);
-        let info = OperationInfo::cos("PutObject", "r", "b-1");
         let r = p
             .execute(
-                &info,
                 || Ok::<_, cos::Error>(request(RequestBody::Bytes(Bytes::from_static(b"x")))),
                 status_error,
             )
@@ -612,11 +562,9 @@ mod tests {
     #[tokio::test]
     async fn a_streamed_body_is_never_resent() {
         let (p, transport, _) = pipeline(&[503, 200]);
-        let info = OperationInfo::cos("PutObject", "r", "b-1");
         let builds = AtomicUsize::new(0);
         let r = p
             .execute(
-                &info,
                 || {
                     builds.fetch_add(1, Ordering::SeqCst);
                     let stream = futures_util::stream::empty().boxed_stream();

@@ -192,7 +192,7 @@ fn log_retry(retry: u32, reason: &'static str, wait: Duration) {
 /// (the operation's retry counter), just before the backoff.
 pub(crate) async fn run_observed<T, E, F, Fut>(
     policy: &RetryPolicy,
-    mut on_retry: impl FnMut(&'static str),
+    mut on_retry: impl FnMut(&E),
     mut attempt: F,
 ) -> Result<T, E>
 where
@@ -208,9 +208,8 @@ where
         };
         match schedule.after_failure(err.retry_decision()) {
             Some(w) => {
-                let reason = err.retry_reason();
-                log_retry(schedule.attempts(), reason, w);
-                on_retry(reason);
+                log_retry(schedule.attempts(), err.retry_reason(), w);
+                on_retry(&err);
                 tokio::time::sleep(w).await;
             }
             None => {

@@ -481,17 +481,60 @@ impl FakeCos {
     }
 }
 
-/// A pipeline to a [`FakeCos`]: reqwest transport, COS signing with `creds`.
+/// A pipeline to a [`FakeCos`]: reqwest transport, COS signing with `creds`,
+/// observed the way the clients observe theirs (attempts through
+/// [`TracedSend`](coscls::telemetry::TracedSend), retries through
+/// [`record_retry`](coscls::telemetry::record_retry), each call one
+/// operation).
 pub fn pipeline_with(
     creds: coscls::auth::Credentials,
     retry: coscls::transport::retry::RetryPolicy,
-) -> coscls::transport::Pipeline {
+) -> ObservedPipeline {
     use coscls::transport::{Pipeline, ReqwestTransport, Signer, SigningProfile, Timeouts};
-    Pipeline::new(
-        Arc::new(ReqwestTransport::new(Timeouts::default()).unwrap()),
-        Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
-        retry,
+    ObservedPipeline(
+        Pipeline::new(
+            Arc::new(coscls::telemetry::TracedSend::new(Arc::new(
+                ReqwestTransport::new(Timeouts::default()).unwrap(),
+            ))),
+            Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
+            retry,
+        )
+        .with_retry_observer(coscls::telemetry::record_retry),
     )
+}
+
+/// A [`Pipeline`](coscls::transport::Pipeline) whose every call is one
+/// observed operation, ended once the response body has been read (so the
+/// operation span reports the body size, as a client's operation does).
+pub struct ObservedPipeline(pub coscls::transport::Pipeline);
+
+impl ObservedPipeline {
+    /// [`Pipeline::execute`](coscls::transport::Pipeline::execute) inside
+    /// one operation described by `info`; the body comes back in memory.
+    pub async fn execute<E, B, R, P, PF>(
+        &self,
+        info: &coscls::telemetry::OperationInfo<'_>,
+        build: B,
+        parse_error: P,
+    ) -> Result<http::Response<coscls::transport::ResponseBody>, E>
+    where
+        E: coscls::transport::PipelineError + From<coscls::transport::Error>,
+        B: FnMut() -> Result<R, E>,
+        R: Into<Box<coscls::transport::PreparedRequest>>,
+        P: Fn(http::Response<coscls::transport::ResponseBody>) -> PF,
+        PF: std::future::Future<Output = E>,
+    {
+        coscls::telemetry::observe(info, async {
+            let response = self.0.execute(build, parse_error).await?;
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect(usize::MAX).await?;
+            Ok(http::Response::from_parts(
+                parts,
+                coscls::transport::ResponseBody::from_bytes(bytes),
+            ))
+        })
+        .await
+    }
 }
 
 /// A path-style request to `addr` (`query` already encoded, or empty); an

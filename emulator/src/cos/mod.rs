@@ -8,10 +8,10 @@ mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
-mod tagging;
-mod versioning;
 mod post_object;
 mod restore;
+mod tagging;
+mod versioning;
 pub(crate) mod xml;
 
 use base64::Engine as _;

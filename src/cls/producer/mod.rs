@@ -45,6 +45,7 @@
 mod accumulator;
 mod batch;
 mod config;
+mod metrics;
 mod result;
 mod sender;
 
@@ -59,6 +60,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore, TryAcquireErro
 use tokio::time::Instant;
 
 pub use config::{ProducerConfig, WhenFull, MAX_CONFIG_DURATION};
+pub use metrics::{observe_producer, ProducerMetrics};
 pub use result::{
     Callback, CloseReport, Delivery, FailedBatch, FailedDelivery, FailureReason, FlushReport,
     Receipt, RecordId,

@@ -1,15 +1,18 @@
 //! Metrics of a CLS [`Producer`]: logs accepted / sent / failed / refused,
 //! batches sent / failed, and the bytes it holds, read from
 //! [`Producer::stats`] whenever the meter collects.
+//!
+//! They live with the producer and record through the `opentelemetry`
+//! metrics API only (no-ops until an application installs a meter
+//! provider); `coscls::telemetry` re-exports them next to the SDK set-up.
 
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::KeyValue;
 
-use super::instruments;
-use super::schema::{label, metric};
-use crate::cls::producer::TopicCounts;
-use crate::cls::Producer;
+use super::{Producer, TopicCounts};
+use crate::instrument::instruments;
+use crate::instrument::schema::{label, metric};
 
 /// Keeps a producer's metrics reported; dropping it stops them (and releases
 /// the producer clone the metrics read from, so dropping the producer still
@@ -37,7 +40,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// counts are also labelled by `topic` (topics are few; past 256 the rest
 /// share `topic = "_other"`).
 ///
-/// Uses the meter coscls records with (see [`set_meter`](super::set_meter));
+/// Uses the meter coscls records with (see [`set_meter`](crate::telemetry::set_meter));
 /// call it after setting telemetry up. Keep the returned value for as long as
 /// the producer lives.
 ///

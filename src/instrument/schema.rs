@@ -10,6 +10,9 @@ pub mod attr {
     pub const CLOUD_PROVIDER: &str = "cloud.provider";
     /// The region (`ap-guangzhou`).
     pub const CLOUD_REGION: &str = "cloud.region";
+    /// Always [`RPC_SYSTEM`](super::RPC_SYSTEM) (`tencent_cloud-api`), on
+    /// operation and attempt spans: the RPC conventions require it.
+    pub const RPC_SYSTEM: &str = "rpc.system";
     /// `COS` or `CLS`.
     pub const RPC_SERVICE: &str = "rpc.service";
     /// The API name (`PutObject`, `UploadLog`).
@@ -86,6 +89,12 @@ pub mod label {
     /// Producer log and batch states: `accepted`, `sent`, `failed`, `refused`.
     pub const STATE: &str = "state";
 }
+
+/// Value of [`attr::RPC_SYSTEM`]. The OTel RPC conventions name no value
+/// for Tencent Cloud; this one follows the AWS SDK conventions' `aws-api`,
+/// prefixed with the conventions' own `cloud.provider` value
+/// (`tencent_cloud`), so a backend can tell these calls from other RPCs.
+pub const RPC_SYSTEM: &str = "tencent_cloud-api";
 
 /// Value of [`label::STATUS`] for a successful operation.
 pub const STATUS_OK: &str = "ok";

@@ -1,0 +1,456 @@
+//! One operation's span and metric samples, ended by the operation's own
+//! `Result`.
+//!
+//! [`Operation::run`] wraps the whole body of a public client method: the
+//! requests it sends, and every check it makes on the answer after the
+//! response head. Whatever that body returns is what the span and the
+//! duration histogram record, so they cannot disagree with the caller.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use futures_util::Future;
+use opentelemetry::KeyValue;
+use tracing::field::{Empty, Field, FieldSet, Value};
+use tracing::Instrument as _;
+
+use super::instruments;
+use super::label_values;
+use super::schema::{attr, label, RPC_SYSTEM, STATUS_CANCELLED, STATUS_OK};
+use super::{OperationInfo, Service};
+use crate::transport::PipelineError;
+
+tokio::task_local! {
+    /// The operation whose future is being polled, for the attempt
+    /// decorator ([`super::TracedSend`]) and the retry hook.
+    static CURRENT: Arc<Shared>;
+}
+
+/// Metric attributes shared by every sample of one operation, kept in the
+/// order the duration histogram takes them, so its sample passes the array
+/// as it is. Byte counters take the first three and a direction.
+#[derive(Debug)]
+struct Labels([KeyValue; 6]);
+
+impl Labels {
+    const REGION: usize = 3;
+    const STATUS: usize = 5;
+
+    fn new(info: &OperationInfo<'_>) -> Self {
+        let text = |v: Option<&str>| label_values::shared(v.unwrap_or_default());
+        Labels([
+            KeyValue::new(label::SERVICE, info.service.label()),
+            KeyValue::new(label::OPERATION, info.operation),
+            KeyValue::new(label::BUCKET, text(info.bucket)),
+            KeyValue::new(label::REGION, text(info.region)),
+            KeyValue::new(label::TOPIC, text(info.topic)),
+            // Set when the operation ends.
+            KeyValue::new(label::STATUS, STATUS_OK),
+        ])
+    }
+}
+
+/// What the last attempt got back, copied onto the operation span when it
+/// ends (each attribute is recorded once).
+#[derive(Debug, Default)]
+pub(super) struct LastAttempt {
+    pub(super) status: Option<u16>,
+    pub(super) request_id: Option<String>,
+    pub(super) resends: u32,
+}
+
+/// The part of an operation the attempt decorator and the response body
+/// wrapper see.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) span: tracing::Span,
+    service: Service,
+    operation: &'static str,
+    /// `service`, `operation`, `bucket`: the byte counter's labels.
+    transfer: [KeyValue; 3],
+    /// Attempts started so far.
+    attempts: AtomicU32,
+    pub(super) last: Mutex<LastAttempt>,
+    /// Response body bytes the caller read from the last attempt.
+    pub(super) read: AtomicU64,
+    /// The last attempt's span while its answer was an HTTP error: kept
+    /// open until the error it became is known (the retry observer or the
+    /// operation's end records it as the attempt's `error.type`).
+    pub(super) failed_attempt: Mutex<Option<tracing::Span>>,
+}
+
+impl Shared {
+    /// The operation being polled on this task, if any.
+    pub(super) fn current() -> Option<Arc<Shared>> {
+        CURRENT.try_with(Arc::clone).ok()
+    }
+
+    /// Starts one more attempt: returns how many were made before it.
+    pub(super) fn next_attempt(&self) -> u32 {
+        let resend = self.attempts.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.last) = LastAttempt {
+            resends: resend,
+            ..LastAttempt::default()
+        };
+        self.read.store(0, Ordering::Relaxed);
+        resend
+    }
+
+    /// Counts `n` bytes on `coscls.client.transferred` in `direction`.
+    pub(super) fn transferred(&self, direction: &'static str, n: u64) {
+        let [s, o, b] = &self.transfer;
+        let labels = [
+            s.clone(),
+            o.clone(),
+            b.clone(),
+            KeyValue::new(label::DIRECTION, direction),
+        ];
+        instruments::with(|i| i.transferred.add(n, &labels));
+    }
+
+    /// Records `error_type` on the attempt span kept open for it, and ends
+    /// that span.
+    fn end_failed_attempt(&self, error_type: &str) {
+        if let Some(span) = lock(&self.failed_attempt).take() {
+            Late {
+                error: Some(error_type),
+                ..Late::default()
+            }
+            .record(&span, &ATTEMPT_FIELDS);
+        }
+    }
+
+    fn record_retry(&self, reason: &'static str) {
+        let labels = [
+            KeyValue::new(label::SERVICE, self.service.label()),
+            KeyValue::new(label::OPERATION, self.operation),
+            KeyValue::new(label::REASON, reason),
+        ];
+        instruments::with(|i| i.retries.add(1, &labels));
+    }
+}
+
+/// One operation, from the call to its outcome. Dropped without an outcome
+/// (the caller dropped the future, or a streamed body before its end), it
+/// records `cancelled`.
+#[derive(Debug)]
+pub(crate) struct Operation {
+    shared: Arc<Shared>,
+    started: Instant,
+    labels: Labels,
+    finished: bool,
+}
+
+impl Operation {
+    /// Opens the operation span as a child of the caller's current span.
+    pub(crate) fn start(info: &OperationInfo<'_>) -> Self {
+        // Known values are given at creation: one pass through the layer
+        // instead of one `record` call each. Field values are only
+        // evaluated when the span is enabled. The request's own attributes
+        // are recorded by the first attempt (see `TracedSend`).
+        let span = tracing::info_span!(
+            target: "coscls",
+            "coscls.operation",
+            otel.name = %format_args!("{} {}", info.service.as_str(), info.operation),
+            otel.kind = "client",
+            otel.status_description = Empty,
+            rpc.system = RPC_SYSTEM,
+            cloud.provider = "tencent_cloud",
+            cloud.region = info.region,
+            rpc.service = info.service.as_str(),
+            rpc.method = info.operation,
+            tencent_cloud.cos.bucket = info.bucket,
+            tencent_cloud.cos.key = info.key,
+            tencent_cloud.cos.upload_id = info.upload_id,
+            tencent_cloud.cos.part_number = info.part_number,
+            tencent_cloud.cls.topic_id = info.topic,
+            tencent_cloud.request_id = Empty,
+            http.request.method = Empty,
+            http.response.status_code = Empty,
+            server.address = Empty,
+            url.full = Empty,
+            http.request.body.size = Empty,
+            http.response.body.size = Empty,
+            http.request.resend_count = Empty,
+            error.type = Empty,
+        );
+        let labels = Labels::new(info);
+        let transfer = [
+            labels.0[0].clone(),
+            labels.0[1].clone(),
+            labels.0[2].clone(),
+        ];
+        Operation {
+            shared: Arc::new(Shared {
+                span,
+                service: info.service,
+                operation: info.operation,
+                transfer,
+                attempts: AtomicU32::new(0),
+                last: Mutex::new(LastAttempt::default()),
+                read: AtomicU64::new(0),
+                failed_attempt: Mutex::new(None),
+            }),
+            started: Instant::now(),
+            labels,
+            finished: false,
+        }
+    }
+
+    /// Runs `body` as this operation and ends it with the `Result` it
+    /// returns: what the caller gets is what the span and the histogram
+    /// record.
+    pub(crate) async fn run<T, E: PipelineError>(
+        self,
+        body: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let result = self.enter(body).await;
+        self.end(result.as_ref().err());
+        result
+    }
+
+    /// [`run`](Self::run) for an outcome that is not a plain client
+    /// `Result` (the producer's stop reasons): `error_type` names the
+    /// error of a failed outcome, `None` for a success.
+    pub(crate) async fn run_judged<T>(
+        mut self,
+        body: impl Future<Output = T>,
+        error_type: impl FnOnce(&T) -> Option<String>,
+    ) -> T {
+        let outcome = self.enter(body).await;
+        let error = error_type(&outcome);
+        self.complete(error.as_deref());
+        outcome
+    }
+
+    /// Runs `body` as this operation and, on success, hands the operation
+    /// back still open, for a response body that streams to the caller:
+    /// the body ends it with what its reader got ([`end`](Self::end)). An
+    /// error ends it here.
+    pub(crate) async fn run_open<T, E: PipelineError>(
+        self,
+        body: impl Future<Output = Result<T, E>>,
+    ) -> Result<(T, Operation), E> {
+        match self.enter(body).await {
+            Ok(value) => Ok((value, self)),
+            Err(e) => {
+                self.end(Some(&e));
+                Err(e)
+            }
+        }
+    }
+
+    /// `body` inside the operation span, with the operation reachable by
+    /// the attempt decorator.
+    fn enter<F: Future>(&self, body: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(
+            self.shared.clone(),
+            body.instrument(self.shared.span.clone()),
+        )
+    }
+
+    /// Ends the operation: `None` is a success, `Some` an error whose
+    /// [`type_name`](PipelineError::type_name) is `error.type`.
+    pub(crate) fn end<E: PipelineError>(mut self, error: Option<&E>) {
+        match error {
+            None => self.complete(None),
+            Some(e) => self.complete(Some(&e.type_name())),
+        }
+    }
+
+    /// Records that the body of this operation failed its CRC-64 and is
+    /// read again: a `checksum_mismatch_retry` event on the operation span
+    /// with the attempt about to start, and one `coscls.client.retries`
+    /// sample with reason `checksum_mismatch`.
+    pub(crate) fn record_checksum_retry(&self, attempt: u32) {
+        tracing::info!(
+            target: "coscls",
+            parent: &self.shared.span,
+            attempt = i64::from(attempt),
+            "checksum_mismatch_retry"
+        );
+        self.shared.record_retry(CHECKSUM_MISMATCH);
+    }
+
+    fn complete(&mut self, error: Option<&str>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        match error {
+            Some(kind) => self.shared.end_failed_attempt(kind),
+            None => drop(lock(&self.shared.failed_attempt).take()),
+        }
+        let read = self.shared.read.load(Ordering::Relaxed);
+        let span = &self.shared.span;
+        if !span.is_disabled() {
+            let last = lock(&self.shared.last);
+            Late {
+                status: last.status.map(i64::from),
+                request_id: last.request_id.as_deref(),
+                resend_count: (last.resends > 0).then_some(i64::from(last.resends)),
+                // What the caller read of a successful answer's body (also
+                // when a check of it failed afterwards).
+                body_size: last
+                    .status
+                    .filter(|s| (200..300).contains(s))
+                    .map(|_| read as i64),
+                error,
+            }
+            .record(span, &OPERATION_FIELDS);
+            drop(last);
+            // tracing-opentelemetry ends a span at its last exit, which was
+            // when the operation's future returned; a streamed body may
+            // have been read long after. Stepping in and out makes the end
+            // now.
+            span.in_scope(|| {});
+        }
+        if let Some(kind) = error {
+            self.labels.0[Labels::STATUS] = KeyValue::new(label::STATUS, kind.to_string());
+        }
+        let labels = &mut self.labels.0;
+        instruments::with(|i| {
+            i.duration.record(elapsed, labels);
+            if read > 0 {
+                // The operation ends here once: its labels are not needed
+                // again, so the direction takes the region's slot.
+                labels[Labels::REGION] = KeyValue::new(label::DIRECTION, "download");
+                i.transferred.add(read, &labels[..=Labels::REGION]);
+            }
+        });
+    }
+}
+
+impl Drop for Operation {
+    /// An operation dropped without an outcome: its caller stopped waiting
+    /// (or stopped reading its body).
+    fn drop(&mut self) {
+        self.complete(Some(STATUS_CANCELLED));
+    }
+}
+
+/// Runs `operation` as one observed operation described by `info`: one
+/// span (a child of the caller's current span) and one duration sample,
+/// both ended with the `Result` it returns. Attempts sent through a
+/// [`TracedSend`](super::TracedSend) inside it become its child spans.
+///
+/// The COS and CLS clients wrap each of their operations this way; call
+/// it yourself to observe requests you send through a
+/// [`Pipeline`](crate::transport::Pipeline) of your own.
+pub async fn observe<T, E: PipelineError>(
+    info: &OperationInfo<'_>,
+    operation: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    Operation::start(info).run(operation).await
+}
+
+/// Counts one retry of the current observed operation on
+/// `coscls.client.retries` and names the failed attempt's error: the retry
+/// observer the clients give their
+/// [`Pipeline`](crate::transport::Pipeline::with_retry_observer), called
+/// with the reason and error type of each failure retried. Outside an
+/// operation it does nothing.
+pub fn record_retry(reason: &'static str, error_type: &str) {
+    if let Some(shared) = Shared::current() {
+        shared.end_failed_attempt(error_type);
+        shared.record_retry(reason);
+    }
+}
+
+/// The retry reason of a body read again because its CRC-64 disagreed.
+pub(crate) const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
+
+/// Counts a retry that no single operation owns (`download_file` fetching
+/// a whole file again) on `coscls.client.retries`, and records the
+/// `checksum_mismatch_retry` event in the caller's current span.
+pub(crate) fn record_checksum_retry(service: Service, operation: &'static str, attempt: u32) {
+    tracing::info!(target: "coscls", attempt = i64::from(attempt), "checksum_mismatch_retry");
+    let labels = [
+        KeyValue::new(label::SERVICE, service.label()),
+        KeyValue::new(label::OPERATION, operation),
+        KeyValue::new(label::REASON, CHECKSUM_MISMATCH),
+    ];
+    instruments::with(|i| i.retries.add(1, &labels));
+}
+
+/// The attributes of a span known only after it started, recorded in one
+/// `record_all` call (one pass through the subscriber instead of one per
+/// attribute). `None` values are not recorded.
+#[derive(Debug, Default)]
+pub(super) struct Late<'a> {
+    pub(super) status: Option<i64>,
+    pub(super) request_id: Option<&'a str>,
+    pub(super) resend_count: Option<i64>,
+    pub(super) body_size: Option<i64>,
+    /// `error.type`, also the status description (status Error).
+    pub(super) error: Option<&'a str>,
+}
+
+/// The late fields of one span callsite, looked up once.
+#[derive(Debug)]
+pub(super) struct LateFields {
+    set: &'static FieldSet,
+    status: Field,
+    request_id: Field,
+    resend_count: Field,
+    body_size: Field,
+    error: Field,
+    description: Field,
+}
+
+impl LateFields {
+    fn of(span: &tracing::Span) -> Option<Self> {
+        let set = span.metadata()?.fields();
+        Some(LateFields {
+            set,
+            status: set.field(attr::HTTP_RESPONSE_STATUS_CODE)?,
+            request_id: set.field(attr::REQUEST_ID)?,
+            resend_count: set.field(attr::HTTP_REQUEST_RESEND_COUNT)?,
+            body_size: set.field(attr::HTTP_RESPONSE_BODY_SIZE)?,
+            error: set.field(attr::ERROR_TYPE)?,
+            description: set.field("otel.status_description")?,
+        })
+    }
+}
+
+/// Late fields of the operation span and of the attempt span (one callsite each).
+pub(super) static OPERATION_FIELDS: OnceLock<Option<LateFields>> = OnceLock::new();
+pub(super) static ATTEMPT_FIELDS: OnceLock<Option<LateFields>> = OnceLock::new();
+
+impl Late<'_> {
+    pub(super) fn record(&self, span: &tracing::Span, fields: &OnceLock<Option<LateFields>>) {
+        if span.is_disabled() {
+            return;
+        }
+        let Some(f) = fields.get_or_init(|| LateFields::of(span)) else {
+            return;
+        };
+        let values: [(&Field, Option<&dyn Value>); 6] = [
+            (&f.status, self.status.as_ref().map(|v| v as &dyn Value)),
+            (
+                &f.request_id,
+                self.request_id.as_ref().map(|v| v as &dyn Value),
+            ),
+            (
+                &f.resend_count,
+                self.resend_count.as_ref().map(|v| v as &dyn Value),
+            ),
+            (
+                &f.body_size,
+                self.body_size.as_ref().map(|v| v as &dyn Value),
+            ),
+            (&f.error, self.error.as_ref().map(|v| v as &dyn Value)),
+            (&f.description, self.error.as_ref().map(|v| v as &dyn Value)),
+        ];
+        span.record_all(&f.set.value_set(&values));
+    }
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
