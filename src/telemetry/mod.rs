@@ -10,30 +10,44 @@
 //! The transport pipeline opens the operation's guard; COS and CLS code only
 //! describe the call with an [`OperationInfo`].
 //!
-//! To export, install the OTLP pipeline once at start-up:
+//! To export, install the OTLP pipeline once at start-up (feature `otlp`,
+//! on by default):
 //!
 //! ```no_run
+//! # #[cfg(feature = "otlp")]
 //! # fn main() -> Result<(), coscls::telemetry::TelemetryError> {
 //! // Honours OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME…
 //! let telemetry = coscls::telemetry::init()?;
 //! // … use the COS and CLS clients …
 //! telemetry.shutdown()?; // flushes spans and metrics
 //! # Ok(()) }
+//! # #[cfg(not(feature = "otlp"))]
+//! # fn main() {}
 //! ```
 //!
 //! Applications that already own a `tracing` subscriber add
-//! [`TelemetryGuard::layer`] to it instead (see [`TelemetryBuilder::build`]).
+//! `TelemetryGuard::layer` to it instead (see `TelemetryBuilder::build`).
+//!
+//! Without the `otlp` feature none of the export set-up exists (no
+//! OpenTelemetry SDK, OTLP exporter or tonic in the build): spans are still
+//! `tracing` spans and metrics are recorded through the `opentelemetry` API,
+//! so an application that installs its own meter provider (or calls
+//! [`set_meter`]) still gets them.
 
+#[cfg(feature = "otlp")]
 mod export;
 mod instruments;
 mod label_values;
 mod operation;
+#[cfg(feature = "otlp")]
 mod otlp;
 mod producer;
 mod redact;
 pub mod schema;
 
 pub use instruments::set_meter;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{
     init, init_with, layer, quiet_sdk_export_errors, Protocol, Telemetry, TelemetryBuilder,
     TelemetryError, TelemetryGuard,

@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
 use tracing::field::{Empty, Field, FieldSet, Value};
+#[cfg(feature = "otlp")]
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::instruments;
@@ -386,7 +387,11 @@ impl Attempt {
         if carrier.is_disabled() {
             return;
         }
+        #[cfg(feature = "otlp")]
         let cx = carrier.context();
+        // Without the `otlp` feature no span has an OpenTelemetry context.
+        #[cfg(not(feature = "otlp"))]
+        let cx = opentelemetry::Context::new();
         let otel_span = cx.span();
         let sc = otel_span.span_context();
         if !sc.is_valid() {
