@@ -42,6 +42,8 @@ mod operation;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod producer;
+#[cfg(feature = "otlp")]
+mod propagation;
 mod redact;
 pub mod schema;
 
@@ -49,8 +51,8 @@ pub use instruments::set_meter;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{
-    init, init_with, layer, quiet_sdk_export_errors, Protocol, Telemetry, TelemetryBuilder,
-    TelemetryError, TelemetryGuard,
+    init, init_with, layer, quiet_sdk_export_errors, Compression, Protocol, Telemetry,
+    TelemetryBuilder, TelemetryError, TelemetryGuard,
 };
 pub use producer::{observe_producer, ProducerMetrics};
 pub use redact::{is_secret_param, redact_url};
