@@ -82,8 +82,14 @@ mod tests {
     fn unset_or_empty_means_tracecontext_and_baggage() {
         for value in [None, Some(""), Some("  ")] {
             let (headers, warnings) = injected(value);
-            assert_eq!(keys(&headers), ["baggage", "traceparent"], "{value:?}");
+            assert_eq!(
+                keys(&headers),
+                ["baggage", "traceparent", "tracestate"],
+                "{value:?}"
+            );
             assert_eq!(headers["traceparent"], TRACEPARENT);
+            // The W3C propagator always writes `tracestate`, empty here.
+            assert_eq!(headers["tracestate"], "");
             assert_eq!(headers["baggage"], "tenant=acme");
             assert!(warnings.is_empty());
         }
@@ -92,7 +98,7 @@ mod tests {
     #[test]
     fn each_name_alone_injects_only_its_header() {
         let (headers, _) = injected(Some("tracecontext"));
-        assert_eq!(keys(&headers), ["traceparent"]);
+        assert_eq!(keys(&headers), ["traceparent", "tracestate"]);
         assert_eq!(headers["traceparent"], TRACEPARENT);
         let (headers, _) = injected(Some("baggage"));
         assert_eq!(keys(&headers), ["baggage"]);
@@ -114,7 +120,7 @@ mod tests {
     #[test]
     fn lists_are_trimmed_case_insensitive_and_unknown_names_warn() {
         let (headers, warnings) = injected(Some(" Baggage , b3, tracecontext,baggage,"));
-        assert_eq!(keys(&headers), ["baggage", "traceparent"]);
+        assert_eq!(keys(&headers), ["baggage", "traceparent", "tracestate"]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("\"b3\""), "{warnings:?}");
         let (headers, warnings) = injected(Some("xray"));
