@@ -3,7 +3,10 @@
 //! ids of their span (the ids exported to Jaeger), and the producer's own
 //! activity (upload spans, retry events, HTTP internals) is never shipped.
 //!
-//! One test per binary: the global subscriber can be set only once.
+//! One test per binary: the global subscriber can be set only once. Trace
+//! ids come from `tracing-opentelemetry`: the `otlp` feature.
+
+#![cfg(feature = "otlp")]
 
 use std::collections::BTreeMap;
 use std::time::Duration;

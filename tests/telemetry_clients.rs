@@ -3,6 +3,8 @@
 //! links, attributes, error status, retries, histogram points, and no secret
 //! in any exported byte.
 
+#![cfg(feature = "otlp")]
+
 mod telemetry_support;
 
 use std::sync::{Arc, Mutex, OnceLock};

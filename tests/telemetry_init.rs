@@ -2,6 +2,8 @@
 //! installs the global subscriber and providers, and its guard's shutdown
 //! delivers everything. (Its own binary: it sets process-wide state.)
 
+#![cfg(feature = "otlp")]
+
 mod telemetry_support;
 
 use bytes::Bytes;

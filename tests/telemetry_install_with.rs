@@ -4,6 +4,8 @@
 //! default service name yields to `OTEL_SERVICE_NAME`. (Its own binary: it
 //! sets the environment and the global subscriber.)
 
+#![cfg(feature = "otlp")]
+
 mod telemetry_support;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! With no collector listening, operations keep working, and the failure is
 //! reported once, clearly, naming where export was going.
 
+#![cfg(feature = "otlp")]
+
 mod telemetry_support;
 
 use std::sync::{Arc, Mutex, OnceLock};

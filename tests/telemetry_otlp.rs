@@ -6,6 +6,8 @@
 //! One `TelemetryGuard` serves the whole binary (metrics instruments are
 //! process-wide); each test uses its own bucket name and filters on it.
 
+#![cfg(feature = "otlp")]
+
 mod telemetry_support;
 
 use std::sync::{Arc, Mutex, OnceLock};

@@ -2,6 +2,8 @@
 //! SDK's own threads with the blocking HTTP client, so this test drives it
 //! from a current-thread runtime (the case that panics with an async client).
 
+#![cfg(feature = "otlp")]
+
 mod telemetry_support;
 
 use std::time::Duration;

@@ -6,6 +6,10 @@
 //! spans go to an in-memory exporter through `tracing-opentelemetry`, the
 //! metrics to an in-memory metric exporter. Each row uses its own bucket
 //! (or topic), so its span and histogram point are found by that label.
+//!
+//! The spans are read through the `tracing-opentelemetry` bridge, which
+//! only the `otlp` feature (on by default) brings.
+#![cfg(feature = "otlp")]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

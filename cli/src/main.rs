@@ -106,11 +106,27 @@ impl Ctx {
     }
 }
 
-/// Exports spans and metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
-/// otherwise logs to stderr at the `RUST_LOG` level (warnings by default).
-fn init_telemetry() -> Option<coscls::telemetry::TelemetryGuard> {
-    let otlp = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some_and(|v| !v.is_empty());
-    if otlp {
+/// The export pipeline to flush before exiting.
+#[cfg(feature = "otlp")]
+type TelemetryGuard = coscls::telemetry::TelemetryGuard;
+
+/// Built without the `otlp` feature there is never a pipeline to flush.
+#[cfg(not(feature = "otlp"))]
+enum TelemetryGuard {}
+
+#[cfg(not(feature = "otlp"))]
+impl TelemetryGuard {
+    fn shutdown(self) -> Result<(), std::convert::Infallible> {
+        match self {}
+    }
+}
+
+/// Exports spans and metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (and
+/// the `otlp` feature is on); otherwise logs to stderr at the `RUST_LOG`
+/// level (warnings by default).
+fn init_telemetry() -> Option<TelemetryGuard> {
+    #[cfg(feature = "otlp")]
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some_and(|v| !v.is_empty()) {
         let mut builder = coscls::telemetry::Telemetry::builder()
             .log_to_stderr(std::env::var_os("RUST_LOG").is_some());
         if std::env::var_os("OTEL_SERVICE_NAME").is_none() {

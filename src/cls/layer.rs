@@ -151,9 +151,16 @@ impl ClsLayer {
 
 /// The trace and span id of the OpenTelemetry span behind `span`, if the
 /// `tracing-opentelemetry` layer is part of `dispatch` and the span is valid.
+/// Without the `otlp` feature there is no such layer: never any ids.
+#[cfg(feature = "otlp")]
 fn otel_ids(dispatch: &Dispatch, span: &tracing::span::Id) -> Option<(String, String)> {
     let sc = crate::instrument::otel::span_context_in(dispatch, span)?;
     Some((sc.trace_id().to_string(), sc.span_id().to_string()))
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otel_ids(_: &Dispatch, _: &tracing::span::Id) -> Option<(String, String)> {
+    None
 }
 
 impl<S> Layer<S> for ClsLayer
@@ -287,12 +294,17 @@ mod tests {
 
     use crate::cls::test_support::{client, MockCls};
     use crate::cls::ProducerConfig;
+    #[cfg(feature = "otlp")]
     use opentelemetry::trace::TraceContextExt as _;
+    #[cfg(feature = "otlp")]
     use opentelemetry::trace::TracerProvider as _;
+    #[cfg(feature = "otlp")]
     use std::collections::BTreeMap;
+    #[cfg(feature = "otlp")]
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     use tracing_subscriber::prelude::*;
 
+    #[cfg(feature = "otlp")]
     fn contents(log: &Log) -> BTreeMap<String, String> {
         log.contents
             .iter()
@@ -323,6 +335,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "otlp")]
     #[tokio::test]
     async fn events_carry_level_target_fields_and_the_trace_of_their_span() {
         let mock = MockCls::new();

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::Injector;
-use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+#[cfg(feature = "otlp")]
+use opentelemetry::trace::SpanContext;
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::Context;
 
 /// The OpenTelemetry context of `span`, when an OpenTelemetry layer
@@ -42,15 +44,6 @@ pub(crate) fn span_context_in(
     let cx = tracing_opentelemetry::get_otel_context(id, dispatch)?;
     let sc = cx.span().span_context().clone();
     sc.is_valid().then_some(sc)
-}
-
-/// Without the `otlp` feature no layer bridges spans to OpenTelemetry.
-#[cfg(not(feature = "otlp"))]
-pub(crate) fn span_context_in(
-    _dispatch: &tracing::Dispatch,
-    _id: &tracing::span::Id,
-) -> Option<SpanContext> {
-    None
 }
 
 /// Writes the trace context of `cx` into `headers` with the global text
@@ -138,7 +131,7 @@ impl Injector for HeaderInjector<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
     #[test]
     fn the_default_is_w3c_trace_context() {

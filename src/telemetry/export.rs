@@ -63,7 +63,7 @@ impl ExportHealth {
 
 /// Prints `message` through `tracing` when a subscriber listens for it, on
 /// stderr otherwise, so it is never lost.
-fn report(message: &str) {
+pub(crate) fn report(message: &str) {
     if tracing::enabled!(target: "coscls::telemetry", tracing::Level::WARN) {
         tracing::warn!(target: "coscls::telemetry", "{message}");
     } else {

@@ -2,12 +2,13 @@
 //! the [`TelemetryGuard`] that flushes on shutdown, and [`layer`] for
 //! applications that already own a subscriber.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
@@ -19,8 +20,11 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry};
 
-use super::export::{ExportHealth, ExportRuntime, ReportingMetricExporter, ReportingSpanExporter};
+use super::export::{
+    report, ExportHealth, ExportRuntime, ReportingMetricExporter, ReportingSpanExporter,
+};
 use super::instruments::{scope, set_meter};
+use super::propagation;
 
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,32 @@ impl Protocol {
         }
     }
 }
+
+/// Compression of OTLP export requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// gzip: `grpc-encoding: gzip` over gRPC, `Content-Encoding: gzip` over HTTP.
+    Gzip,
+}
+
+impl Compression {
+    /// The `OTEL_EXPORTER_OTLP_COMPRESSION` spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+        }
+    }
+
+    fn to_otlp(self) -> opentelemetry_otlp::Compression {
+        match self {
+            Compression::Gzip => opentelemetry_otlp::Compression::Gzip,
+        }
+    }
+}
+
+/// The export timeout when neither the builder nor `OTEL_EXPORTER_OTLP_TIMEOUT` sets one.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why telemetry could not be set up or shut down.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +143,8 @@ pub struct TelemetryBuilder {
     timeout: Option<Duration>,
     metric_interval: Option<Duration>,
     log_to_stderr: Option<bool>,
+    compression: Option<Compression>,
+    certificate: Option<PathBuf>,
 }
 
 impl TelemetryBuilder {
@@ -196,6 +228,22 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Compresses export requests (else `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_COMPRESSION`,
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`, else none).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = Some(compression);
+        self
+    }
+
+    /// A PEM file with the certificate(s) that `https://` collectors must be
+    /// signed by (else `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_CERTIFICATE`,
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`, else the system's roots). When set,
+    /// it replaces the system's roots for both gRPC and HTTP.
+    pub fn certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
+        self.certificate = Some(pem_file.into());
+        self
+    }
+
     /// Whether [`install`](Self::install) also prints log lines to stderr
     /// (default true; level from `RUST_LOG`, default `info`).
     pub fn log_to_stderr(mut self, on: bool) -> Self {
@@ -220,12 +268,14 @@ impl TelemetryBuilder {
     /// ```
     pub fn build(self) -> Result<TelemetryGuard, TelemetryError> {
         let guard = self.build_providers()?;
+        guard.report_warnings(&[], false);
         guard.use_for_coscls_metrics();
         Ok(guard)
     }
 
     fn build_providers(self) -> Result<TelemetryGuard, TelemetryError> {
         let plan = plan(&self, |k| std::env::var(k).ok())?;
+        let warnings = plan.warnings.clone();
         let resource = match plan.service_name.clone() {
             Some(name) => Resource::builder().with_service_name(name).build(),
             None => Resource::builder().build(),
@@ -241,26 +291,40 @@ impl TelemetryBuilder {
             None
         };
         let health = Arc::new(ExportHealth::new(plan.destination()));
-        let timeout = self.timeout;
-
         let tracer_provider = match &plan.traces {
             Some(signal) => {
                 let exporter = build_exporter(
                     "span",
                     signal,
                     runtime.as_deref(),
-                    || {
+                    |tls| {
                         let b = opentelemetry_otlp::SpanExporter::builder()
                             .with_tonic()
-                            .with_endpoint(&signal.endpoint);
-                        with_timeout(b, timeout).build()
+                            .with_endpoint(&signal.endpoint)
+                            .with_timeout(signal.timeout);
+                        let b = match signal.compression {
+                            Some(c) => b.with_compression(c.to_otlp()),
+                            None => b,
+                        };
+                        match tls {
+                            Some(tls) => b.with_tls_config(tls).build(),
+                            None => b.build(),
+                        }
                     },
-                    || {
+                    |client| {
                         let b = opentelemetry_otlp::SpanExporter::builder()
                             .with_http()
                             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                            .with_endpoint(&signal.endpoint);
-                        with_timeout(b, timeout).build()
+                            .with_endpoint(&signal.endpoint)
+                            .with_timeout(signal.timeout);
+                        let b = match signal.compression {
+                            Some(c) => b.with_compression(c.to_otlp()),
+                            None => b,
+                        };
+                        match client {
+                            Some(client) => b.with_http_client(client).build(),
+                            None => b.build(),
+                        }
                     },
                 )?;
                 Some(
@@ -283,18 +347,34 @@ impl TelemetryBuilder {
                     "metric",
                     signal,
                     runtime.as_deref(),
-                    || {
+                    |tls| {
                         let b = opentelemetry_otlp::MetricExporter::builder()
                             .with_tonic()
-                            .with_endpoint(&signal.endpoint);
-                        with_timeout(b, timeout).build()
+                            .with_endpoint(&signal.endpoint)
+                            .with_timeout(signal.timeout);
+                        let b = match signal.compression {
+                            Some(c) => b.with_compression(c.to_otlp()),
+                            None => b,
+                        };
+                        match tls {
+                            Some(tls) => b.with_tls_config(tls).build(),
+                            None => b.build(),
+                        }
                     },
-                    || {
+                    |client| {
                         let b = opentelemetry_otlp::MetricExporter::builder()
                             .with_http()
                             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                            .with_endpoint(&signal.endpoint);
-                        with_timeout(b, timeout).build()
+                            .with_endpoint(&signal.endpoint)
+                            .with_timeout(signal.timeout);
+                        let b = match signal.compression {
+                            Some(c) => b.with_compression(c.to_otlp()),
+                            None => b,
+                        };
+                        match client {
+                            Some(client) => b.with_http_client(client).build(),
+                            None => b.build(),
+                        }
                     },
                 )?;
                 let mut reader = PeriodicReader::builder(ReportingMetricExporter {
@@ -320,6 +400,7 @@ impl TelemetryBuilder {
             health,
             _runtime: runtime,
             log_to_stderr: self.log_to_stderr.unwrap_or(true),
+            warnings,
             shut_down: false,
         })
     }
@@ -327,7 +408,8 @@ impl TelemetryBuilder {
     /// [`build`](Self::build), then installs the global `tracing` subscriber
     /// (an `EnvFilter` from `RUST_LOG`, default `info`; a stderr log layer
     /// unless turned off; the OpenTelemetry layer) and the global OpenTelemetry
-    /// tracer and meter providers and W3C propagator.
+    /// tracer and meter providers and text-map propagator (`OTEL_PROPAGATORS`,
+    /// default W3C trace context and baggage).
     ///
     /// Fails if the application already installed a global subscriber: use
     /// `build` and [`TelemetryGuard::layer`] then, or give your own layers
@@ -378,6 +460,9 @@ impl TelemetryBuilder {
                     "{e}; an application with its own subscriber should use Telemetry::builder().build() and add guard.layer() to it"
                 ),
             })?;
+        let (propagator, propagator_warnings) =
+            propagation::from_env_value(std::env::var("OTEL_PROPAGATORS").ok().as_deref());
+        guard.report_warnings(&propagator_warnings, !guard.log_to_stderr);
         guard.use_for_coscls_metrics();
         if let Some(tp) = &guard.tracer_provider {
             opentelemetry::global::set_tracer_provider(tp.clone());
@@ -385,9 +470,7 @@ impl TelemetryBuilder {
         if let Some(mp) = &guard.meter_provider {
             opentelemetry::global::set_meter_provider(mp.clone());
         }
-        opentelemetry::global::set_text_map_propagator(
-            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-        );
+        opentelemetry::global::set_text_map_propagator(propagator);
         Ok(guard)
     }
 }
@@ -395,26 +478,102 @@ impl TelemetryBuilder {
 /// Builds one signal's exporter with `grpc` or `http` (per the plan's
 /// protocol), inside the export runtime when there is one (tonic needs a
 /// reactor at construction).
+///
+/// TLS: an `https://` gRPC endpoint gets a rustls configuration trusting the
+/// system's roots, or only the plan's certificate when there is one; over
+/// HTTP the exporter's own client already trusts the system's roots, and a
+/// client trusting only the certificate replaces it when there is one.
 fn build_exporter<E>(
     what: &str,
     signal: &SignalPlan,
     runtime: Option<&ExportRuntime>,
-    grpc: impl FnOnce() -> Result<E, opentelemetry_otlp::ExporterBuildError>,
-    http: impl FnOnce() -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+    grpc: impl FnOnce(
+        Option<tonic::transport::ClientTlsConfig>,
+    ) -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+    http: impl FnOnce(
+        Option<reqwest::blocking::Client>,
+    ) -> Result<E, opentelemetry_otlp::ExporterBuildError>,
 ) -> Result<E, TelemetryError> {
-    let _entered = runtime.and_then(ExportRuntime::handle).map(|h| h.enter());
+    let pem = match &signal.certificate {
+        Some(cert) if signal.endpoint.starts_with("https://") => Some(read_certificate(cert)?),
+        _ => None,
+    };
     let built = match signal.protocol {
-        Protocol::Grpc => grpc(),
-        Protocol::HttpProtobuf => http(),
+        Protocol::Grpc => {
+            let tls = signal.endpoint.starts_with("https://").then(|| {
+                let tls = tonic::transport::ClientTlsConfig::new();
+                match &pem {
+                    Some(pem) => tls.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+                    None => tls.with_native_roots(),
+                }
+            });
+            let _entered = runtime.and_then(ExportRuntime::handle).map(|h| h.enter());
+            grpc(tls)
+        }
+        Protocol::HttpProtobuf => {
+            let client = match (&pem, &signal.certificate) {
+                (Some(pem), Some(cert)) => Some(http_client_trusting(pem, cert, signal.timeout)?),
+                _ => None,
+            };
+            http(client)
+        }
     };
     built.map_err(|e| TelemetryError::config(format!("building the OTLP {what} exporter: {e}")))
 }
 
-fn with_timeout<B: opentelemetry_otlp::WithExportConfig>(b: B, timeout: Option<Duration>) -> B {
-    match timeout {
-        Some(t) => b.with_timeout(t),
-        None => b,
+/// Reads the PEM file a [`CertificateSource`] names.
+fn read_certificate(cert: &CertificateSource) -> Result<Vec<u8>, TelemetryError> {
+    let pem = std::fs::read(&cert.path).map_err(|e| {
+        TelemetryError::config(format!(
+            "reading the collector certificate {} (from {}): {e}",
+            cert.path.display(),
+            cert.from
+        ))
+    })?;
+    // Both TLS stacks skip what is not a certificate; an empty trust store
+    // would only fail later, on every export.
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(TelemetryError::config(format!(
+            "the collector certificate {} (from {}) holds no PEM certificate",
+            cert.path.display(),
+            cert.from
+        )));
     }
+    Ok(pem)
+}
+
+/// A blocking reqwest client (what the HTTP exporter uses by default) that
+/// trusts only the certificates in `pem`. Built on its own thread, as the
+/// exporter does, because a blocking client must not be created or dropped
+/// inside an async runtime.
+fn http_client_trusting(
+    pem: &[u8],
+    cert: &CertificateSource,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, TelemetryError> {
+    let named = |e: &dyn std::fmt::Display| {
+        TelemetryError::config(format!(
+            "the collector certificate {} (from {}): {e}",
+            cert.path.display(),
+            cert.from
+        ))
+    };
+    let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| named(&e))?;
+    std::thread::Builder::new()
+        .name("coscls-otlp-client".into())
+        .spawn(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .tls_certs_only(roots)
+                .build()
+        })
+        .map_err(|e| named(&e))?
+        .join()
+        .map_err(|_| named(&"building the HTTP client panicked"))?
+        .map_err(|e| named(&e))
 }
 
 /// Installs the OTLP pipeline from the `OTEL_*` environment variables (see
@@ -478,10 +637,27 @@ pub struct TelemetryGuard {
     health: Arc<ExportHealth>,
     _runtime: Option<Arc<ExportRuntime>>,
     log_to_stderr: bool,
+    /// Settings that were ignored (an unsupported protocol…), reported once
+    /// the subscriber is in place.
+    warnings: Vec<String>,
     shut_down: bool,
 }
 
 impl TelemetryGuard {
+    /// Says each ignored setting once: through `tracing` (or stderr when no
+    /// subscriber listens), or straight to stderr when the subscriber coscls
+    /// installed prints nothing, so a fallback is never silent.
+    fn report_warnings(&self, extra: &[String], straight_to_stderr: bool) {
+        for w in self.warnings.iter().chain(extra) {
+            let message = format!("coscls telemetry: {w}");
+            if straight_to_stderr {
+                eprintln!("{message}");
+            } else {
+                report(&message);
+            }
+        }
+    }
+
     fn use_for_coscls_metrics(&self) {
         if let Some(mp) = &self.meter_provider {
             set_meter(&mp.meter_with_scope(scope()));
@@ -571,11 +747,22 @@ fn joined(what: &'static str, errors: Vec<String>) -> Result<(), TelemetryError>
     }
 }
 
-/// Where one signal goes.
+/// Where one signal goes and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SignalPlan {
     protocol: Protocol,
     endpoint: String,
+    compression: Option<Compression>,
+    /// Trusted instead of the system's roots for `https://` endpoints.
+    certificate: Option<CertificateSource>,
+    timeout: Duration,
+}
+
+/// A PEM file and the setting that named it (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CertificateSource {
+    path: PathBuf,
+    from: String,
 }
 
 /// The resolved configuration: builder settings, then `OTEL_*`, then defaults.
@@ -584,6 +771,8 @@ struct Plan {
     service_name: Option<String>,
     traces: Option<SignalPlan>,
     metrics: Option<SignalPlan>,
+    /// Values that were ignored, each said once.
+    warnings: Vec<String>,
 }
 
 impl Plan {
@@ -599,43 +788,93 @@ impl Plan {
     }
 }
 
+/// The per-signal variables of one signal (`TRACES` or `METRICS`).
+struct SignalVars {
+    exporter: &'static str,
+    protocol: &'static str,
+    endpoint: &'static str,
+    compression: &'static str,
+    certificate: &'static str,
+    timeout: &'static str,
+    path: &'static str,
+}
+
+const TRACES: SignalVars = SignalVars {
+    exporter: "OTEL_TRACES_EXPORTER",
+    protocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    endpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    compression: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    certificate: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    timeout: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    path: "/v1/traces",
+};
+
+const METRICS: SignalVars = SignalVars {
+    exporter: "OTEL_METRICS_EXPORTER",
+    protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    compression: "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+    certificate: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    path: "/v1/metrics",
+};
+
+/// Resolves the builder's settings, then the `OTEL_*` variables (read
+/// through `env`), then the defaults. Values the exporter cannot honour
+/// (an unsupported protocol or compression, a malformed timeout) fall back
+/// to the default with a warning in [`Plan::warnings`], as the OpenTelemetry
+/// specification asks; only an endpoint that cannot work is an error.
 fn plan(
     b: &TelemetryBuilder,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Plan, TelemetryError> {
-    let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let disabled = env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    let exporter_on = |var: &str| env(var).is_none_or(|v| !v.trim().eq_ignore_ascii_case("none"));
-    let signal = |on: Option<bool>,
-                  exporter_var: &str,
-                  protocol_var: &str,
-                  endpoint_var: &str,
-                  explicit: &Option<String>,
-                  path: &str|
+    let env = |k: &str| {
+        env(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    // The per-signal variable, else the general one; with the name of the one used.
+    let either = |specific: &'static str, general: &'static str| {
+        env(specific)
+            .map(|v| (specific, v))
+            .or_else(|| env(general).map(|v| (general, v)))
+    };
+    let disabled = env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let exporter_on = |var: &str| env(var).is_none_or(|v| !v.eq_ignore_ascii_case("none"));
+    let mut warnings: Vec<String> = Vec::new();
+    let mut warn = |w: String| {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    };
+    let mut signal = |on: Option<bool>,
+                      vars: &SignalVars,
+                      explicit: &Option<String>|
      -> Result<Option<SignalPlan>, TelemetryError> {
-        if !on.unwrap_or(!disabled && exporter_on(exporter_var)) {
+        if !on.unwrap_or(!disabled && exporter_on(vars.exporter)) {
             return Ok(None);
         }
         let protocol = match b.protocol {
             Some(p) => p,
-            None => match env(protocol_var).or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
-                Some(v) => Protocol::parse(&v).ok_or_else(|| {
-                    TelemetryError::config(format!(
-                        "unsupported OTLP protocol {v:?} (supported: grpc, http/protobuf)"
-                    ))
-                })?,
+            None => match either(vars.protocol, "OTEL_EXPORTER_OTLP_PROTOCOL") {
+                Some((var, v)) => Protocol::parse(&v).unwrap_or_else(|| {
+                    warn(format!(
+                        "{var}={v:?} is not supported (supported: grpc, http/protobuf); using grpc"
+                    ));
+                    Protocol::Grpc
+                }),
                 None => Protocol::Grpc,
             },
         };
         let with_path = |base: &str| match protocol {
             Protocol::Grpc => base.to_string(),
-            Protocol::HttpProtobuf => format!("{}{path}", base.trim_end_matches('/')),
+            Protocol::HttpProtobuf => format!("{}{}", base.trim_end_matches('/'), vars.path),
         };
         let endpoint = if let Some(full) = explicit {
             full.clone()
         } else if let Some(base) = &b.endpoint {
             with_path(base)
-        } else if let Some(full) = env(endpoint_var) {
+        } else if let Some(full) = env(vars.endpoint) {
             full
         } else if let Some(base) = env("OTEL_EXPORTER_OTLP_ENDPOINT") {
             with_path(&base)
@@ -647,8 +886,58 @@ fn plan(
                 "OTLP endpoint {endpoint:?} must start with http:// or https://"
             )));
         }
-        Ok(Some(SignalPlan { protocol, endpoint }))
+        let compression = match b.compression {
+            Some(c) => Some(c),
+            None => match either(vars.compression, "OTEL_EXPORTER_OTLP_COMPRESSION") {
+                Some((_, v)) if v.eq_ignore_ascii_case("gzip") => Some(Compression::Gzip),
+                Some((_, v)) if v.eq_ignore_ascii_case("none") => None,
+                Some((var, v)) => {
+                    warn(format!(
+                        "{var}={v:?} is not supported (supported: gzip, none); sending uncompressed"
+                    ));
+                    None
+                }
+                None => None,
+            },
+        };
+        let certificate = match &b.certificate {
+            Some(path) => Some(CertificateSource {
+                path: path.clone(),
+                from: "TelemetryBuilder::certificate".into(),
+            }),
+            None => either(vars.certificate, "OTEL_EXPORTER_OTLP_CERTIFICATE").map(|(var, v)| {
+                CertificateSource {
+                    path: PathBuf::from(v),
+                    from: var.into(),
+                }
+            }),
+        };
+        let timeout = match b.timeout {
+            Some(t) => t,
+            None => match either(vars.timeout, "OTEL_EXPORTER_OTLP_TIMEOUT") {
+                Some((var, v)) => match v.parse::<u64>() {
+                    Ok(ms) => Duration::from_millis(ms),
+                    Err(_) => {
+                        warn(format!(
+                            "{var}={v:?} is not a number of milliseconds; using {} s",
+                            DEFAULT_TIMEOUT.as_secs()
+                        ));
+                        DEFAULT_TIMEOUT
+                    }
+                },
+                None => DEFAULT_TIMEOUT,
+            },
+        };
+        Ok(Some(SignalPlan {
+            protocol,
+            endpoint,
+            compression,
+            certificate,
+            timeout,
+        }))
     };
+    let traces = signal(b.traces, &TRACES, &b.traces_endpoint)?;
+    let metrics = signal(b.metrics, &METRICS, &b.metrics_endpoint)?;
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are read by the SDK's
     // resource detectors; a default name only fills in when both are silent.
     let named_by_env = env("OTEL_SERVICE_NAME").is_some()
@@ -664,22 +953,9 @@ fn plan(
     };
     Ok(Plan {
         service_name,
-        traces: signal(
-            b.traces,
-            "OTEL_TRACES_EXPORTER",
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            &b.traces_endpoint,
-            "/v1/traces",
-        )?,
-        metrics: signal(
-            b.metrics,
-            "OTEL_METRICS_EXPORTER",
-            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-            &b.metrics_endpoint,
-            "/v1/metrics",
-        )?,
+        traces,
+        metrics,
+        warnings,
     })
 }
 
@@ -700,6 +976,9 @@ mod tests {
         Some(SignalPlan {
             protocol,
             endpoint: endpoint.into(),
+            compression: None,
+            certificate: None,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -790,14 +1069,127 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_protocols_and_bad_endpoints_are_named() {
-        let e = plan_with(
+    fn an_unsupported_protocol_warns_once_and_falls_back_to_grpc() {
+        let p = plan_with(
             Telemetry::builder(),
-            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ],
         )
-        .unwrap_err();
-        assert!(e.to_string().contains("http/json"), "{e}");
+        .unwrap();
+        assert_eq!(p.traces, sig(Protocol::Grpc, "http://collector:4317"));
+        assert_eq!(p.metrics, sig(Protocol::Grpc, "http://collector:4317"));
+        // Both signals read the variable; it is said once.
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert!(p.warnings[0].contains("OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\""));
+        // A per-signal value is named as such, and only that signal falls back.
+        let p = plan_with(
+            Telemetry::builder(),
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "thrift"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.metrics, sig(Protocol::Grpc, "http://localhost:4317"));
+        assert_eq!(
+            p.traces,
+            sig(Protocol::HttpProtobuf, "http://localhost:4318/v1/traces")
+        );
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].starts_with("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"));
+        // Supported values never warn.
+        assert!(plan_with(Telemetry::builder(), &[])
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn bad_endpoints_are_named() {
         let e = plan_with(Telemetry::builder().endpoint("localhost:4317"), &[]).unwrap_err();
         assert!(e.to_string().contains("localhost:4317"), "{e}");
+    }
+
+    #[test]
+    fn compression_comes_from_the_builder_then_per_signal_then_general_variables() {
+        let p = plan_with(
+            Telemetry::builder(),
+            &[
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "GZIP"),
+                ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.traces.unwrap().compression, Some(Compression::Gzip));
+        assert_eq!(p.metrics.unwrap().compression, None);
+        let b = Telemetry::builder().compression(Compression::Gzip);
+        let p = plan_with(b, &[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")]).unwrap();
+        assert_eq!(p.metrics.unwrap().compression, Some(Compression::Gzip));
+        let p = plan_with(
+            Telemetry::builder(),
+            &[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd")],
+        )
+        .unwrap();
+        assert_eq!(p.traces.unwrap().compression, None);
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("\"zstd\""), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn certificates_and_timeouts_are_per_signal_with_a_general_fallback() {
+        let p = plan_with(
+            Telemetry::builder(),
+            &[
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                    "/etc/traces-ca.pem",
+                ),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "soon"),
+            ],
+        )
+        .unwrap();
+        let (traces, metrics) = (p.traces.unwrap(), p.metrics.unwrap());
+        let traces_ca = traces.certificate.unwrap();
+        assert_eq!(traces_ca.path, PathBuf::from("/etc/traces-ca.pem"));
+        assert_eq!(traces_ca.from, "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE");
+        assert_eq!(
+            metrics.certificate.unwrap().from,
+            "OTEL_EXPORTER_OTLP_CERTIFICATE"
+        );
+        assert_eq!(traces.timeout, Duration::from_millis(2500));
+        assert_eq!(metrics.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"));
+        let b = Telemetry::builder()
+            .certificate("/mine.pem")
+            .timeout(Duration::from_secs(1));
+        let p = plan_with(b, &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem")]).unwrap();
+        let traces = p.traces.unwrap();
+        assert_eq!(traces.certificate.unwrap().path, PathBuf::from("/mine.pem"));
+        assert_eq!(traces.timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_pem_is_refused_before_any_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, b"not a certificate").unwrap();
+        let source = CertificateSource {
+            path: path.clone(),
+            from: "OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+        };
+        let e = read_certificate(&source).unwrap_err().to_string();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        assert!(e.contains("OTEL_EXPORTER_OTLP_CERTIFICATE"), "{e}");
+        let missing = CertificateSource {
+            path: dir.path().join("absent.pem"),
+            from: "OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+        };
+        let e = read_certificate(&missing).unwrap_err().to_string();
+        assert!(e.contains("absent.pem"), "{e}");
     }
 }

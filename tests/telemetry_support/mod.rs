@@ -26,7 +26,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, HistogramDataPoint, NumberDataPoint};
 use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use prost::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Everything a receiver got.
 #[derive(Default)]
@@ -37,6 +37,9 @@ pub struct Collected {
     pub raw: Vec<Vec<u8>>,
     /// `service.name` of every resource seen.
     pub service_names: Vec<String>,
+    /// The `grpc-encoding` (gRPC) or `content-encoding` (HTTP) of every
+    /// export, empty when there was none.
+    pub encodings: Vec<String>,
 }
 
 /// An OTLP receiver on a random loopback port, on its own runtime thread so
@@ -45,6 +48,15 @@ pub struct Collected {
 pub struct Receiver {
     pub addr: SocketAddr,
     pub collected: Arc<Mutex<Collected>>,
+    /// `http`, or `https` for the TLS receivers.
+    pub scheme: &'static str,
+}
+
+fn note_encoding(c: &Mutex<Collected>, encoding: Option<&str>) {
+    c.lock()
+        .unwrap()
+        .encodings
+        .push(encoding.unwrap_or_default().to_string());
 }
 
 struct Grpc(Arc<Mutex<Collected>>);
@@ -55,6 +67,8 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let encoding = request.metadata().get("grpc-encoding");
+        note_encoding(&self.0, encoding.and_then(|v| v.to_str().ok()));
         store_traces(&self.0, request.into_inner(), None);
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -66,6 +80,8 @@ impl MetricsService for Grpc {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let encoding = request.metadata().get("grpc-encoding");
+        note_encoding(&self.0, encoding.and_then(|v| v.to_str().ok()));
         store_metrics(&self.0, request.into_inner(), None);
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
@@ -110,31 +126,79 @@ where
 }
 
 impl Receiver {
-    /// OTLP/gRPC (traces and metrics services).
+    /// OTLP/gRPC (traces and metrics services), accepting gzip.
     pub fn grpc() -> Self {
+        Self::grpc_with(None)
+    }
+
+    /// OTLP/gRPC over TLS with `identity` (a PEM certificate and key).
+    pub fn grpc_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::grpc_with(Some(tonic::transport::Identity::from_pem(
+            cert_pem, key_pem,
+        )))
+    }
+
+    fn grpc_with(identity: Option<tonic::transport::Identity>) -> Self {
+        use tonic::codec::CompressionEncoding::Gzip;
         let collected = Arc::new(Mutex::new(Collected::default()));
         let c = collected.clone();
+        let scheme = if identity.is_some() { "https" } else { "http" };
         let addr = spawn_runtime_thread(move || async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            let mut server = tonic::transport::Server::builder();
+            if let Some(identity) = identity {
+                server = server
+                    .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                    .unwrap();
+            }
             let task = tokio::spawn(async move {
-                tonic::transport::Server::builder()
-                    .add_service(TraceServiceServer::new(Grpc(c.clone())))
-                    .add_service(MetricsServiceServer::new(Grpc(c)))
+                server
+                    .add_service(TraceServiceServer::new(Grpc(c.clone())).accept_compressed(Gzip))
+                    .add_service(MetricsServiceServer::new(Grpc(c)).accept_compressed(Gzip))
                     .serve_with_incoming(incoming)
                     .await
                     .unwrap();
             });
             (addr, task)
         });
-        Receiver { addr, collected }
+        Receiver {
+            addr,
+            collected,
+            scheme,
+        }
     }
 
-    /// OTLP/HTTP with protobuf bodies (`POST /v1/traces`, `POST /v1/metrics`).
+    /// OTLP/HTTP with protobuf bodies (`POST /v1/traces`, `POST /v1/metrics`),
+    /// gzip bodies decoded.
     pub fn http() -> Self {
+        Self::http_with(None)
+    }
+
+    /// OTLP/HTTP over TLS with a PEM certificate and key.
+    pub fn http_tls(cert_pem: &str, key_pem: &str) -> Self {
+        use tokio_rustls::rustls;
+        let certs: Vec<rustls::pki_types::CertificateDer<'static>> =
+            rustls::pki_types::pem::PemObject::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = <rustls::pki_types::PrivateKeyDer<'static> as rustls::pki_types::pem::PemObject>::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        Self::http_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn http_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let collected = Arc::new(Mutex::new(Collected::default()));
         let c = collected.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let addr = spawn_runtime_thread(move || async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -144,30 +208,37 @@ impl Receiver {
                         return;
                     };
                     let c = c.clone();
-                    tokio::spawn(serve_http(stream, move |req| match req.path.as_str() {
-                        "/v1/traces" => {
-                            let body = req.body.clone();
-                            let msg = ExportTraceServiceRequest::decode(&body[..]).unwrap();
-                            store_traces(&c, msg, Some(body));
-                            reply(200, &[("content-type", "application/x-protobuf")], b"")
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        let handle = move |req: &SeenRequest| otlp_http(&c, req);
+                        match tls {
+                            // A failed handshake (an untrusting client) just ends the connection.
+                            Some(tls) => {
+                                if let Ok(stream) = tls.accept(stream).await {
+                                    serve_http(stream, handle).await;
+                                }
+                            }
+                            None => serve_http(stream, handle).await,
                         }
-                        "/v1/metrics" => {
-                            let body = req.body.clone();
-                            let msg = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
-                            store_metrics(&c, msg, Some(body));
-                            reply(200, &[("content-type", "application/x-protobuf")], b"")
-                        }
-                        _ => reply(404, &[], b""),
-                    }));
+                    });
                 }
             });
             (addr, task)
         });
-        Receiver { addr, collected }
+        Receiver {
+            addr,
+            collected,
+            scheme,
+        }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// The encoding of every export received so far.
+    pub fn encodings(&self) -> Vec<String> {
+        self.collected.lock().unwrap().encodings.clone()
     }
 
     /// All spans received so far.
@@ -249,6 +320,48 @@ impl Shared {
             .expect("telemetry builds");
         Shared { receiver, guard }
     }
+}
+
+/// One OTLP/HTTP export: the body decoded (gunzipped when its
+/// `content-encoding` says gzip) and stored.
+fn otlp_http(c: &Mutex<Collected>, req: &SeenRequest) -> Vec<u8> {
+    let encoding = req.headers.get("content-encoding").map(String::as_str);
+    let body = match encoding {
+        Some("gzip") => {
+            let mut out = Vec::new();
+            let mut d = flate2::read::GzDecoder::new(&req.body[..]);
+            if std::io::Read::read_to_end(&mut d, &mut out).is_err() {
+                return reply(400, &[], b"bad gzip");
+            }
+            out
+        }
+        None => req.body.clone(),
+        Some(_) => return reply(415, &[], b"unsupported encoding"),
+    };
+    match req.path.as_str() {
+        "/v1/traces" => {
+            let msg = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+            note_encoding(c, encoding);
+            store_traces(c, msg, Some(body));
+            reply(200, &[("content-type", "application/x-protobuf")], b"")
+        }
+        "/v1/metrics" => {
+            let msg = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
+            note_encoding(c, encoding);
+            store_metrics(c, msg, Some(body));
+            reply(200, &[("content-type", "application/x-protobuf")], b"")
+        }
+        _ => reply(404, &[], b""),
+    }
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost`: (certificate
+/// PEM, private key PEM).
+pub fn self_signed() -> (String, String) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    (certified.cert.pem(), certified.signing_key.serialize_pem())
 }
 
 /// A bucket name no other test uses.
@@ -382,7 +495,7 @@ pub fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
 }
 
 async fn serve_http(
-    mut stream: tokio::net::TcpStream,
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
     handle: impl Fn(&SeenRequest) -> Vec<u8> + Send + 'static,
 ) {
     let mut buf = Vec::new();
