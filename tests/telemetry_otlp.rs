@@ -352,38 +352,38 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
     );
 }
 
-// Ignored: it checks the old Pipeline-level contract (the pipeline's
-// response body carried the operation). Operations now wrap client methods;
-// the streamed case is `GetObject`'s `ObjectBody`, covered by the streamed
-// rows of tests/telemetry_outcomes.rs. To be rewritten against
-// `Client::get_object` (open until the body is read or dropped).
-#[ignore = "old Pipeline-level contract; to be rewritten against Client::get_object"]
+/// A streamed `get_object` keeps its operation open until the body is read
+/// (the span ends after the read, with the body size, and the download
+/// counter counts it); dropped unread, the operation ends as `cancelled`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
+async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped() {
     let s = shared();
-    let cos = FakeCos::start(65536).await;
     let bucket = unique_bucket("get");
+    let emulator = coscls_emulator::Emulator::builder()
+        .bucket(&bucket)
+        .start()
+        .await
+        .unwrap();
+    let client = cos::Client::builder()
+        .region("ap-guangzhou")
+        .endpoint(cos::Endpoint::custom(&emulator.endpoint()).unwrap())
+        .credentials(
+            coscls::auth::Credentials::new(
+                coscls_emulator::DEFAULT_SECRET_ID,
+                coscls_emulator::DEFAULT_SECRET_KEY,
+            )
+            .unwrap(),
+        )
+        .build()
+        .unwrap();
+    client
+        .put_object(&bucket, "obj", vec![7u8; 65536])
+        .await
+        .unwrap();
     let _subscriber =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
-    let p = pipeline(1);
-    let url_path = format!("/{bucket}/obj");
-    let get = |op: &'static str| {
-        let info = OperationInfo::cos(op, "ap-guangzhou", &bucket).with_key("obj");
-        let p = &p;
-        let url_path = &url_path;
-        let addr = cos.addr;
-        async move {
-            p.execute(
-                &info,
-                || Ok(prepared(addr, Method::GET, url_path, "", Bytes::new())),
-                parse_error,
-            )
-            .await
-            .unwrap()
-        }
-    };
 
-    let response = get("GetObject").await;
+    let out = client.get_object(&bucket, "obj").await.unwrap();
     s.guard.force_flush().unwrap();
     // The flush has delivered every closed span: this one must still be open.
     assert!(
@@ -394,7 +394,7 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    let body = response.into_body().collect(1 << 20).await.unwrap();
+    let body = out.body.bytes().await.unwrap();
     assert_eq!(body.len(), 65536);
     s.guard.force_flush().unwrap();
     let op = s.receiver.first_span_on("COS GetObject", &bucket).await;
@@ -402,6 +402,7 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
         int_attr(&op.attributes, "http.response.body.size"),
         Some(65536)
     );
+    assert_eq!(string_attr(&op.attributes, "error.type"), None);
     assert!(
         op.end_time_unix_nano >= before_read,
         "the span ends when the body was read, not when the response head arrived"
@@ -415,8 +416,6 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
         ],
     );
     assert_eq!(download.len(), 1);
-    // The download count reuses the operation's label array: no region,
-    // topic or status may come along.
     assert_eq!(
         keys(&download[0].attributes),
         ["bucket", "direction", "operation", "service"]
@@ -426,13 +425,22 @@ async fn a_streamed_body_keeps_the_operation_open_until_read_or_dropped() {
         Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(65536))
     );
 
-    // Dropped unread: the operation ends as a success with what was read.
-    let response = get("HeadObject").await;
-    drop(response);
+    // Dropped unread: the caller never got the object, so the operation
+    // ends as cancelled.
+    let other = unique_bucket("drop");
+    client.create_bucket(&other).await.unwrap();
+    client
+        .put_object(&other, "obj", vec![1u8; 4096])
+        .await
+        .unwrap();
+    let out = client.get_object(&other, "obj").await.unwrap();
+    drop(out);
     s.guard.force_flush().unwrap();
-    let op = s.receiver.first_span_on("COS HeadObject", &bucket).await;
-    assert_eq!(int_attr(&op.attributes, "http.response.body.size"), Some(0));
-    assert_eq!(string_attr(&op.attributes, "error.type"), None);
+    let op = s.receiver.first_span_on("COS GetObject", &other).await;
+    assert_eq!(
+        string_attr(&op.attributes, "error.type").as_deref(),
+        Some("cancelled")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,10 +90,10 @@ async fn bad_content_md5_and_missing_bucket() {
     let r = nb.send(&emu).await;
     r.expect(404);
     assert_eq!(r.code(), "NoSuchBucket");
-    let r = Req::new("GET", "k").param("acl", "").send(&emu).await;
+    let r = Req::new("GET", "").param("cors", "").send(&emu).await;
     r.expect(501);
     assert_eq!(r.code(), "NotImplemented");
-    assert!(r.xml("Message").unwrap().contains("?acl"));
+    assert!(r.xml("Message").unwrap().contains("?cors"));
     let r = Req::new("PUT", "k")
         .header("x-cos-storage-class", "PLATINUM")
         .body("x")

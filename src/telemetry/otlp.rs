@@ -444,9 +444,18 @@ impl TelemetryBuilder {
         let guard = self.build_providers()?;
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let fmt = guard
-            .log_to_stderr
-            .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+        // The stderr log layer prints events. coscls's own operation and
+        // attempt spans are left out of it: their fields go to the trace, and
+        // formatting them for a log line that is rarely printed cost about as
+        // much per operation as exporting the span.
+        let fmt = guard.log_to_stderr.then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                    let t = meta.target();
+                    meta.is_event() || !(t == "coscls" || t.starts_with("coscls::"))
+                }))
+        });
         tracing_subscriber::registry()
             .with(layer)
             .with(filter)
