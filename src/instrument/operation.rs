@@ -6,7 +6,7 @@
 //! response head. Whatever that body returns is what the span and the
 //! duration histogram record, so they cannot disagree with the caller.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -60,6 +60,17 @@ pub(super) struct LastAttempt {
     pub(super) resends: u32,
 }
 
+/// The request of an operation's first attempt, recorded on the operation
+/// span when it ends (with the other late attributes, in one pass through
+/// the subscriber instead of one per attribute).
+#[derive(Debug)]
+pub(super) struct FirstRequest {
+    pub(super) method: http::Method,
+    /// Redacted (see [`redact_url`](super::redact::redact_url)).
+    pub(super) url: String,
+    pub(super) body_size: u64,
+}
+
 /// The part of an operation the attempt decorator and the response body
 /// wrapper see.
 #[derive(Debug)]
@@ -78,12 +89,30 @@ pub(super) struct Shared {
     /// open until the error it became is known (the retry observer or the
     /// operation's end records it as the attempt's `error.type`).
     pub(super) failed_attempt: Mutex<Option<tracing::Span>>,
+    /// What the first attempt sent (set once, while the span records).
+    pub(super) request: OnceLock<FirstRequest>,
+    /// Set when the OpenTelemetry span behind the operation span does not
+    /// record (the sampler dropped it): what would only become its
+    /// attributes is then neither gathered nor recorded.
+    unrecorded: AtomicBool,
 }
 
 impl Shared {
     /// The operation being polled on this task, if any.
     pub(super) fn current() -> Option<Arc<Shared>> {
         CURRENT.try_with(Arc::clone).ok()
+    }
+
+    /// Whether the operation span's late attributes are worth gathering:
+    /// it is enabled and its OpenTelemetry span (if one was looked at)
+    /// records.
+    pub(super) fn records(&self) -> bool {
+        !self.span.is_disabled() && !self.unrecorded.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the operation span's OpenTelemetry span does not record.
+    pub(super) fn set_unrecorded(&self) {
+        self.unrecorded.store(true, Ordering::Relaxed);
     }
 
     /// Starts one more attempt: returns how many were made before it.
@@ -191,6 +220,8 @@ impl Operation {
                 last: Mutex::new(LastAttempt::default()),
                 read: AtomicU64::new(0),
                 failed_attempt: Mutex::new(None),
+                request: OnceLock::new(),
+                unrecorded: AtomicBool::new(false),
             }),
             started: Instant::now(),
             labels,
@@ -285,9 +316,15 @@ impl Operation {
         }
         let read = self.shared.read.load(Ordering::Relaxed);
         let span = &self.shared.span;
-        if !span.is_disabled() {
+        if self.shared.records() {
             let last = lock(&self.shared.last);
+            let request = self.shared.request.get();
+            let url = request.map(|r| r.url.as_str());
             Late {
+                method: request.map(|r| r.method.as_str()),
+                host: url.and_then(|u| super::send::split_host(u).0),
+                url,
+                request_body_size: request.map(|r| r.body_size as i64),
                 status: last.status.map(i64::from),
                 request_id: last.request_id.as_deref(),
                 resend_count: (last.resends > 0).then_some(i64::from(last.resends)),
@@ -380,6 +417,12 @@ pub(crate) fn record_checksum_retry(service: Service, operation: &'static str, a
 /// attribute). `None` values are not recorded.
 #[derive(Debug, Default)]
 pub(super) struct Late<'a> {
+    /// The request's attributes (the operation span's, from its first
+    /// attempt; an attempt span has them from its start).
+    pub(super) method: Option<&'a str>,
+    pub(super) host: Option<&'a str>,
+    pub(super) url: Option<&'a str>,
+    pub(super) request_body_size: Option<i64>,
     pub(super) status: Option<i64>,
     pub(super) request_id: Option<&'a str>,
     pub(super) resend_count: Option<i64>,
@@ -392,6 +435,10 @@ pub(super) struct Late<'a> {
 #[derive(Debug)]
 pub(super) struct LateFields {
     set: &'static FieldSet,
+    method: Field,
+    host: Field,
+    url: Field,
+    request_body_size: Field,
     status: Field,
     request_id: Field,
     resend_count: Field,
@@ -405,6 +452,10 @@ impl LateFields {
         let set = span.metadata()?.fields();
         Some(LateFields {
             set,
+            method: set.field(attr::HTTP_REQUEST_METHOD)?,
+            host: set.field(attr::SERVER_ADDRESS)?,
+            url: set.field(attr::URL_FULL)?,
+            request_body_size: set.field(attr::HTTP_REQUEST_BODY_SIZE)?,
             status: set.field(attr::HTTP_RESPONSE_STATUS_CODE)?,
             request_id: set.field(attr::REQUEST_ID)?,
             resend_count: set.field(attr::HTTP_REQUEST_RESEND_COUNT)?,
@@ -427,7 +478,14 @@ impl Late<'_> {
         let Some(f) = fields.get_or_init(|| LateFields::of(span)) else {
             return;
         };
-        let values: [(&Field, Option<&dyn Value>); 6] = [
+        let values: [(&Field, Option<&dyn Value>); 10] = [
+            (&f.method, self.method.as_ref().map(|v| v as &dyn Value)),
+            (&f.host, self.host.as_ref().map(|v| v as &dyn Value)),
+            (&f.url, self.url.as_ref().map(|v| v as &dyn Value)),
+            (
+                &f.request_body_size,
+                self.request_body_size.as_ref().map(|v| v as &dyn Value),
+            ),
             (&f.status, self.status.as_ref().map(|v| v as &dyn Value)),
             (
                 &f.request_id,

@@ -11,9 +11,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderMap, HeaderName, Method};
+use opentelemetry::trace::TraceContextExt as _;
 use tracing::field::Empty;
 
-use super::operation::{lock, Late, Shared, ATTEMPT_FIELDS};
+use super::operation::{lock, FirstRequest, Late, Shared, ATTEMPT_FIELDS};
 use super::otel;
 use super::redact::redact_url;
 use super::schema::RPC_SYSTEM;
@@ -97,18 +98,9 @@ impl Attempt {
         headers: &mut HeaderMap,
     ) -> Self {
         let resend = shared.next_attempt();
+        let http_method = method;
         let method = method.as_str();
         let op = &shared.span;
-        if resend == 0 && !op.is_disabled() {
-            // The request is the same on every attempt: the first one
-            // describes the operation.
-            op.record("http.request.method", method);
-            if let Some(host) = split_host(url).0 {
-                op.record("server.address", host);
-            }
-            op.record("url.full", redact_url(url).as_ref());
-            op.record("http.request.body.size", body_size as i64);
-        }
         let span = tracing::debug_span!(
             target: "coscls::attempt",
             parent: op,
@@ -130,7 +122,24 @@ impl Attempt {
         );
         // When the attempt span is filtered out, name the operation instead.
         let carrier = if span.is_disabled() { op } else { &span };
-        if let Some(cx) = otel::context_of(carrier) {
+        let cx = otel::context_of(carrier);
+        if span.is_disabled() {
+            if let Some(cx) = &cx {
+                if !cx.span().is_recording() {
+                    shared.set_unrecorded();
+                }
+            }
+        }
+        if resend == 0 && shared.records() {
+            // The request is the same on every attempt: the first one
+            // describes the operation (recorded when it ends).
+            let _ = shared.request.set(FirstRequest {
+                method: http_method.clone(),
+                url: redact_url(url).into_owned(),
+                body_size,
+            });
+        }
+        if let Some(cx) = cx {
             otel::inject(&cx, headers);
         }
         if body_size > 0 {
@@ -175,7 +184,7 @@ impl Attempt {
 
     fn record_response(&self, response: &http::Response<ResponseBody>) {
         let status = response.status();
-        let op_on = !self.shared.span.is_disabled();
+        let op_on = self.shared.records();
         let attempt_on = !self.span.is_disabled();
         if !(op_on || attempt_on) {
             return;
@@ -238,7 +247,7 @@ const X_CLS_REQUESTID: HeaderName = HeaderName::from_static("x-cls-requestid");
 
 /// Host and port of an absolute URL (`http://host:port/path`), for
 /// `server.address` and `server.port`.
-fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
+pub(super) fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
     let Some((scheme, rest)) = url.split_once("://") else {
         return (None, None);
     };

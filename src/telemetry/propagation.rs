@@ -5,8 +5,15 @@
 //! or empty means `tracecontext,baggage`, `none` means no propagation, and
 //! an unknown name is warned about and skipped rather than failing start-up.
 
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
+use opentelemetry::trace::{TraceContextExt as _, TraceFlags};
+use opentelemetry::Context;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+use crate::instrument::otel::traceparent;
 
 /// The specification's default value of `OTEL_PROPAGATORS`.
 const DEFAULT: &str = "tracecontext,baggage";
@@ -32,7 +39,7 @@ pub(crate) fn from_env_value(value: Option<&str>) -> (TextMapCompositePropagator
             _ if none => warnings.push(format!(
                 "OTEL_PROPAGATORS names \"none\" and {name:?}: {name:?} is ignored, nothing is propagated"
             )),
-            "tracecontext" => propagators.push(Box::new(TraceContextPropagator::new())),
+            "tracecontext" => propagators.push(Box::new(W3cTraceContext::default())),
             "baggage" => propagators.push(Box::new(BaggagePropagator::new())),
             _ => warnings.push(format!(
                 "OTEL_PROPAGATORS: unsupported propagator {name:?} is ignored (supported: tracecontext, baggage, none)"
@@ -42,13 +49,47 @@ pub(crate) fn from_env_value(value: Option<&str>) -> (TextMapCompositePropagator
     (TextMapCompositePropagator::new(propagators), warnings)
 }
 
+/// The SDK's W3C trace-context propagator, writing `traceparent` without
+/// `core::fmt`: it runs for every request, and formatting the ids through
+/// `Display` cost about as much as the rest of the injection. What it
+/// writes is the SDK's, byte for byte (version `00`, the sampled flag
+/// only, `tracestate` always, empty when the context has none);
+/// extraction is the SDK's own.
+#[derive(Debug, Default)]
+struct W3cTraceContext(TraceContextPropagator);
+
+impl TextMapPropagator for W3cTraceContext {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        let value = traceparent(
+            sc.trace_id().to_bytes(),
+            sc.span_id().to_bytes(),
+            (sc.trace_flags() & TraceFlags::SAMPLED).to_u8(),
+        );
+        // Hex digits and dashes only: always UTF-8.
+        let value = String::from_utf8_lossy(&value).into_owned();
+        injector.set("traceparent", value);
+        injector.set("tracestate", sc.trace_state().header());
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use opentelemetry::baggage::BaggageExt as _;
-    use opentelemetry::trace::{
-        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
-    };
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     use opentelemetry::{Context, KeyValue};
     use std::collections::HashMap;
 
@@ -103,6 +144,61 @@ mod tests {
         let (headers, _) = injected(Some("baggage"));
         assert_eq!(keys(&headers), ["baggage"]);
         assert_eq!(headers["baggage"], "tenant=acme");
+    }
+
+    #[test]
+    fn the_w3c_propagator_writes_what_the_sdk_writes() {
+        let state =
+            TraceState::from_key_value([("vendor", "x1"), ("other", "y-2")]).expect("trace state");
+        for (flags, state) in [
+            (TraceFlags::SAMPLED, TraceState::default()),
+            (TraceFlags::default(), TraceState::default()),
+            // Bits other than `sampled` are not written, as by the SDK.
+            (TraceFlags::new(0x03), state.clone()),
+            (TraceFlags::new(0xfe), state),
+        ] {
+            let sc = SpanContext::new(
+                TraceId::from_bytes([
+                    0x00, 0x01, 0x0a, 0x10, 0x7f, 0x80, 0xff, 0xc3, 0x12, 0x34, 0x56, 0x78, 0x9a,
+                    0xbc, 0xde, 0xf0,
+                ]),
+                SpanId::from_bytes([0x09, 0xf0, 0x00, 0x11, 0xab, 0xcd, 0xef, 0x01]),
+                flags,
+                false,
+                state,
+            );
+            let cx = Context::new().with_remote_span_context(sc);
+            let mut ours = HashMap::new();
+            W3cTraceContext::default().inject_context(&cx, &mut ours);
+            let mut sdk = HashMap::new();
+            TraceContextPropagator::new().inject_context(&cx, &mut sdk);
+            assert_eq!(ours, sdk, "flags {flags:?}");
+            assert_eq!(keys(&ours), ["traceparent", "tracestate"]);
+        }
+        // An invalid context writes nothing, as the SDK's.
+        let mut ours = HashMap::new();
+        W3cTraceContext::default().inject_context(&Context::new(), &mut ours);
+        assert!(ours.is_empty());
+        // Extraction is the SDK's: what was written reads back.
+        let sc = SpanContext::new(
+            TraceId::from_bytes([0x4b; 16]),
+            SpanId::from_bytes([0x1f; 8]),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let mut headers = HashMap::new();
+        let w3c = W3cTraceContext::default();
+        w3c.inject_context(
+            &Context::new().with_remote_span_context(sc.clone()),
+            &mut headers,
+        );
+        let back = w3c.extract(&headers);
+        assert_eq!(back.span().span_context(), &sc);
+        assert_eq!(
+            w3c.fields().collect::<Vec<_>>(),
+            ["traceparent", "tracestate"]
+        );
     }
 
     #[test]
