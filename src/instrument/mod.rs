@@ -33,6 +33,32 @@
 //! The two halves meet through a task-local: while an operation runs, the
 //! attempt decorator finds its span and counters there, so no signature
 //! between the operation and the transport carries telemetry.
+//!
+//! # Why the operation span is a `tracing` span
+//!
+//! Issue 16 allowed creating the operation span through the OpenTelemetry
+//! API instead, which would skip the `tracing-opentelemetry` bridge. It
+//! stays a `tracing` span, because:
+//!
+//! - the OpenTelemetry API reaches only the global tracer provider. An
+//!   application that hands coscls's spans to a subscriber of its own
+//!   (`TelemetryBuilder::build` with `TelemetryGuard::layer`, or
+//!   `telemetry::layer` with its own provider) does not have to install a
+//!   global provider, and its operation spans would silently go to the
+//!   global no-op one;
+//! - events logged while an operation runs (retries, checksum retries, a
+//!   custom transport's own) have the operation span as their parent in
+//!   every `tracing` layer (log lines, `ClsLayer`'s trace and span ids),
+//!   and users' own layers see the operation with its attributes.
+//!
+//! What the bridge costs is measured beside that alternative (the "floor":
+//! the same span created through the OpenTelemetry API) in BENCHMARKS.md,
+//! "Telemetry cost". To keep it small: the operation span gets what is
+//! known at its start as fields at creation, and everything learnt later
+//! (the first request, the last answer, the outcome) in one `record_all`
+//! when it ends; nothing is gathered for a span whose OpenTelemetry span
+//! does not record (the sampler dropped it), though its trace context is
+//! still sent; the W3C `traceparent` is written without `core::fmt`.
 
 pub(crate) mod instruments;
 pub(crate) mod label_values;
