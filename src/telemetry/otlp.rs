@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
@@ -298,33 +298,20 @@ impl TelemetryBuilder {
                     signal,
                     runtime.as_deref(),
                     |tls| {
-                        let b = opentelemetry_otlp::SpanExporter::builder()
-                            .with_tonic()
-                            .with_endpoint(&signal.endpoint)
-                            .with_timeout(signal.timeout);
-                        let b = match signal.compression {
-                            Some(c) => b.with_compression(c.to_otlp()),
-                            None => b,
-                        };
-                        match tls {
-                            Some(tls) => b.with_tls_config(tls).build(),
-                            None => b.build(),
-                        }
+                        grpc_settings(
+                            opentelemetry_otlp::SpanExporter::builder().with_tonic(),
+                            signal,
+                            tls,
+                        )
+                        .build()
                     },
                     |client| {
-                        let b = opentelemetry_otlp::SpanExporter::builder()
-                            .with_http()
-                            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                            .with_endpoint(&signal.endpoint)
-                            .with_timeout(signal.timeout);
-                        let b = match signal.compression {
-                            Some(c) => b.with_compression(c.to_otlp()),
-                            None => b,
-                        };
-                        match client {
-                            Some(client) => b.with_http_client(client).build(),
-                            None => b.build(),
-                        }
+                        http_settings(
+                            opentelemetry_otlp::SpanExporter::builder().with_http(),
+                            signal,
+                            client,
+                        )
+                        .build()
                     },
                 )?;
                 Some(
@@ -348,33 +335,20 @@ impl TelemetryBuilder {
                     signal,
                     runtime.as_deref(),
                     |tls| {
-                        let b = opentelemetry_otlp::MetricExporter::builder()
-                            .with_tonic()
-                            .with_endpoint(&signal.endpoint)
-                            .with_timeout(signal.timeout);
-                        let b = match signal.compression {
-                            Some(c) => b.with_compression(c.to_otlp()),
-                            None => b,
-                        };
-                        match tls {
-                            Some(tls) => b.with_tls_config(tls).build(),
-                            None => b.build(),
-                        }
+                        grpc_settings(
+                            opentelemetry_otlp::MetricExporter::builder().with_tonic(),
+                            signal,
+                            tls,
+                        )
+                        .build()
                     },
                     |client| {
-                        let b = opentelemetry_otlp::MetricExporter::builder()
-                            .with_http()
-                            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                            .with_endpoint(&signal.endpoint)
-                            .with_timeout(signal.timeout);
-                        let b = match signal.compression {
-                            Some(c) => b.with_compression(c.to_otlp()),
-                            None => b,
-                        };
-                        match client {
-                            Some(client) => b.with_http_client(client).build(),
-                            None => b.build(),
-                        }
+                        http_settings(
+                            opentelemetry_otlp::MetricExporter::builder().with_http(),
+                            signal,
+                            client,
+                        )
+                        .build()
                     },
                 )?;
                 let mut reader = PeriodicReader::builder(ReportingMetricExporter {
@@ -528,6 +502,49 @@ fn build_exporter<E>(
         }
     };
     built.map_err(|e| TelemetryError::config(format!("building the OTLP {what} exporter: {e}")))
+}
+
+/// A gRPC exporter builder (spans or metrics) with the plan's endpoint,
+/// timeout, compression and TLS configuration: the two signals are set up
+/// the same way.
+fn grpc_settings<B: WithExportConfig + WithTonicConfig>(
+    builder: B,
+    signal: &SignalPlan,
+    tls: Option<tonic::transport::ClientTlsConfig>,
+) -> B {
+    let b = builder
+        .with_endpoint(&signal.endpoint)
+        .with_timeout(signal.timeout);
+    let b = match signal.compression {
+        Some(c) => b.with_compression(c.to_otlp()),
+        None => b,
+    };
+    match tls {
+        Some(tls) => b.with_tls_config(tls),
+        None => b,
+    }
+}
+
+/// An OTLP/HTTP (protobuf) exporter builder (spans or metrics) with the
+/// plan's endpoint, timeout and compression, and `client` when the plan
+/// needs one of its own (a custom CA).
+fn http_settings<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    signal: &SignalPlan,
+    client: Option<reqwest::blocking::Client>,
+) -> B {
+    let b = builder
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(&signal.endpoint)
+        .with_timeout(signal.timeout);
+    let b = match signal.compression {
+        Some(c) => WithHttpConfig::with_compression(b, c.to_otlp()),
+        None => b,
+    };
+    match client {
+        Some(client) => b.with_http_client(client),
+        None => b,
+    }
 }
 
 /// Reads the PEM file a [`CertificateSource`] names.
