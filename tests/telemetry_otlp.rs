@@ -366,7 +366,7 @@ async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped() 
         .unwrap();
     let client = cos::Client::builder()
         .region("ap-guangzhou")
-        .endpoint(cos::Endpoint::custom(&emulator.endpoint()).unwrap())
+        .endpoint(emulator.endpoint())
         .credentials(
             coscls::auth::Credentials::new(
                 coscls_emulator::DEFAULT_SECRET_ID,

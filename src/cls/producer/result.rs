@@ -323,4 +323,4 @@ impl IntoFuture for Receipt {
 
 /// A per-record completion callback, run once on the producer's runtime.
 /// It should be quick: it runs before the batch's memory is released.
-pub type Callback = Box<dyn FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static>;
+pub(crate) type Callback = Box<dyn FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static>;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cls::limits::wire_bytes;
+use super::admit::allocation_cost;
 use crate::cls::test_support::{client, Fault, MockCls};
 use crate::transport::retry::RetryPolicy;
 
