@@ -57,16 +57,14 @@ async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
         .get("x-cos-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    cos::Error::Service(Box::new(cos::ServiceError {
-        status,
-        code: if status == 503 {
-            "SlowDown".into()
-        } else {
-            format!("Http{status}")
-        },
-        request_id,
-        ..Default::default()
-    }))
+    let code = if status == 503 {
+        "SlowDown".to_string()
+    } else {
+        format!("Http{status}")
+    };
+    let mut error = cos::ServiceError::new(status, code, "");
+    error.request_id = request_id;
+    cos::Error::Service(Box::new(error))
 }
 
 /// Every attribute is recorded once (the SDK would export duplicates).

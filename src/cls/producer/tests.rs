@@ -1,9 +1,9 @@
 //! Producer behaviour against an in-memory CLS (a mock `HttpSend`); the same
 //! properties are checked against the emulator in `tests/cls_producer.rs`.
 
+use super::admit::allocation_cost;
 use super::*;
 use crate::cls::limits::wire_bytes;
-use super::admit::allocation_cost;
 use crate::cls::test_support::{client, Fault, MockCls};
 use crate::transport::retry::RetryPolicy;
 
