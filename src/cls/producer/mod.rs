@@ -1,46 +1,5 @@
-//! A batching producer that accounts for every log it accepted.
-//!
-//! [`Producer::send`] accepts a log into the open batch of its topic (and
-//! hash key) and returns a [`Receipt`] that resolves when the batch is
-//! delivered or has definitively failed. Batches are sealed by count, bytes
-//! or linger time, sent by a bounded number of concurrent tasks, and retried
-//! on 429, 5xx and network failures under one schedule
-//! ([`ProducerConfig::retry`]).
-//!
-//! Delivery is **at least once**. When an attempt fails in a way that may
-//! have stored the batch anyway (the connection broke after the request was
-//! sent, a timeout, a 500/502/504: [`Error::may_have_been_stored`]), the
-//! batch is sent again and CLS can hold its logs twice; a batch abandoned by
-//! `close` with a request in flight may be stored although it is reported
-//! failed. Throttling (429), 503, refused connections and 4xx never store
-//! anything. The logs resent after such an ambiguous failure are counted in
-//! [`ProducerStats::possibly_duplicated`] and
-//! [`CloseReport::possibly_duplicated`]; set
-//! [`ProducerConfig::log_id_field`] to give each log an id that identifies
-//! its copies downstream.
-//!
-//! The memory cap is a semaphore of bytes: each log takes its encoded size
-//! when accepted and gives it back when its outcome has been reported, so the
-//! count cannot drift. When the cap is reached, `send` waits (up to a
-//! timeout) or fails at once, per [`WhenFull`]; either way the caller is told.
-//!
-//! [`Producer::flush`] and [`Producer::close`] deliver everything accepted
-//! before them, or report exactly which batches (with their logs) were not.
-//!
-//! ```no_run
-//! # async fn demo(client: coscls::cls::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! use coscls::cls::{Producer, ProducerConfig};
-//! use coscls::cls::Log;
-//! use std::time::Duration;
-//!
-//! let producer = Producer::new(client, ProducerConfig::default())?;
-//! let receipt = producer.send("my-topic-id", Log::now().field("msg", "hello")).await?;
-//! let report = producer.close(Duration::from_secs(30)).await;
-//! assert!(report.all_delivered());
-//! let delivery = receipt.await?;
-//! println!("delivered in request {:?}", delivery.request_id);
-//! # Ok(()) }
-//! ```
+//! The batching producer (docs on [`Producer`]): admission in `admit.rs`,
+//! batches in `accumulator.rs` and `batch.rs`, sending in `sender.rs`.
 
 mod accumulator;
 mod admit;
@@ -106,6 +65,48 @@ pub struct ProducerStats {
 }
 
 /// The batching CLS producer. Cheap to clone; clones share the buffer.
+///
+/// [`Producer::send`] accepts a log into the open batch of its topic (and
+/// hash key) and returns a [`Receipt`] that resolves when the batch is
+/// delivered or has definitively failed. Batches are sealed by count, bytes
+/// or linger time, sent by a bounded number of concurrent tasks, and retried
+/// on 429, 5xx and network failures under one schedule
+/// ([`ProducerConfig::retry`]).
+///
+/// Delivery is **at least once**. When an attempt fails in a way that may
+/// have stored the batch anyway (the connection broke after the request was
+/// sent, a timeout, a 500/502/504: [`Error::may_have_been_stored`]), the
+/// batch is sent again and CLS can hold its logs twice; a batch abandoned by
+/// `close` with a request in flight may be stored although it is reported
+/// failed. Throttling (429), 503, refused connections and 4xx never store
+/// anything. The logs resent after such an ambiguous failure are counted in
+/// [`ProducerStats::possibly_duplicated`] and
+/// [`CloseReport::possibly_duplicated`]; set
+/// [`ProducerConfig::log_id_field`] to give each log an id that identifies
+/// its copies downstream.
+///
+/// The memory cap is a semaphore of bytes: each log takes its encoded size
+/// when accepted and gives it back when its outcome has been reported, so the
+/// count cannot drift. When the cap is reached, `send` waits (up to a
+/// timeout) or fails at once, per [`WhenFull`]; either way the caller is told.
+///
+/// [`Producer::flush`] and [`Producer::close`] deliver everything accepted
+/// before them, or report exactly which batches (with their logs) were not.
+///
+/// ```no_run
+/// # async fn demo(client: coscls::cls::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// use coscls::cls::{Producer, ProducerConfig};
+/// use coscls::cls::Log;
+/// use std::time::Duration;
+///
+/// let producer = Producer::new(client, ProducerConfig::default())?;
+/// let receipt = producer.send("my-topic-id", Log::now().field("msg", "hello")).await?;
+/// let report = producer.close(Duration::from_secs(30)).await;
+/// assert!(report.all_delivered());
+/// let delivery = receipt.await?;
+/// println!("delivered in request {:?}", delivery.request_id);
+/// # Ok(()) }
+/// ```
 ///
 /// Needs a Tokio runtime: [`Producer::new`] must run inside one, and the
 /// producer's tasks run on it. `send` may then be called from any task;
