@@ -49,10 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let producer = Producer::new(
         client,
-        ProducerConfig {
-            linger: Duration::from_millis(200),
-            ..ProducerConfig::default()
-        },
+        ProducerConfig::default().linger(Duration::from_millis(200)),
     )?;
 
     // 1. Explicit logs, each with a receipt that says whether it arrived.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use coscls::auth::Credentials;
 use coscls::cos::{
-    Client, DownloadOptions, Endpoint, ListOptions, PresignOptions, PutOptions, UploadOptions,
+    Client, DownloadOptions, ListOptions, PresignOptions, PutOptions, UploadOptions,
 };
 use futures_util::TryStreamExt;
 
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let client = Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emulator.endpoint())?)
+        .endpoint(emulator.endpoint())
         .credentials(Credentials::new("AKIDexample", "example-secret")?)
         .build()?;
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use coscls::auth::Credentials;
-use coscls::cos::{Client, Endpoint};
+use coscls::cos::Client;
 use coscls::object_store::CosStore;
 use object_store::buffered::{BufReader, BufWriter};
 use object_store::path::Path;
@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let client = Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emulator.endpoint())?)
+        .endpoint(emulator.endpoint())
         .credentials(Credentials::new("AKIDexample", "example-secret")?)
         .build()?;
 

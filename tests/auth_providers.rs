@@ -17,7 +17,7 @@ use coscls::auth::{
     tc3_headers, AssumeRole, ChainProvider, Credentials, EnvProvider, Error, InstanceRole,
     ProfileFileProvider, ProvideCredentials, Tc3Call,
 };
-use coscls::cos::{Client, Endpoint};
+use coscls::cos::Client;
 use coscls_emulator::Emulator;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -295,7 +295,7 @@ async fn emulator() -> Emulator {
 fn cos(emu: &Emulator, provider: impl ProvideCredentials + 'static) -> Client {
     Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emu.endpoint()).unwrap())
+        .endpoint(emu.endpoint())
         .credentials(provider)
         .build()
         .unwrap()

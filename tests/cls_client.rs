@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coscls::auth::Credentials;
-use coscls::cls::{Client, Error, Log, LogGroup, LogGroupList, LogTag, PutOptions};
+use coscls::cls::{Client, Error, Log, LogGroup, LogGroupList, LogTag, PutLogsOptions};
 use coscls::transport::retry::RetryPolicy;
 use coscls_emulator::{Emulator, FaultConfig};
 
@@ -220,10 +220,7 @@ async fn limits_are_checked_before_any_request() {
 async fn a_hash_key_and_no_compression_are_accepted() {
     let emu = emulator().await;
     let c = client(&emu, creds());
-    let opts = PutOptions {
-        compression: Some(coscls::cls::Compression::None),
-        ..PutOptions::hash_key_of("user-42")
-    };
+    let opts = PutLogsOptions::hash_key_of("user-42").compression(coscls::cls::Compression::None);
     c.put_logs_with("t", &sample(), &opts).await.unwrap();
     assert_eq!(emu.cls_logs("t").len(), 2);
     emu.shutdown().await;
@@ -237,10 +234,7 @@ async fn zstd_bodies_are_stored_like_lz4_ones() {
     let emu = emulator().await;
     let c = client(&emu, creds());
     for level in [1, 3, 19] {
-        let opts = PutOptions {
-            compression: Some(coscls::cls::Compression::Zstd { level }),
-            ..PutOptions::default()
-        };
+        let opts = PutLogsOptions::default().compression(coscls::cls::Compression::Zstd { level });
         let topic = format!("zstd-{level}");
         c.put_logs_with(&topic, &sample(), &opts).await.unwrap();
         let stored = emu.cls_logs(&topic);

@@ -44,10 +44,7 @@ async fn logs_join_their_traces_and_shipping_never_ships_itself() {
         )
         .build()
         .unwrap();
-    let config = ProducerConfig {
-        linger: Duration::from_millis(20),
-        ..ProducerConfig::default()
-    };
+    let config = ProducerConfig::default().linger(Duration::from_millis(20));
     let producer = Producer::new(client, config).unwrap();
 
     let spans = InMemorySpanExporter::default();

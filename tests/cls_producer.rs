@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use coscls::auth::Credentials;
 use coscls::cls::limits::{self, MAX_GROUP_CONTENT_BYTES, MAX_LOGS_PER_GROUP, MAX_REQUEST_BYTES};
-use coscls::cls::producer::{memory_bytes, FailureReason, ProducerConfig, WhenFull};
-use coscls::cls::{Client, Error, Log, Producer};
+use coscls::cls::{Client, Error, FailureReason, Log, Producer, ProducerConfig, WhenFull};
 use coscls::transport::retry::RetryPolicy;
 use coscls_emulator::{Emulator, FaultConfig, ReceivedLog};
 
@@ -38,13 +37,13 @@ fn client(emu: &Emulator, key: &str) -> Client {
 }
 
 fn config() -> ProducerConfig {
-    ProducerConfig {
-        linger: Duration::from_millis(100),
-        retry: RetryPolicy::default()
-            .with_max_attempts(50)
-            .with_backoff(Duration::from_millis(5), Duration::from_millis(100)),
-        ..ProducerConfig::default()
-    }
+    ProducerConfig::default()
+        .linger(Duration::from_millis(100))
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(50)
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(100)),
+        )
 }
 
 /// A log with a sequence number and some varied, non-ASCII content.
@@ -102,10 +101,7 @@ fn batches(received: &[ReceivedLog]) -> HashMap<String, Vec<&ReceivedLog>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_log_is_stored_exactly_once_with_its_contents() {
     let emu = emulator().await;
-    let cfg = ProducerConfig {
-        batch_max_logs: 500,
-        ..config()
-    };
+    let cfg = config().batch_max_logs(500);
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let n = 20_000;
     let mut sent: BTreeMap<&str, Vec<Key>> = BTreeMap::new();
@@ -135,13 +131,11 @@ async fn every_accepted_log_is_stored_exactly_once_with_its_contents() {
 async fn batches_stay_within_the_configured_and_the_service_limits() {
     let emu = emulator().await;
     // Thresholds at the service's maxima: only the hard limits split batches.
-    let cfg = ProducerConfig {
-        batch_max_logs: MAX_LOGS_PER_GROUP,
-        batch_max_bytes: MAX_GROUP_CONTENT_BYTES,
-        linger: Duration::from_secs(3600),
-        memory_limit: 64 << 20,
-        ..config()
-    };
+    let cfg = config()
+        .batch_max_logs(MAX_LOGS_PER_GROUP)
+        .batch_max_bytes(MAX_GROUP_CONTENT_BYTES)
+        .linger(Duration::from_secs(3600))
+        .memory_limit(64 << 20);
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     // 30 values of 900 KiB (5 fit per 5 MiB group) and 25 000 tiny logs
     // (10 000 fit per group): both limits must split.
@@ -185,15 +179,13 @@ async fn a_full_buffer_refuses_or_blocks_and_frees_exactly_what_it_took() {
         latency: Duration::from_secs(3),
         ..Default::default()
     });
-    let size = |i: usize| memory_bytes(&numbered(i));
+    let size = |i: usize| Producer::memory_bytes(&numbered(i));
     let ten: usize = (1000..1010).map(size).sum();
-    let cfg = ProducerConfig {
-        memory_limit: ten,
-        batch_max_logs: 5,
-        max_in_flight: 1,
-        when_full: WhenFull::Block(Duration::from_secs(60)),
-        ..config()
-    };
+    let cfg = config()
+        .memory_limit(ten)
+        .batch_max_logs(5)
+        .max_in_flight(1)
+        .when_full(WhenFull::Block(Duration::from_secs(60)));
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let mut receipts = Vec::new();
     for i in 1000..1010 {
@@ -225,10 +217,7 @@ async fn a_full_buffer_refuses_or_blocks_and_frees_exactly_what_it_took() {
 async fn throttling_server_errors_and_dropped_connections_lose_nothing() {
     let emu = emulator().await;
     // 40 batches per round, so each 30 % fault fires (1 - 0.7^40 > 0.999999).
-    let cfg = ProducerConfig {
-        batch_max_logs: 50,
-        ..config()
-    };
+    let cfg = config().batch_max_logs(50);
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let n = 6_000;
     let mut want = Vec::with_capacity(n);
@@ -287,10 +276,7 @@ async fn throttling_server_errors_and_dropped_connections_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_flushes_everything_still_lingering() {
     let emu = emulator().await;
-    let cfg = ProducerConfig {
-        linger: Duration::from_secs(3600),
-        ..config()
-    };
+    let cfg = config().linger(Duration::from_secs(3600));
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     for i in 0..5000 {
         p.send(["a", "b", "c"][i % 3], numbered(i)).await.unwrap();
@@ -316,13 +302,11 @@ async fn close_names_exactly_the_logs_it_could_not_deliver() {
         error_status: 503,
         ..Default::default()
     });
-    let cfg = ProducerConfig {
-        batch_max_logs: 100,
-        retry: RetryPolicy::default()
+    let cfg = config().batch_max_logs(100).retry(
+        RetryPolicy::default()
             .with_max_attempts(u32::MAX)
             .with_backoff(Duration::from_millis(20), Duration::from_millis(200)),
-        ..config()
-    };
+    );
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let mut want = Vec::new();
     let mut receipts = Vec::new();
@@ -394,10 +378,7 @@ async fn a_server_clock_half_an_hour_off_either_way_loses_nothing() {
             clock_offset_secs: offset,
             ..Default::default()
         });
-        let cfg = ProducerConfig {
-            batch_max_logs: 100,
-            ..config()
-        };
+        let cfg = config().batch_max_logs(100);
         let p = Producer::new(client(&emu, KEY), cfg).unwrap();
         // One batch first: it meets the skew alone, so exactly one 401 follows.
         p.send("t", numbered(0)).await.unwrap();
@@ -431,11 +412,7 @@ async fn dropped_connections_report_the_duplicates_the_server_stored() {
         drop_rate: 0.3,
         ..Default::default()
     });
-    let cfg = ProducerConfig {
-        batch_max_logs: 50,
-        log_id_field: Some("log_id".into()),
-        ..config()
-    };
+    let cfg = config().batch_max_logs(50).log_id_field("log_id");
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let n = 3_000;
     for i in 0..n {
@@ -484,12 +461,11 @@ async fn a_batch_gets_exactly_the_attempts_of_the_producer_policy() {
         error_status: 503,
         ..Default::default()
     });
-    let cfg = ProducerConfig {
-        retry: RetryPolicy::default()
+    let cfg = config().retry(
+        RetryPolicy::default()
             .with_max_attempts(3)
             .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        ..config()
-    };
+    );
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let receipt = p.send("t", numbered(7)).await.unwrap();
     p.flush().await;
@@ -518,12 +494,11 @@ async fn an_unreachable_server_is_reported_with_its_cause() {
         .credentials(Credentials::new(ID, KEY).unwrap())
         .build()
         .unwrap();
-    let cfg = ProducerConfig {
-        retry: RetryPolicy::default()
+    let cfg = config().retry(
+        RetryPolicy::default()
             .with_max_attempts(2)
             .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        ..config()
-    };
+    );
     let p = Producer::new(client, cfg).unwrap();
     let receipt = p.send("t", numbered(1)).await.unwrap();
     let report = p.close(Duration::from_secs(30)).await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cos_common::*;
-use coscls::cos::{crc64, Client, DownloadOptions, Endpoint, Error, PresignOptions, PutOptions};
+use coscls::cos::{crc64, Client, DownloadOptions, Error, PresignOptions, PutOptions};
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::HttpSend;
 use coscls_emulator::FaultConfig;
@@ -350,7 +350,7 @@ async fn an_unreachable_endpoint_is_a_connect_error() {
         .port();
     let c = Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&format!("http://127.0.0.1:{port}")).unwrap())
+        .endpoint(format!("http://127.0.0.1:{port}"))
         .credentials(coscls::auth::Credentials::new(SECRET_ID, SECRET_KEY).unwrap())
         .retry_policy(fast_retries().with_max_attempts(2))
         .build()

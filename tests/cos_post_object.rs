@@ -280,7 +280,7 @@ async fn temporary_credentials_need_their_token() {
         .unwrap();
     let client = coscls::cos::Client::builder()
         .region("ap-guangzhou")
-        .endpoint(coscls::cos::Endpoint::custom(&emu.endpoint()).unwrap())
+        .endpoint(emu.endpoint())
         .credentials(creds)
         .build()
         .unwrap();

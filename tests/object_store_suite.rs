@@ -32,7 +32,7 @@
 #![cfg(feature = "object-store")]
 
 use coscls::auth::Credentials;
-use coscls::cos::{Client, Endpoint};
+use coscls::cos::Client;
 use coscls::object_store::CosStore;
 use coscls_emulator::Emulator;
 use object_store::integration::*;
@@ -57,7 +57,7 @@ async fn emulator() -> Emulator {
 fn client(emu: &Emulator) -> Client {
     Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emu.endpoint()).expect("emulator endpoint"))
+        .endpoint(emu.endpoint())
         .credentials(Credentials::new("AKIDtest", "test-secret").expect("credentials"))
         .build()
         .expect("client")

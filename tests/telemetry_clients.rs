@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use coscls::auth::{BoxFuture, Credentials};
 use coscls::cls::{Log, LogGroup, LogGroupList};
-use coscls::cos::{Client, Endpoint, PutOptions};
+use coscls::cos::{Client, PutOptions};
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::{HttpSend, RequestBody, ReqwestTransport, ResponseBody, Timeouts};
@@ -50,7 +50,7 @@ async fn emulator(bucket: &str) -> Emulator {
 fn cos_client(emu: &Emulator, credentials: Credentials, transport: Arc<dyn HttpSend>) -> Client {
     Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emu.endpoint()).unwrap())
+        .endpoint(emu.endpoint())
         .credentials(credentials)
         .transport(transport)
         .retry_policy(

@@ -16,11 +16,11 @@ use http::Method;
 use telemetry_support::{pipeline_with, prepared, FakeCos, Receiver};
 
 async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
-    cos::Error::Service(Box::new(cos::ServiceError {
-        status: r.status().as_u16(),
-        code: "Error".into(),
-        ..Default::default()
-    }))
+    cos::Error::Service(Box::new(cos::ServiceError::new(
+        r.status().as_u16(),
+        "Error",
+        "",
+    )))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,11 +57,11 @@ fn closed_port() -> u16 {
 }
 
 async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
-    cos::Error::Service(Box::new(cos::ServiceError {
-        status: r.status().as_u16(),
-        code: "Error".into(),
-        ..Default::default()
-    }))
+    cos::Error::Service(Box::new(cos::ServiceError::new(
+        r.status().as_u16(),
+        "Error",
+        "",
+    )))
 }
 
 async fn run(protocol: Protocol) {

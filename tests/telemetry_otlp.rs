@@ -57,16 +57,14 @@ async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
         .get("x-cos-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    cos::Error::Service(Box::new(cos::ServiceError {
-        status,
-        code: if status == 503 {
-            "SlowDown".into()
-        } else {
-            format!("Http{status}")
-        },
-        request_id,
-        ..Default::default()
-    }))
+    let code = if status == 503 {
+        "SlowDown".to_string()
+    } else {
+        format!("Http{status}")
+    };
+    let mut error = cos::ServiceError::new(status, code, "");
+    error.request_id = request_id;
+    cos::Error::Service(Box::new(error))
 }
 
 /// Every attribute is recorded once (the SDK would export duplicates).
@@ -366,7 +364,7 @@ async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped() 
         .unwrap();
     let client = cos::Client::builder()
         .region("ap-guangzhou")
-        .endpoint(cos::Endpoint::custom(&emulator.endpoint()).unwrap())
+        .endpoint(emulator.endpoint())
         .credentials(
             coscls::auth::Credentials::new(
                 coscls_emulator::DEFAULT_SECRET_ID,

@@ -21,11 +21,11 @@ use tracing_subscriber::layer::SubscriberExt;
 const SECRET_KEY: &str = "http-secret-KEY-1a2b3c4d";
 
 async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
-    cos::Error::Service(Box::new(cos::ServiceError {
-        status: r.status().as_u16(),
-        code: "SlowDown".into(),
-        ..Default::default()
-    }))
+    cos::Error::Service(Box::new(cos::ServiceError::new(
+        r.status().as_u16(),
+        "SlowDown",
+        "",
+    )))
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use coscls::auth::{BoxFuture, Credentials, ProvideCredentials};
-use coscls::cos::{self, Client, Endpoint, GetOptions, ListOptions};
+use coscls::cos::{self, Client, GetOptions, ListOptions};
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::{self as transport, ErrorKind, HttpSend, RequestBody, ResponseBody};
 use futures_util::StreamExt;
@@ -155,8 +155,8 @@ impl World {
         let cos_with = |creds: Arc<dyn ProvideCredentials>| {
             Client::builder()
                 .region("ap-guangzhou")
-                .endpoint(Endpoint::custom("http://127.0.0.1:9").unwrap())
-                .credentials_arc(creds)
+                .endpoint("http://127.0.0.1:9")
+                .credentials_provider(creds)
                 .transport(script.clone())
                 .retry_policy(RetryPolicy::none())
                 .build()

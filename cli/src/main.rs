@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use coscls::auth::EnvProvider;
-use coscls::cos::{self, Endpoint};
+use coscls::cos;
 use coscls::transport::retry::RetryPolicy;
 
 use cli::{Cli, Command, Global};
@@ -74,7 +74,7 @@ impl Ctx {
             .region(self.region())
             .credentials(EnvProvider::new());
         if let Some(url) = &self.global.endpoint {
-            builder = builder.endpoint(Endpoint::custom(url)?);
+            builder = builder.endpoint(url);
         }
         if let Some(t) = self.global.timeout {
             builder = builder.connect_timeout(t).read_timeout(t);

@@ -33,7 +33,7 @@ async fn emulator() -> Emulator {
 fn sdk(emu: &Emulator) -> cos::Client {
     cos::Client::builder()
         .region(emu.region())
-        .endpoint(cos::Endpoint::custom(&emu.endpoint()).unwrap())
+        .endpoint(emu.endpoint())
         .credentials(StaticProvider::new(
             coscls::auth::Credentials::new(ID, KEY).unwrap(),
         ))

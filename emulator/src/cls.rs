@@ -27,7 +27,7 @@ use http::{HeaderValue, Response, StatusCode};
 use hyper::body::Incoming;
 use prost::Message;
 
-use coscls::cls::proto::LogGroupList;
+use coscls::cls::LogGroupList;
 
 use crate::body::{self, Body};
 use crate::state::{ReceivedLog, State};
@@ -458,7 +458,7 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coscls::cls::proto::{Log, LogContent, LogGroup, LogTag};
+    use coscls::cls::{Log, LogContent, LogGroup, LogTag};
 
     fn list(groups: usize, logs: usize, value: usize) -> LogGroupList {
         LogGroupList {

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use coscls::auth::{sign, Credentials, KeyTime, SignableRequest};
-use coscls::cls::proto::{Log, LogContent, LogGroup, LogGroupList, LogTag};
+use coscls::cls::{Log, LogContent, LogGroup, LogGroupList, LogTag};
 use coscls_emulator::Emulator;
 use prost::Message;
 

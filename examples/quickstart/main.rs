@@ -20,9 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coscls::auth::{Credentials, EnvProvider};
 use coscls::cls::{self, ClsLayer, Log, LogContent, Producer, ProducerConfig};
-use coscls::cos::{
-    self, CopyOptions, DownloadOptions, Endpoint, ListOptions, PresignOptions, UploadOptions,
-};
+use coscls::cos::{self, CopyOptions, DownloadOptions, ListOptions, PresignOptions, UploadOptions};
 use coscls::telemetry::Telemetry;
 use coscls_emulator::Emulator;
 use futures_util::TryStreamExt;
@@ -88,7 +86,7 @@ async fn target() -> Result<Target, BoxError> {
     Ok(Target {
         cos: cos::Client::builder()
             .region("ap-guangzhou")
-            .endpoint(Endpoint::custom(&emulator.endpoint())?)
+            .endpoint(emulator.endpoint())
             .credentials(creds.clone())
             .build()?,
         cls: cls::Client::builder()
@@ -318,10 +316,7 @@ async fn main() -> Result<(), BoxError> {
     let target = target().await?;
     let producer = Producer::new(
         target.cls.clone(),
-        ProducerConfig {
-            linger: Duration::from_millis(200),
-            ..ProducerConfig::default()
-        },
+        ProducerConfig::default().linger(Duration::from_millis(200)),
     )?;
 
     // Export only when asked to; otherwise a local tracer still gives every

@@ -16,6 +16,8 @@ pub enum Error {
         reason: String,
     },
     /// CLS answered with an error (JSON `{"errorcode","errormessage"}`).
+    /// Fields may be added, so patterns end with `..`.
+    #[non_exhaustive]
     #[error("CLS {code} (HTTP {status}): {message}{}", request_id.as_deref().map(|id| format!(" [request id {id}]")).unwrap_or_default())]
     Service {
         /// HTTP status.
@@ -37,6 +39,7 @@ pub enum Error {
     #[error("CLS credentials unavailable")]
     Credentials(#[from] auth::Error),
     /// The producer's memory cap is reached: the record was not accepted.
+    #[non_exhaustive]
     #[error("producer buffer full: {requested} more bytes do not fit in the {limit}-byte cap (waited {waited:?})")]
     BufferFull {
         /// Bytes the record needs.
@@ -56,7 +59,7 @@ pub enum Error {
 
 impl Error {
     /// A local validation error.
-    pub fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             what,
             reason: reason.into(),

@@ -1,31 +1,5 @@
-//! A `tracing_subscriber::Layer` that ships `tracing` events to CLS through a
-//! [`Producer`], carrying the OpenTelemetry trace and span ids so a log line
-//! in CLS and its trace in Jaeger can be joined.
-//!
-//! Each event becomes one CLS log with the keys `level` (`INFO`…),
-//! `target`, `message`, every event field (as text), and `traceID` /
-//! `spanID` in lower-case hex, or empty strings outside a traced span (the
-//! keys of the OpenTelemetry collector's CLS exporter, docs/protocol/cls.md §6).
-//!
-//! It never recurses: events from the crates that do the shipping (coscls,
-//! reqwest, hyper, h2, tonic, tower, rustls, opentelemetry) are skipped, and
-//! an event raised while an event is being shipped on the same thread is
-//! dropped. It never blocks: when the producer's buffer is full the event
-//! is counted in [`ClsLayer::dropped`] instead of stalling the application.
-//!
-//! ```no_run
-//! # async fn demo(client: coscls::cls::Client) -> Result<(), coscls::cls::Error> {
-//! use coscls::cls::{ClsLayer, Producer, ProducerConfig};
-//! use tracing_subscriber::prelude::*;
-//!
-//! let producer = Producer::new(client, ProducerConfig::default())?;
-//! tracing_subscriber::registry()
-//!     .with(ClsLayer::new(producer.clone(), "my-topic-id"))
-//!     .init();
-//! tracing::info!(user = "alice", "signed in");
-//! producer.close(std::time::Duration::from_secs(10)).await;
-//! # Ok(()) }
-//! ```
+//! The `tracing` layer that ships events through a producer (docs on
+//! [`ClsLayer`]).
 
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
@@ -77,7 +51,34 @@ impl Drop for ShippingGuard {
     }
 }
 
-/// Ships `tracing` events to a CLS topic. See the [module docs](self).
+/// A `tracing_subscriber::Layer` that ships `tracing` events to CLS through a
+/// [`Producer`], carrying the OpenTelemetry trace and span ids so a log line
+/// in CLS and its trace in Jaeger can be joined.
+///
+/// Each event becomes one CLS log with the keys `level` (`INFO`…),
+/// `target`, `message`, every event field (as text), and `traceID` /
+/// `spanID` in lower-case hex, or empty strings outside a traced span (the
+/// keys of the OpenTelemetry collector's CLS exporter, docs/protocol/cls.md §6).
+///
+/// It never recurses: events from the crates that do the shipping (coscls,
+/// reqwest, hyper, h2, tonic, tower, rustls, opentelemetry) are skipped, and
+/// an event raised while an event is being shipped on the same thread is
+/// dropped. It never blocks: when the producer's buffer is full the event
+/// is counted in [`ClsLayer::dropped`] instead of stalling the application.
+///
+/// ```no_run
+/// # async fn demo(client: coscls::cls::Client) -> Result<(), coscls::cls::Error> {
+/// use coscls::cls::{ClsLayer, Producer, ProducerConfig};
+/// use tracing_subscriber::prelude::*;
+///
+/// let producer = Producer::new(client, ProducerConfig::default())?;
+/// tracing_subscriber::registry()
+///     .with(ClsLayer::new(producer.clone(), "my-topic-id"))
+///     .init();
+/// tracing::info!(user = "alice", "signed in");
+/// producer.close(std::time::Duration::from_secs(10)).await;
+/// # Ok(()) }
+/// ```
 ///
 /// Clones share the counters; each clone learns its own subscriber when
 /// added to one.

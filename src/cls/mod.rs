@@ -8,20 +8,30 @@
 //! - [`ClsLayer`] ships `tracing` events through a producer, with the trace
 //!   and span ids that join them to the traces in Jaeger.
 
+//!
+//! Every item has one path: the types and constants are named flat
+//! (`cls::Producer`, `cls::Log`, `cls::MAX_CONFIG_DURATION`), and only the
+//! service limits keep a namespace, [`limits`], since their names say what
+//! they bound only next to it (`cls::limits::MAX_LOGS_PER_GROUP`).
+
 mod client;
-pub mod compress;
+mod compress;
 mod error;
-pub mod layer;
+mod layer;
 pub mod limits;
-pub mod producer;
-pub mod proto;
+pub(crate) mod producer;
+mod proto;
+mod put_logs;
 #[cfg(test)]
 mod test_support;
 
-pub use client::{Client, ClientBuilder, PutLogsOutput, PutOptions};
-pub use compress::Compression;
+pub use client::{Client, ClientBuilder};
+pub use compress::{Compressed, Compression};
 pub use error::Error;
-pub use layer::ClsLayer;
-
-pub use producer::{Destination, Producer, ProducerConfig, Receipt};
+pub use layer::{ClsLayer, DEFAULT_IGNORED_TARGETS};
+pub use producer::{
+    CloseReport, Delivery, Destination, FailedBatch, FailedDelivery, FailureReason, FlushReport,
+    Producer, ProducerConfig, ProducerStats, Receipt, RecordId, WhenFull, MAX_CONFIG_DURATION,
+};
 pub use proto::{Log, LogContent, LogGroup, LogGroupList, LogTag};
+pub use put_logs::{PutLogsOptions, PutLogsOutput};

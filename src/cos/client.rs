@@ -13,7 +13,7 @@ use crate::transport::{
 
 use super::request::{self, Target};
 use super::response::{self, XML_BODY_LIMIT};
-use super::{BucketName, Endpoint, Error, Region};
+use super::{Addressing, BucketName, Endpoint, Error, Region};
 
 /// A COS client: cheap to clone (an `Arc`), safe to share across tasks, and
 /// holding one connection pool for all of them.
@@ -57,25 +57,38 @@ pub(crate) struct Inner {
 /// takes long), 4 attempts with full-jitter backoff within 120 s, CRC-64
 /// verification on.
 ///
+/// The setters share their names and argument shapes with
+/// [`cls::ClientBuilder`](crate::cls::ClientBuilder): `region`, `endpoint`
+/// (a URL string, checked by `build`), `credentials` /
+/// `credentials_provider`, `timeouts` and the three single timeouts,
+/// `retry_policy`, `http_client`, `transport`.
+///
 /// ```
 /// use std::time::Duration;
-/// use coscls::cos::{Client, Endpoint};
+/// use coscls::cos::Client;
 /// use coscls::transport::retry::RetryPolicy;
 ///
 /// let client = Client::builder()
 ///     .region("ap-guangzhou")
-///     .endpoint(Endpoint::custom("http://127.0.0.1:9000").unwrap()) // emulator, private cloud…
+///     .endpoint("http://127.0.0.1:9000") // emulator, private cloud…
 ///     .connect_timeout(Duration::from_secs(3))
 ///     .read_timeout(Duration::from_secs(20))
 ///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
 ///     .build()
 ///     .unwrap();
-/// # let _ = client;
+/// assert_eq!(client.endpoint().service_url(), "http://127.0.0.1:9000");
+///
+/// // A bad URL is a typed error naming it, at build time.
+/// let err = Client::builder().region("ap-guangzhou").endpoint("127.0.0.1:9000").build().unwrap_err();
+/// assert!(matches!(err, coscls::cos::Error::InvalidInput { what: "endpoint", .. }), "{err}");
+/// assert!(err.to_string().contains("127.0.0.1:9000"), "{err}");
 /// ```
 #[derive(Debug, Default)]
+#[must_use]
 pub struct ClientBuilder {
     region: Option<String>,
-    endpoint: Option<Endpoint>,
+    endpoint: Option<String>,
+    addressing: Option<Addressing>,
     accelerate: bool,
     provider: Option<Arc<dyn ProvideCredentials>>,
     timeouts: Timeouts,
@@ -93,9 +106,19 @@ impl ClientBuilder {
     }
 
     /// Where requests go instead of `https://<bucket>.cos.<region>.myqcloud.com`:
-    /// the emulator, a private cloud, a custom domain.
-    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
-        self.endpoint = Some(endpoint);
+    /// `scheme://host[:port]` of the emulator, a private cloud, a custom
+    /// domain. Checked by [`build`](Self::build) as [`Endpoint::custom`]
+    /// checks it; an IP or `localhost` host is addressed path-style, any
+    /// other virtual-hosted (see [`addressing`](Self::addressing)).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// Overrides the addressing style the custom [`endpoint`](Self::endpoint)
+    /// would get from its host (ignored without a custom endpoint).
+    pub fn addressing(mut self, addressing: Addressing) -> Self {
+        self.addressing = Some(addressing);
         self
     }
 
@@ -107,14 +130,22 @@ impl ClientBuilder {
 
     /// The credentials source: fixed [`Credentials`](crate::auth::Credentials),
     /// a [`RefreshingProvider`](crate::auth::RefreshingProvider) for STS, or your own.
+    /// Without one, the environment is read ([`EnvProvider`]).
     pub fn credentials(mut self, provider: impl ProvideCredentials + 'static) -> Self {
         self.provider = Some(Arc::new(provider));
         self
     }
 
-    /// Like [`credentials`](Self::credentials) for a provider already shared.
-    pub fn credentials_arc(mut self, provider: Arc<dyn ProvideCredentials>) -> Self {
+    /// Like [`credentials`](Self::credentials) for a provider already shared
+    /// (asked before every signature, so one STS rotation serves many clients).
+    pub fn credentials_provider(mut self, provider: Arc<dyn ProvideCredentials>) -> Self {
         self.provider = Some(provider);
+        self
+    }
+
+    /// All three timeouts of the default transport at once.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
         self
     }
 
@@ -177,7 +208,13 @@ impl ClientBuilder {
                     "choose either a custom endpoint or acceleration",
                 ))
             }
-            (Some(ep), false) => ep,
+            (Some(url), false) => {
+                let endpoint = Endpoint::custom(&url)?;
+                match self.addressing {
+                    Some(addressing) => endpoint.with_addressing(addressing),
+                    None => endpoint,
+                }
+            }
             (None, true) => Endpoint::accelerate(),
             (None, false) => Endpoint::for_region(&region),
         };
@@ -354,10 +391,19 @@ mod tests {
         let e = Client::builder()
             .region("ap-guangzhou")
             .accelerate(true)
-            .endpoint(Endpoint::custom("http://127.0.0.1:1").unwrap())
+            .endpoint("http://127.0.0.1:1")
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("acceleration"), "{e}");
+        let e = Client::builder()
+            .region("ap-guangzhou")
+            .endpoint("ftp://127.0.0.1:1")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput { what: "endpoint", value, .. } if value == "ftp://127.0.0.1:1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -381,6 +427,25 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.endpoint(), &Endpoint::accelerate());
+        let local = |addressing: Option<Addressing>| {
+            let b = Client::builder()
+                .region("ap-beijing")
+                .endpoint("http://127.0.0.1:9000");
+            let b = match addressing {
+                Some(a) => b.addressing(a),
+                None => b,
+            };
+            b.build().unwrap().endpoint().addressing()
+        };
+        assert_eq!(
+            local(None),
+            Addressing::PathStyle,
+            "an IP host is path-style"
+        );
+        assert_eq!(
+            local(Some(Addressing::VirtualHosted)),
+            Addressing::VirtualHosted
+        );
         let shared = reqwest::Client::new();
         assert!(Client::builder()
             .region("ap-beijing")

@@ -198,8 +198,10 @@ pub struct Endpoint {
     addressing: Addressing,
 }
 
-/// A request target resolved from an endpoint, bucket and key.
+/// A request target resolved from an endpoint, bucket and key (see
+/// [`Endpoint::object_url`]): the fields are read, never built outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResolvedUrl {
     /// The full URL to send to.
     pub url: String,
@@ -443,7 +445,7 @@ impl Endpoint {
 }
 
 /// `k=v&k=v` with the signing encoder (space as `%20`, `+` as `%2B`).
-pub fn query_string(params: &[(&str, &str)]) -> String {
+pub(crate) fn query_string(params: &[(&str, &str)]) -> String {
     use crate::auth::uri_encode;
     params
         .iter()

@@ -62,8 +62,18 @@ pub enum Error {
     },
 }
 
-/// The details of an error answer from COS.
+/// The details of an error answer from COS. The fields are read directly;
+/// a value is made with [`new`](Self::new) and the `with_` setters (a test
+/// double answering like COS), so that adding a field is not a breaking change.
+///
+/// ```
+/// use coscls::cos::{Error, ServiceError};
+/// let e = Error::Service(Box::new(ServiceError::new(404, "NoSuchKey", "gone").with_request_id("req-1")));
+/// assert!(e.is_not_found());
+/// assert_eq!(e.request_id(), Some("req-1"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ServiceError {
     /// HTTP status.
     pub status: u16,
@@ -106,6 +116,29 @@ impl std::fmt::Display for ServiceError {
 }
 
 impl ServiceError {
+    /// An error answer with this status, code and message; every other
+    /// field empty.
+    pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            ..ServiceError::default()
+        }
+    }
+
+    /// Sets [`request_id`](Self::request_id).
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Sets [`server_date`](Self::server_date).
+    pub fn with_server_date(mut self, date: SystemTime) -> Self {
+        self.server_date = Some(date);
+        self
+    }
+
     /// Whether the server refused the signature time (skewed clock or an
     /// expired window), which a corrected clock fixes.
     pub fn is_clock_skew(&self) -> bool {
@@ -121,7 +154,7 @@ impl ServiceError {
 impl Error {
     /// A local validation error. Long values are shortened so a 10 KB key does
     /// not flood a log line.
-    pub fn invalid_input(what: &'static str, value: &str, reason: &str) -> Self {
+    pub(crate) fn invalid_input(what: &'static str, value: &str, reason: &str) -> Self {
         let value = if value.chars().count() > 80 {
             format!("{}…", value.chars().take(80).collect::<String>())
         } else {
@@ -135,7 +168,7 @@ impl Error {
     }
 
     /// A protocol error with a message.
-    pub fn protocol(message: impl Into<String>) -> Self {
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
         Error::Protocol {
             message: message.into(),
             source: None,

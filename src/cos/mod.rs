@@ -75,9 +75,10 @@ pub use bucket::{BucketAcl, BucketInfo};
 pub use checkpoint::ResumeOutcome;
 pub use client::{Client, ClientBuilder};
 pub use download::{DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
+pub(crate) use endpoint::query_string;
 pub use endpoint::{
-    query_string, validate_key, Addressing, BucketName, Endpoint, Region, ResolvedUrl,
-    MAX_BUCKET_HOST_LEN, MAX_KEY_BYTES,
+    validate_key, Addressing, BucketName, Endpoint, Region, ResolvedUrl, MAX_BUCKET_HOST_LEN,
+    MAX_KEY_BYTES,
 };
 pub use error::{Error, ServiceError};
 pub use lifecycle::{

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coscls::auth::Credentials;
-use coscls::cos::{Client, ClientBuilder, Endpoint};
+use coscls::cos::{Client, ClientBuilder};
 use coscls::transport::retry::RetryPolicy;
 use coscls::transport::HttpSend;
 use coscls_emulator::Emulator;
@@ -36,7 +36,7 @@ pub fn fast_retries() -> RetryPolicy {
 pub fn builder(emu: &Emulator) -> ClientBuilder {
     Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emu.endpoint()).expect("emulator endpoint"))
+        .endpoint(emu.endpoint())
         .credentials(Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials"))
         .retry_policy(fast_retries())
 }
@@ -196,7 +196,7 @@ pub mod hostile;
 pub fn hostile_client(endpoint: &str) -> Client {
     Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(endpoint).expect("hostile endpoint"))
+        .endpoint(endpoint)
         .credentials(Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials"))
         .retry_policy(
             RetryPolicy::default()

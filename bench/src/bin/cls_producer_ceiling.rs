@@ -129,10 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .credentials(Credentials::new("AKIDbench", "bench-key")?)
             .transport(transport.clone())
             .build()?;
-        let config = ProducerConfig {
-            memory_limit: memory_mib << 20,
-            ..ProducerConfig::default()
-        };
+        let config = ProducerConfig::default().memory_limit(memory_mib << 20);
         let producer = Producer::new(client, config)?;
         let cpu0 = cpu_secs();
         let start = Instant::now();

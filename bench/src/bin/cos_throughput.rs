@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use coscls::auth::{sign, Credentials, KeyTime, SignableRequest, StaticProvider};
-use coscls::cos::{Endpoint, PutOptions};
+use coscls::cos::PutOptions;
 use futures_util::{Stream, StreamExt};
 
 const BUCKET: &str = "bench-1250000000";
@@ -356,7 +356,7 @@ impl Client {
             ClientKind::Coscls => {
                 let mut builder = coscls::cos::Client::builder()
                     .region(REGION)
-                    .endpoint(Endpoint::custom(endpoint)?)
+                    .endpoint(endpoint)
                     .credentials(StaticProvider::new(credentials()?));
                 // Experiment: the same client on a default reqwest::Client (no
                 // connect/read timeouts), as raw-reqwest and OpenDAL use.
@@ -385,7 +385,7 @@ impl Client {
                     .resolve(&bucket_host, addr)
                     .build()?;
                 let builder = opendal::services::Cos::default()
-                    .endpoint(&format!("http://{service_host}:{}", addr.port()))
+                    .endpoint(format!("http://{service_host}:{}", addr.port()))
                     .bucket(BUCKET)
                     .secret_id(SECRET_ID)
                     .secret_key(SECRET_KEY)

@@ -339,7 +339,7 @@ fn main() {
     });
     let client = cos::Client::builder()
         .region(REGION)
-        .endpoint(cos::Endpoint::custom(&emulator.endpoint()).expect("endpoint"))
+        .endpoint(emulator.endpoint())
         .credentials(Credentials::new(SECRET_ID, SECRET_KEY).expect("credentials"))
         .build()
         .expect("client");

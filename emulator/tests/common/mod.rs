@@ -5,8 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use coscls::auth::{path_encode, sign, Credentials, KeyTime, SignableRequest};
-use coscls::cos::query_string;
+use coscls::auth::{path_encode, sign, uri_encode, Credentials, KeyTime, SignableRequest};
 use coscls_emulator::Emulator;
 
 pub const ID: &str = "AKIDtest";
@@ -263,4 +262,14 @@ pub async fn admin(emu: &Emulator, path: &str) -> serde_json::Value {
         .await
         .unwrap();
     serde_json::from_slice(&body).unwrap()
+}
+
+/// `k=v&k=v`, each side percent-encoded as the signature encodes it (space
+/// as `%20`, `+` as `%2B`), so the URL sent carries what was signed.
+fn query_string(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }

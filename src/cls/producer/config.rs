@@ -23,20 +23,21 @@ pub enum WhenFull {
     FailFast,
 }
 
-/// How a producer batches, buffers and retries.
+/// How a producer batches, buffers and retries. Made with
+/// [`default`](Default::default) and the setters, so that adding a setting
+/// is not a breaking change; the fields stay readable (and assignable).
 ///
 /// ```
-/// use coscls::cls::producer::{ProducerConfig, WhenFull};
+/// use coscls::cls::{ProducerConfig, WhenFull};
 /// use std::time::Duration;
-/// let config = ProducerConfig {
-///     linger: Duration::from_millis(200),
-///     when_full: WhenFull::FailFast,
-///     ..ProducerConfig::default()
-/// };
+/// let config = ProducerConfig::default()
+///     .linger(Duration::from_millis(200))
+///     .when_full(WhenFull::FailFast);
 /// assert!(config.validate().is_ok());
-/// assert!(ProducerConfig { batch_max_logs: 20_000, ..config }.validate().is_err());
+/// assert!(config.batch_max_logs(20_000).validate().is_err());
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProducerConfig {
     /// A batch is sent once its encoded logs reach this many bytes
     /// (default 512 KiB, at most 5 MiB).
@@ -47,7 +48,7 @@ pub struct ProducerConfig {
     /// at most [`MAX_CONFIG_DURATION`]).
     pub linger: Duration,
     /// Total memory of logs accepted and not yet delivered or failed
-    /// (default 100 MiB), as [`memory_bytes`](super::memory_bytes) counts it.
+    /// (default 100 MiB), as [`Producer::memory_bytes`](super::Producer::memory_bytes) counts it.
     /// Counted exactly: taken when a log is accepted, returned when its
     /// outcome is reported.
     pub memory_limit: usize,
@@ -105,6 +106,84 @@ impl Default for ProducerConfig {
 }
 
 impl ProducerConfig {
+    /// Sets [`batch_max_bytes`](Self::batch_max_bytes).
+    pub fn batch_max_bytes(mut self, bytes: usize) -> Self {
+        self.batch_max_bytes = bytes;
+        self
+    }
+
+    /// Sets [`batch_max_logs`](Self::batch_max_logs).
+    pub fn batch_max_logs(mut self, logs: usize) -> Self {
+        self.batch_max_logs = logs;
+        self
+    }
+
+    /// Sets [`linger`](Self::linger).
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Sets [`memory_limit`](Self::memory_limit).
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Sets [`when_full`](Self::when_full).
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
+        self
+    }
+
+    /// Sets [`max_in_flight`](Self::max_in_flight).
+    pub fn max_in_flight(mut self, batches: usize) -> Self {
+        self.max_in_flight = batches;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sets [`source`](Self::source).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Sets [`hostname`](Self::hostname).
+    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
+        self.hostname = Some(hostname.into());
+        self
+    }
+
+    /// Sets [`filename`](Self::filename).
+    pub fn filename(mut self, filename: impl Into<String>) -> Self {
+        self.filename = Some(filename.into());
+        self
+    }
+
+    /// Adds one tag to [`tags`](Self::tags).
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets [`context_flow`](Self::context_flow).
+    pub fn context_flow(mut self, on: bool) -> Self {
+        self.context_flow = on;
+        self
+    }
+
+    /// Sets [`log_id_field`](Self::log_id_field).
+    pub fn log_id_field(mut self, key: impl Into<String>) -> Self {
+        self.log_id_field = Some(key.into());
+        self
+    }
+
     /// Refuses settings outside the service's limits instead of clamping them.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |reason: String| Err(Error::invalid_input("producer config", reason));

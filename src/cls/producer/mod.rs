@@ -1,50 +1,11 @@
-//! A batching producer that accounts for every log it accepted.
-//!
-//! [`Producer::send`] accepts a log into the open batch of its topic (and
-//! hash key) and returns a [`Receipt`] that resolves when the batch is
-//! delivered or has definitively failed. Batches are sealed by count, bytes
-//! or linger time, sent by a bounded number of concurrent tasks, and retried
-//! on 429, 5xx and network failures under one schedule
-//! ([`ProducerConfig::retry`]).
-//!
-//! Delivery is **at least once**. When an attempt fails in a way that may
-//! have stored the batch anyway (the connection broke after the request was
-//! sent, a timeout, a 500/502/504: [`Error::may_have_been_stored`]), the
-//! batch is sent again and CLS can hold its logs twice; a batch abandoned by
-//! `close` with a request in flight may be stored although it is reported
-//! failed. Throttling (429), 503, refused connections and 4xx never store
-//! anything. The logs resent after such an ambiguous failure are counted in
-//! [`ProducerStats::possibly_duplicated`] and
-//! [`CloseReport::possibly_duplicated`]; set
-//! [`ProducerConfig::log_id_field`] to give each log an id that identifies
-//! its copies downstream.
-//!
-//! The memory cap is a semaphore of bytes: each log takes its encoded size
-//! when accepted and gives it back when its outcome has been reported, so the
-//! count cannot drift. When the cap is reached, `send` waits (up to a
-//! timeout) or fails at once, per [`WhenFull`]; either way the caller is told.
-//!
-//! [`Producer::flush`] and [`Producer::close`] deliver everything accepted
-//! before them, or report exactly which batches (with their logs) were not.
-//!
-//! ```no_run
-//! # async fn demo(client: coscls::cls::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! use coscls::cls::producer::{Producer, ProducerConfig};
-//! use coscls::cls::Log;
-//! use std::time::Duration;
-//!
-//! let producer = Producer::new(client, ProducerConfig::default())?;
-//! let receipt = producer.send("my-topic-id", Log::now().field("msg", "hello")).await?;
-//! let report = producer.close(Duration::from_secs(30)).await;
-//! assert!(report.all_delivered());
-//! let delivery = receipt.await?;
-//! println!("delivered in request {:?}", delivery.request_id);
-//! # Ok(()) }
-//! ```
+//! The batching producer (docs on [`Producer`]): admission in `admit.rs`,
+//! batches in `accumulator.rs` and `batch.rs`, sending in `sender.rs`.
 
 mod accumulator;
+mod admit;
 mod batch;
 mod config;
+mod destination;
 mod metrics;
 mod result;
 mod sender;
@@ -56,147 +17,27 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use prost::Message;
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
 
+pub(crate) use admit::memory_bytes;
 pub use config::{ProducerConfig, WhenFull, MAX_CONFIG_DURATION};
+pub use destination::Destination;
 pub use metrics::{observe_producer, ProducerMetrics};
 pub use result::{
-    Callback, CloseReport, Delivery, FailedBatch, FailedDelivery, FailureReason, FlushReport,
-    Receipt, RecordId,
+    CloseReport, Delivery, FailedBatch, FailedDelivery, FailureReason, FlushReport, Receipt,
+    RecordId,
 };
 
 use accumulator::{Accumulator, Thresholds};
 pub(crate) use batch::TopicCounts;
-use batch::{lock_topics, topic_counters, Batch, BatchKey, Counters, Pending, TopicMap};
+use batch::{lock_topics, topic_counters, Batch, Counters, TopicMap};
 use result::{BatchOutcome, OutcomeSlot};
 
-use super::client::{check_hash_key, check_topic, Client};
-use super::limits::{self, MAX_REQUEST_BYTES};
-use super::proto::{Log, LogContent, LogGroup, LogTag};
+use super::limits::MAX_REQUEST_BYTES;
+use super::proto::{Log, LogGroup, LogTag};
+use super::Client;
 use super::Error;
-
-/// Where a record goes: a topic, and optionally a hash key that routes its
-/// batch to one partition (`x-cls-hashkey`). Records with different hash
-/// keys never share a batch.
-///
-/// ```
-/// use coscls::cls::producer::Destination;
-/// let plain: Destination = "topic-id".into();
-/// let routed = Destination::new("topic-id").hashed_by("user-42");
-/// assert_eq!(plain.topic(), routed.topic());
-/// assert_eq!(routed.hash_key().map(str::len), Some(32));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Destination {
-    key: BatchKey,
-}
-
-impl Destination {
-    /// A topic, without hash key.
-    pub fn new(topic: impl Into<Arc<str>>) -> Self {
-        Destination {
-            key: BatchKey {
-                topic: topic.into(),
-                hash_key: None,
-            },
-        }
-    }
-
-    /// Sets `x-cls-hashkey` verbatim.
-    pub fn with_hash_key(mut self, hash_key: impl Into<Arc<str>>) -> Self {
-        self.key.hash_key = Some(hash_key.into());
-        self
-    }
-
-    /// Sets the hash key to the MD5 of `routing_key` (see
-    /// [`PutOptions::hash_key_of`](crate::cls::PutOptions::hash_key_of)).
-    pub fn hashed_by(self, routing_key: &str) -> Self {
-        let key = crate::cls::PutOptions::hash_key_of(routing_key)
-            .hash_key
-            .unwrap_or_default();
-        self.with_hash_key(key)
-    }
-
-    /// The topic id.
-    pub fn topic(&self) -> &str {
-        &self.key.topic
-    }
-
-    /// The hash key.
-    pub fn hash_key(&self) -> Option<&str> {
-        self.key.hash_key.as_deref()
-    }
-}
-
-impl From<&str> for Destination {
-    fn from(topic: &str) -> Self {
-        Destination::new(topic)
-    }
-}
-
-impl From<String> for Destination {
-    fn from(topic: String) -> Self {
-        Destination::new(topic)
-    }
-}
-
-impl From<&String> for Destination {
-    fn from(topic: &String) -> Self {
-        Destination::new(topic.as_str())
-    }
-}
-
-impl From<Arc<str>> for Destination {
-    fn from(topic: Arc<str>) -> Self {
-        Destination::new(topic)
-    }
-}
-
-impl From<&Destination> for Destination {
-    fn from(d: &Destination) -> Self {
-        d.clone()
-    }
-}
-
-/// Bytes of the memory cap a log takes while the producer holds it: what
-/// its heap allocations really cost (the `Log`, its field array and each
-/// key and value, each allocation rounded up as a general-purpose
-/// allocator serves it: a header word, 16-byte granules, 32 bytes at least),
-/// which also bounds its encoded and compressed forms once its batch is
-/// sent. Counting only the bytes asked for left a log of short fields
-/// costing about half again as much as it was charged.
-///
-/// ```
-/// use coscls::cls::{limits, producer::memory_bytes, Log};
-/// let log = Log::new(1).field("level", "INFO").field("msg", "hello");
-/// assert!(memory_bytes(&log) > limits::wire_bytes(&log));
-/// ```
-pub fn memory_bytes(log: &Log) -> usize {
-    std::mem::size_of::<Log>()
-        + allocation_cost(
-            log.contents
-                .capacity()
-                .saturating_mul(std::mem::size_of::<LogContent>()),
-        )
-        + log
-            .contents
-            .iter()
-            .map(|c| allocation_cost(c.key.capacity()) + allocation_cost(c.value.capacity()))
-            .sum::<usize>()
-}
-
-/// What an allocation of `bytes` takes from the heap: nothing for an empty
-/// buffer, else the request plus an 8-byte header rounded up to 16 bytes,
-/// at least 32 (glibc malloc's chunk layout; jemalloc and mimalloc size
-/// classes are no larger for these sizes).
-fn allocation_cost(bytes: usize) -> usize {
-    if bytes == 0 {
-        0
-    } else {
-        bytes.saturating_add(8 + 15).max(32) & !15
-    }
-}
 
 /// A snapshot of a producer's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -224,6 +65,48 @@ pub struct ProducerStats {
 }
 
 /// The batching CLS producer. Cheap to clone; clones share the buffer.
+///
+/// [`Producer::send`] accepts a log into the open batch of its topic (and
+/// hash key) and returns a [`Receipt`] that resolves when the batch is
+/// delivered or has definitively failed. Batches are sealed by count, bytes
+/// or linger time, sent by a bounded number of concurrent tasks, and retried
+/// on 429, 5xx and network failures under one schedule
+/// ([`ProducerConfig::retry`]).
+///
+/// Delivery is **at least once**. When an attempt fails in a way that may
+/// have stored the batch anyway (the connection broke after the request was
+/// sent, a timeout, a 500/502/504: [`Error::may_have_been_stored`]), the
+/// batch is sent again and CLS can hold its logs twice; a batch abandoned by
+/// `close` with a request in flight may be stored although it is reported
+/// failed. Throttling (429), 503, refused connections and 4xx never store
+/// anything. The logs resent after such an ambiguous failure are counted in
+/// [`ProducerStats::possibly_duplicated`] and
+/// [`CloseReport::possibly_duplicated`]; set
+/// [`ProducerConfig::log_id_field`] to give each log an id that identifies
+/// its copies downstream.
+///
+/// The memory cap is a semaphore of bytes: each log takes its encoded size
+/// when accepted and gives it back when its outcome has been reported, so the
+/// count cannot drift. When the cap is reached, `send` waits (up to a
+/// timeout) or fails at once, per [`WhenFull`]; either way the caller is told.
+///
+/// [`Producer::flush`] and [`Producer::close`] deliver everything accepted
+/// before them, or report exactly which batches (with their logs) were not.
+///
+/// ```no_run
+/// # async fn demo(client: coscls::cls::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// use coscls::cls::{Producer, ProducerConfig};
+/// use coscls::cls::Log;
+/// use std::time::Duration;
+///
+/// let producer = Producer::new(client, ProducerConfig::default())?;
+/// let receipt = producer.send("my-topic-id", Log::now().field("msg", "hello")).await?;
+/// let report = producer.close(Duration::from_secs(30)).await;
+/// assert!(report.all_delivered());
+/// let delivery = receipt.await?;
+/// println!("delivered in request {:?}", delivery.request_id);
+/// # Ok(()) }
+/// ```
 ///
 /// Needs a Tokio runtime: [`Producer::new`] must run inside one, and the
 /// producer's tasks run on it. `send` may then be called from any task;
@@ -556,162 +439,6 @@ impl Producer {
             .iter()
             .map(|(t, c)| (t.clone(), c.snapshot()))
             .collect()
-    }
-
-    /// Adds the [`ProducerConfig::log_id_field`] field, when configured.
-    fn stamp(&self, mut log: Log) -> Log {
-        let shared = self.shared();
-        if let Some(field) = &shared.config.log_id_field {
-            let seq = shared.next_log_seq.fetch_add(1, Ordering::Relaxed);
-            log.push(field.as_str(), format!("{:016X}-{seq}", shared.producer_id));
-        }
-        log
-    }
-
-    /// Checks the destination and the log; returns (wire bytes, content bytes).
-    fn admit(&self, dest: &Destination, log: &Log) -> Result<(usize, usize), Error> {
-        let checked = (|| {
-            check_topic(dest.topic())?;
-            if let Some(k) = dest.hash_key() {
-                check_hash_key(k)?;
-            }
-            limits::check_log(log)?;
-            let wire = limits::wire_bytes(log);
-            let shared = self.shared();
-            if shared.thresholds.request_bytes(wire) > MAX_REQUEST_BYTES {
-                return Err(Error::invalid_input(
-                    "log",
-                    format!("it encodes to {wire} bytes; one request carries at most {MAX_REQUEST_BYTES}"),
-                ));
-            }
-            let memory = memory_bytes(log);
-            if memory > shared.config.memory_limit {
-                return Err(Error::invalid_input(
-                    "log",
-                    format!(
-                        "it takes {memory} bytes of memory, more than the producer's memory_limit of {}",
-                        shared.config.memory_limit
-                    ),
-                ));
-            }
-            Ok((wire, limits::content_bytes(log)))
-        })();
-        self.refused_if_err(checked)
-    }
-
-    fn refused_if_err<T>(&self, r: Result<T, Error>) -> Result<T, Error> {
-        if r.is_err() {
-            self.shared()
-                .counters
-                .refused
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        r
-    }
-
-    fn full(&self, bytes: usize, waited: Duration) -> Error {
-        Error::BufferFull {
-            requested: bytes,
-            limit: self.shared().config.memory_limit,
-            waited,
-        }
-    }
-
-    fn try_reserve(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Error> {
-        let r = match self
-            .shared()
-            .memory
-            .clone()
-            .try_acquire_many_owned(bytes as u32)
-        {
-            Ok(p) => Ok(p),
-            Err(TryAcquireError::Closed) => Err(Error::ProducerClosed),
-            Err(TryAcquireError::NoPermits) => Err(self.full(bytes, Duration::ZERO)),
-        };
-        self.refused_if_err(r)
-    }
-
-    async fn reserve(
-        &self,
-        bytes: usize,
-        when_full: WhenFull,
-    ) -> Result<OwnedSemaphorePermit, Error> {
-        let timeout = match when_full {
-            WhenFull::FailFast => return self.try_reserve(bytes),
-            WhenFull::Block(t) => t,
-        };
-        // Fast path without a timer: room is usually there.
-        match self
-            .shared()
-            .memory
-            .clone()
-            .try_acquire_many_owned(bytes as u32)
-        {
-            Ok(p) => return Ok(p),
-            Err(TryAcquireError::Closed) => return self.refused_if_err(Err(Error::ProducerClosed)),
-            Err(TryAcquireError::NoPermits) => {}
-        }
-        let started = Instant::now();
-        let acquire = self
-            .shared()
-            .memory
-            .clone()
-            .acquire_many_owned(bytes as u32);
-        let r = match tokio::time::timeout(timeout, acquire).await {
-            Ok(Ok(p)) => Ok(p),
-            Ok(Err(_)) => Err(Error::ProducerClosed),
-            Err(_) => Err(self.full(bytes, started.elapsed())),
-        };
-        self.refused_if_err(r)
-    }
-
-    /// Queues an admitted log whose outcome goes to a [`Receipt`].
-    fn enqueue_for_receipt(
-        &self,
-        dest: Destination,
-        log: Log,
-        wire: usize,
-        content: usize,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<Receipt, Error> {
-        let topic = dest.key.topic.clone();
-        let (id, rx) = self.enqueue(dest.key, log, wire, content, permit, None)?;
-        Ok(Receipt { id, topic, rx })
-    }
-
-    fn enqueue(
-        &self,
-        key: BatchKey,
-        log: Log,
-        wire: usize,
-        content: usize,
-        permit: OwnedSemaphorePermit,
-        callback: Option<Callback>,
-    ) -> Result<(RecordId, watch::Receiver<OutcomeSlot>), Error> {
-        let shared = self.shared();
-        let record = Pending {
-            log,
-            wire,
-            content,
-            permit,
-            callback,
-        };
-        let appended = {
-            let mut state = shared.lock();
-            if state.closed {
-                drop(state);
-                return self.refused_if_err(Err(Error::ProducerClosed));
-            }
-            shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
-            let appended = state.acc.append(&key, record, Instant::now());
-            Shared::register(&mut state, &appended.sealed);
-            appended
-        };
-        if appended.opened {
-            shared.wake.notify_one();
-        }
-        shared.dispatch(appended.sealed);
-        Ok((appended.id, appended.rx))
     }
 
     /// Sends every open batch now and waits until each batch holding a log

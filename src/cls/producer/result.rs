@@ -22,6 +22,7 @@ pub struct RecordId {
 
 /// A record that CLS accepted.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Delivery {
     /// Which record.
     pub record: RecordId,
@@ -100,6 +101,7 @@ impl std::error::Error for FailureReason {
 
 /// A record that was accepted but not delivered.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FailedDelivery {
     /// Which record.
     pub record: RecordId,
@@ -132,6 +134,7 @@ impl std::error::Error for FailedDelivery {
 
 /// A batch that was not delivered, with its logs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FailedBatch {
     /// Batch id (the `batch` of its [`RecordId`]s).
     pub batch: u64,
@@ -170,6 +173,7 @@ impl std::error::Error for FailedBatch {
 /// The outcome of a `flush`: every batch that held a record accepted before
 /// the call, delivered or failed.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct FlushReport {
     /// Batches delivered.
     pub delivered_batches: u64,
@@ -188,6 +192,7 @@ impl FlushReport {
 
 /// The outcome of `close`.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CloseReport {
     /// Lifetime count of logs accepted by `send`/`try_send`.
     pub accepted: u64,
@@ -323,4 +328,4 @@ impl IntoFuture for Receipt {
 
 /// A per-record completion callback, run once on the producer's runtime.
 /// It should be quick: it runs before the batch's memory is released.
-pub type Callback = Box<dyn FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static>;
+pub(crate) type Callback = Box<dyn FnOnce(Result<Delivery, FailedDelivery>) + Send + 'static>;

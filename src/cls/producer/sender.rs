@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use super::batch::{Batch, BatchKey, TopicCounters};
 use super::result::FailureReason;
 use super::Shared;
-use crate::cls::client::{check_hash_key, EncodedBody};
 use crate::cls::proto::{Log, LogGroup, LogGroupList};
+use crate::cls::put_logs::{check_hash_key, EncodedBody};
 use crate::cls::Error;
 use crate::transport::retry::Stopped;
 

@@ -1,6 +1,7 @@
 //! Producer behaviour against an in-memory CLS (a mock `HttpSend`); the same
 //! properties are checked against the emulator in `tests/cls_producer.rs`.
 
+use super::admit::allocation_cost;
 use super::*;
 use crate::cls::limits::wire_bytes;
 use crate::cls::test_support::{client, Fault, MockCls};
