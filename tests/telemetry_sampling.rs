@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use coscls::auth::{BoxFuture, Credentials};
-use coscls::cos::{Client, Endpoint};
+use coscls::cos::Client;
 use coscls::transport::{HttpSend, RequestBody, ReqwestTransport, ResponseBody, Timeouts};
 use coscls_emulator::Emulator;
 use opentelemetry::Value;
@@ -58,7 +58,7 @@ async fn put_with(
     });
     let client = Client::builder()
         .region("ap-guangzhou")
-        .endpoint(Endpoint::custom(&emu.endpoint()).unwrap())
+        .endpoint(emu.endpoint())
         .credentials(Credentials::new(SECRET_ID, SECRET_KEY).unwrap())
         .transport(transport.clone())
         .build()
