@@ -71,6 +71,33 @@ fn push_i64(out: &mut String, v: i64) {
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
+/// `start;end` of a [`KeyTime`] as text, held on the stack so the cache can
+/// hand it out with its key and a request can write it without formatting.
+#[derive(Clone, Copy)]
+struct Window {
+    /// Two `i64` of at most 20 characters each and the `;`.
+    text: [u8; 41],
+    len: usize,
+}
+
+impl Window {
+    fn new(key_time: KeyTime) -> Self {
+        let mut text = String::with_capacity(41);
+        key_time.push_to(&mut text);
+        let mut window = Window {
+            text: [0; 41],
+            len: text.len(),
+        };
+        window.text[..text.len()].copy_from_slice(text.as_bytes());
+        window
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, `-` and `;` were written.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
+}
+
 /// The parts of a request that a signature covers.
 ///
 /// `path` is the *decoded* path (`/exampleobject(腾讯云)`), `params` the decoded
@@ -237,12 +264,13 @@ fn new_mac(key: &[u8]) -> HmacSha1 {
 
 /// Appends the lower-case hex of `bytes` to `out`.
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0x0f) as usize] as char);
+        out.push(HEX_LOWER[(b >> 4) as usize] as char);
+        out.push(HEX_LOWER[(b & 0x0f) as usize] as char);
     }
 }
+
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 /// `SignKey = hex(HMAC-SHA1(SecretKey, KeyTime))`; exposed for the vector
 /// tests and the emulator, never logged.
@@ -432,6 +460,7 @@ fn authorization_with_mac(
     secret_id: &str,
     mut mac: HmacSha1,
     key_time: KeyTime,
+    window: &Window,
     request: &SignableRequest<'_>,
 ) -> String {
     thread_local! {
@@ -456,8 +485,11 @@ fn authorization_with_mac(
         canonical_pairs(request.params, http_string, param_list);
         http_string.push('\n');
 
+        let window = window.as_str();
+        // The fixed parts are 98 bytes and the signature 40.
         let mut authorization = String::with_capacity(
-            160 + secret_id.len()
+            138 + secret_id.len()
+                + 2 * window.len()
                 + param_list.len()
                 + request
                     .headers
@@ -468,11 +500,9 @@ fn authorization_with_mac(
         authorization.push_str("q-sign-algorithm=sha1&q-ak=");
         authorization.push_str(secret_id);
         authorization.push_str("&q-sign-time=");
-        let window_start = authorization.len();
-        key_time.push_to(&mut authorization);
-        let window_end = authorization.len();
+        authorization.push_str(window);
         authorization.push_str("&q-key-time=");
-        key_time.push_to(&mut authorization);
+        authorization.push_str(window);
         authorization.push_str("&q-header-list=");
         // The header names go straight into the value.
         canonical_pairs(request.headers, http_string, &mut authorization);
@@ -481,17 +511,18 @@ fn authorization_with_mac(
         authorization.push_str(param_list);
 
         // StringToSign = "sha1\n" KeyTime "\n" sha1hex(HttpString) "\n".
-        let mut digest = String::with_capacity(40);
-        push_hex(&mut digest, &Sha1::digest(http_string.as_bytes()));
+        let mut digest = [0u8; 40];
+        for (pair, b) in digest
+            .chunks_exact_mut(2)
+            .zip(Sha1::digest(http_string.as_bytes()))
+        {
+            pair[0] = HEX_LOWER[(b >> 4) as usize];
+            pair[1] = HEX_LOWER[(b & 0x0f) as usize];
+        }
         mac.update(b"sha1\n");
-        mac.update(
-            authorization
-                .as_bytes()
-                .get(window_start..window_end)
-                .unwrap_or_default(),
-        );
+        mac.update(window.as_bytes());
         mac.update(b"\n");
-        mac.update(digest.as_bytes());
+        mac.update(&digest);
         mac.update(b"\n");
         authorization.push_str("&q-signature=");
         push_hex(&mut authorization, &mac.finalize().into_bytes());
@@ -531,6 +562,7 @@ pub struct SignKeyCache {
 struct CachedKey {
     secret_key: Secret,
     key_time: KeyTime,
+    window: Window,
     mac: HmacSha1,
 }
 
@@ -547,7 +579,7 @@ impl SignKeyCache {
         key_time: KeyTime,
         request: &SignableRequest<'_>,
     ) -> Signature {
-        let mac = self.mac(credentials, key_time);
+        let (mac, _) = self.mac(credentials, key_time);
         sign_with_mac(credentials.secret_id(), mac, key_time, request)
     }
 
@@ -559,28 +591,36 @@ impl SignKeyCache {
         key_time: KeyTime,
         request: &SignableRequest<'_>,
     ) -> String {
-        let mac = self.mac(credentials, key_time);
-        authorization_with_mac(credentials.secret_id(), mac, key_time, request)
+        let (mac, window) = self.mac(credentials, key_time);
+        authorization_with_mac(credentials.secret_id(), mac, key_time, &window, request)
     }
 
-    /// The HMAC keyed with the SignKey of `credentials` for `key_time`.
-    fn mac(&self, credentials: &Credentials, key_time: KeyTime) -> HmacSha1 {
+    /// The HMAC keyed with the SignKey of `credentials` for `key_time`, and
+    /// the window as text.
+    fn mac(&self, credentials: &Credentials, key_time: KeyTime) -> (HmacSha1, Window) {
         let secret = credentials.secret_key();
         match self.last.try_lock() {
             Ok(mut last) => match last.as_ref() {
-                Some(c) if c.key_time == key_time && c.secret_key == *secret => c.mac.clone(),
+                Some(c) if c.key_time == key_time && c.secret_key == *secret => {
+                    (c.mac.clone(), c.window)
+                }
                 _ => {
                     let mac = sign_key_mac(secret.expose(), key_time);
+                    let window = Window::new(key_time);
                     *last = Some(CachedKey {
                         secret_key: secret.clone(),
                         key_time,
+                        window,
                         mac: mac.clone(),
                     });
-                    mac
+                    (mac, window)
                 }
             },
             // Busy (or poisoned): derive the key without the cache.
-            Err(_) => sign_key_mac(secret.expose(), key_time),
+            Err(_) => (
+                sign_key_mac(secret.expose(), key_time),
+                Window::new(key_time),
+            ),
         }
     }
 }
@@ -887,6 +927,7 @@ mod tests {
                                 "AKIDx",
                                 sign_key_mac("secret", kt),
                                 kt,
+                                &Window::new(kt),
                                 &request
                             ),
                             expected.authorization,
@@ -911,6 +952,7 @@ mod tests {
             let mut out = String::from("x");
             kt.push_to(&mut out);
             assert_eq!(out, format!("x{kt}"));
+            assert_eq!(Window::new(kt).as_str(), kt.to_string());
         }
     }
 
