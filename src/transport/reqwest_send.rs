@@ -242,7 +242,8 @@ impl HttpSend for ReqwestTransport {
     }
 
     /// Straight from the URL text to reqwest's `Url`, which reqwest parses
-    /// anyway: no `http::Uri` in between (see [`parse_url`]).
+    /// anyway: no `http::Uri` in between, and the host of a known origin is not
+    /// parsed again.
     fn send_prepared(
         &self,
         request: PreparedRequest,
