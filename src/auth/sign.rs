@@ -6,8 +6,9 @@
 //! against the vectors in `tests/data/vectors/`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::Mutex;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -35,6 +36,65 @@ impl KeyTime {
 impl fmt::Display for KeyTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{};{}", self.start, self.end)
+    }
+}
+
+impl KeyTime {
+    /// Appends `start;end` (what `Display` writes) without the formatting
+    /// machinery: every signature writes it two or three times.
+    fn push_to(self, out: &mut String) {
+        push_i64(out, self.start);
+        out.push(';');
+        push_i64(out, self.end);
+    }
+}
+
+/// Appends the decimal form of `v`, as `Display` writes it.
+fn push_i64(out: &mut String, v: i64) {
+    // Written backwards into a buffer, then appended once.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    // `unsigned_abs` holds every magnitude, `i64::MIN`'s included.
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// `start;end` of a [`KeyTime`] as text, held on the stack so the cache can
+/// hand it out with its key and a request can write it without formatting.
+#[derive(Clone, Copy)]
+struct Window {
+    /// Two `i64` of at most 20 characters each and the `;`.
+    text: [u8; 41],
+    len: usize,
+}
+
+impl Window {
+    fn new(key_time: KeyTime) -> Self {
+        let mut text = String::with_capacity(41);
+        key_time.push_to(&mut text);
+        let mut window = Window {
+            text: [0; 41],
+            len: text.len(),
+        };
+        window.text[..text.len()].copy_from_slice(text.as_bytes());
+        window
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, `-` and `;` were written.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
     }
 }
 
@@ -204,17 +264,20 @@ fn new_mac(key: &[u8]) -> HmacSha1 {
 
 /// Appends the lower-case hex of `bytes` to `out`.
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0x0f) as usize] as char);
+        out.push(HEX_LOWER[(b >> 4) as usize] as char);
+        out.push(HEX_LOWER[(b & 0x0f) as usize] as char);
     }
 }
+
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 /// `SignKey = hex(HMAC-SHA1(SecretKey, KeyTime))`, never logged.
 pub(crate) fn sign_key(secret_key: &str, key_time: KeyTime) -> String {
     let mut mac = new_mac(secret_key.as_bytes());
-    mac.update(key_time.to_string().as_bytes());
+    let mut window = String::with_capacity(24);
+    key_time.push_to(&mut window);
+    mac.update(window.as_bytes());
     let mut hex = String::with_capacity(40);
     push_hex(&mut hex, &mac.finalize().into_bytes());
     hex
@@ -242,8 +305,20 @@ fn canonical_name(name: &str) -> Cow<'_, str> {
 /// Encodes, lower-cases and sorts pairs: appends `k=v&k=v` to `out` and
 /// `k;k` to `names`.
 fn canonical_pairs(pairs: &[(&str, &str)], out: &mut String, names: &mut String) {
-    let mut sorted: Vec<(Cow<'_, str>, &str)> =
-        pairs.iter().map(|&(k, v)| (canonical_name(k), v)).collect();
+    // A request signs a handful of pairs: they are sorted on the stack, and
+    // only an unusually long list goes to a Vec.
+    const INLINE: usize = 8;
+    let mut inline: [(Cow<'_, str>, &str); INLINE] = Default::default();
+    let mut spilled: Vec<(Cow<'_, str>, &str)> = Vec::new();
+    let sorted: &mut [(Cow<'_, str>, &str)] = if pairs.len() <= INLINE {
+        for (slot, &(k, v)) in inline.iter_mut().zip(pairs) {
+            *slot = (canonical_name(k), v);
+        }
+        &mut inline[..pairs.len()]
+    } else {
+        spilled.extend(pairs.iter().map(|&(k, v)| (canonical_name(k), v)));
+        &mut spilled[..]
+    };
     // Sorted by encoded name, then encoded value (only repeated names get
     // that far, so encoding for the comparison is rare).
     sorted.sort_unstable_by(|a, b| {
@@ -334,8 +409,7 @@ fn sign_with_mac(
     http_string.push('\n');
 
     let mut window = String::with_capacity(24);
-    // Writing to a String cannot fail.
-    let _ = write!(window, "{key_time}");
+    key_time.push_to(&mut window);
     let mut string_to_sign = String::with_capacity(window.len() + 48);
     string_to_sign.push_str("sha1\n");
     string_to_sign.push_str(&window);
@@ -376,6 +450,92 @@ fn sign_with_mac(
     }
 }
 
+/// The `Authorization` value of [`sign_with_mac`], and nothing else: what a
+/// client sends. The canonical strings are hashed as they are written into
+/// a buffer kept per thread, and the string to sign is fed to the HMAC in
+/// pieces, so the only allocation is the value returned. The tests hold it
+/// to [`sign_with_mac`]'s value byte for byte.
+fn authorization_with_mac(
+    secret_id: &str,
+    mut mac: HmacSha1,
+    key_time: KeyTime,
+    window: &Window,
+    request: &SignableRequest<'_>,
+) -> String {
+    thread_local! {
+        /// The HttpString and the `q-url-param-list` being written.
+        static SCRATCH: RefCell<(String, String)> = const { RefCell::new((String::new(), String::new())) };
+    }
+    /// A buffer grown past this by an unusual request is not kept.
+    const KEEP: usize = 16 * 1024;
+    SCRATCH.with(|scratch| {
+        // Nothing signs while a signature is being written on this thread;
+        // should that ever change, the allocating path stays correct.
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            return sign_with_mac(secret_id, mac, key_time, request).authorization;
+        };
+        let (http_string, param_list) = &mut *scratch;
+        http_string.clear();
+        param_list.clear();
+        http_string.extend(request.method.chars().map(|c| c.to_ascii_lowercase()));
+        http_string.push('\n');
+        http_string.push_str(request.path);
+        http_string.push('\n');
+        canonical_pairs(request.params, http_string, param_list);
+        http_string.push('\n');
+
+        let window = window.as_str();
+        // The fixed parts are 98 bytes and the signature 40.
+        let mut authorization = String::with_capacity(
+            138 + secret_id.len()
+                + 2 * window.len()
+                + param_list.len()
+                + request
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.len() + 1)
+                    .sum::<usize>(),
+        );
+        authorization.push_str("q-sign-algorithm=sha1&q-ak=");
+        authorization.push_str(secret_id);
+        authorization.push_str("&q-sign-time=");
+        authorization.push_str(window);
+        authorization.push_str("&q-key-time=");
+        authorization.push_str(window);
+        authorization.push_str("&q-header-list=");
+        // The header names go straight into the value.
+        canonical_pairs(request.headers, http_string, &mut authorization);
+        http_string.push('\n');
+        authorization.push_str("&q-url-param-list=");
+        authorization.push_str(param_list);
+
+        // StringToSign = "sha1\n" KeyTime "\n" sha1hex(HttpString) "\n".
+        let mut digest = [0u8; 40];
+        for (pair, b) in digest
+            .chunks_exact_mut(2)
+            .zip(Sha1::digest(http_string.as_bytes()))
+        {
+            pair[0] = HEX_LOWER[(b >> 4) as usize];
+            pair[1] = HEX_LOWER[(b & 0x0f) as usize];
+        }
+        mac.update(b"sha1\n");
+        mac.update(window.as_bytes());
+        mac.update(b"\n");
+        mac.update(&digest);
+        mac.update(b"\n");
+        authorization.push_str("&q-signature=");
+        push_hex(&mut authorization, &mac.finalize().into_bytes());
+
+        if http_string.capacity() > KEEP {
+            *http_string = String::new();
+        }
+        if param_list.capacity() > KEEP {
+            *param_list = String::new();
+        }
+        authorization
+    })
+}
+
 /// Signs like [`sign`], remembering the SignKey of the last secret and
 /// window so it is derived once per window instead of once per request.
 ///
@@ -401,6 +561,7 @@ pub struct SignKeyCache {
 struct CachedKey {
     secret_key: Secret,
     key_time: KeyTime,
+    window: Window,
     mac: HmacSha1,
 }
 
@@ -417,24 +578,49 @@ impl SignKeyCache {
         key_time: KeyTime,
         request: &SignableRequest<'_>,
     ) -> Signature {
+        let (mac, _) = self.mac(credentials, key_time);
+        sign_with_mac(credentials.secret_id(), mac, key_time, request)
+    }
+
+    /// The `Authorization` value of [`sign`](Self::sign), without the
+    /// intermediate strings (what the pipeline sends on every attempt).
+    pub(crate) fn authorization(
+        &self,
+        credentials: &Credentials,
+        key_time: KeyTime,
+        request: &SignableRequest<'_>,
+    ) -> String {
+        let (mac, window) = self.mac(credentials, key_time);
+        authorization_with_mac(credentials.secret_id(), mac, key_time, &window, request)
+    }
+
+    /// The HMAC keyed with the SignKey of `credentials` for `key_time`, and
+    /// the window as text.
+    fn mac(&self, credentials: &Credentials, key_time: KeyTime) -> (HmacSha1, Window) {
         let secret = credentials.secret_key();
-        let mac = match self.last.try_lock() {
+        match self.last.try_lock() {
             Ok(mut last) => match last.as_ref() {
-                Some(c) if c.key_time == key_time && c.secret_key == *secret => c.mac.clone(),
+                Some(c) if c.key_time == key_time && c.secret_key == *secret => {
+                    (c.mac.clone(), c.window)
+                }
                 _ => {
                     let mac = sign_key_mac(secret.expose(), key_time);
+                    let window = Window::new(key_time);
                     *last = Some(CachedKey {
                         secret_key: secret.clone(),
                         key_time,
+                        window,
                         mac: mac.clone(),
                     });
-                    mac
+                    (mac, window)
                 }
             },
             // Busy (or poisoned): derive the key without the cache.
-            Err(_) => sign_key_mac(secret.expose(), key_time),
-        };
-        sign_with_mac(credentials.secret_id(), mac, key_time, request)
+            Err(_) => (
+                sign_key_mac(secret.expose(), key_time),
+                Window::new(key_time),
+            ),
+        }
     }
 }
 
@@ -663,9 +849,106 @@ mod tests {
             (&a, KeyTime::new(2, 11)),
             (&a, KeyTime::new(2, 11)),
         ] {
+            assert_eq!(
+                cache.authorization(creds, kt, &request),
+                sign(creds, kt, &request).authorization
+            );
+        }
+        for (creds, kt) in [
+            (&a, KeyTime::new(1, 10)),
+            (&a, KeyTime::new(1, 10)),
+            (&b, KeyTime::new(1, 10)),
+            (&a, KeyTime::new(2, 11)),
+            (&a, KeyTime::new(2, 11)),
+        ] {
             assert_eq!(cache.sign(creds, kt, &request), sign(creds, kt, &request));
         }
         assert!(!format!("{cache:?}").contains("secret"));
+    }
+
+    /// The allocation-free `Authorization` is the one [`sign`] makes, for
+    /// short and long header lists, repeated and non-ASCII names, bare and
+    /// valued parameters, and windows of any sign and length.
+    #[test]
+    fn the_authorization_alone_matches_sign() {
+        let many: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("X-Cos-Meta-M{i:02}"), format!("v {i}")))
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let headers: &[&[(&str, &str)]] = &[
+            &[],
+            &[("host", "h")],
+            &[
+                ("Host", "b-1.cos.r.myqcloud.com"),
+                ("Content-Length", "4096"),
+            ],
+            &[
+                ("X-Cos-Meta-Ä", "ü"),
+                ("x-cos-meta-a b", "1 2"),
+                ("dup", "b"),
+                ("DUP", "a"),
+            ],
+            &many,
+        ];
+        let params: &[&[(&str, &str)]] = &[
+            &[],
+            &[("uploads", "")],
+            &[
+                ("partNumber", "1"),
+                ("uploadId", "a/b+c"),
+                ("versionId", ""),
+            ],
+            &many[..17],
+        ];
+        let windows = [
+            KeyTime::new(1557989151, 1557996351),
+            KeyTime::new(0, 0),
+            KeyTime::new(-61, 9),
+            KeyTime::new(i64::MIN, i64::MAX),
+        ];
+        for method in ["GET", "put", "Post"] {
+            for headers in headers {
+                for params in params {
+                    for kt in windows {
+                        let request = SignableRequest {
+                            method,
+                            path: "/dir/exampleobject(腾讯云) +",
+                            params,
+                            headers,
+                        };
+                        let expected = sign_with_key("AKIDx", "secret", kt, &request);
+                        assert_eq!(
+                            authorization_with_mac(
+                                "AKIDx",
+                                sign_key_mac("secret", kt),
+                                kt,
+                                &Window::new(kt),
+                                &request
+                            ),
+                            expected.authorization,
+                            "{method} {headers:?} {params:?} {kt:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn key_times_are_written_as_display_writes_them() {
+        for (start, end) in [
+            (0, 0),
+            (1, 22),
+            (-1, -1234567890),
+            (i64::MIN, i64::MAX),
+            (1700000000, 1700003600),
+        ] {
+            let kt = KeyTime::new(start, end);
+            let mut out = String::from("x");
+            kt.push_to(&mut out);
+            assert_eq!(out, format!("x{kt}"));
+            assert_eq!(Window::new(kt).as_str(), kt.to_string());
+        }
     }
 
     #[test]

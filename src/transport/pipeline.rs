@@ -180,7 +180,7 @@ impl Signer {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let signature = self.sign_keys.sign(
+        let authorization = self.sign_keys.authorization(
             &creds,
             self.key_time(creds.expires_at()),
             &SignableRequest {
@@ -190,7 +190,7 @@ impl Signer {
                 headers,
             },
         );
-        let value = HeaderValue::try_from(signature.authorization)
+        let value = HeaderValue::try_from(authorization)
             .map_err(|_| invalid("the secret id is not a valid header value"))?;
         request.headers.insert(http::header::AUTHORIZATION, value);
         Ok(())

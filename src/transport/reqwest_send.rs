@@ -167,6 +167,64 @@ impl ReqwestTransport {
     }
 }
 
+/// `text` as reqwest's `Url`, the same value [`reqwest::Url::parse`] gives.
+///
+/// Every request of a client shares its `scheme://host[:port]`, and parsing
+/// the host (IDNA mapping included) is most of the cost of parsing a URL. So
+/// the `Url` of the last origin seen is kept per thread, and a URL of that
+/// origin is parsed as a path-absolute reference against it
+/// ([`Url::join`](reqwest::Url::join)), which copies the origin and parses
+/// only the path and query. The URL standard defines `/path?query` against
+/// `scheme://host` to be the URL `scheme://host/path?query`; the short way
+/// is taken only where that holds plainly: visible ASCII without `#` (a
+/// fragment) or `\` (a separator in special schemes), a path starting with
+/// one `/` (`//` would start an authority), no userinfo in the origin.
+/// Anything else is parsed whole.
+fn parse_url(text: &str) -> Result<reqwest::Url, Error> {
+    thread_local! {
+        static ORIGIN: std::cell::RefCell<Option<(String, reqwest::Url)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let Some((origin, rest)) = split_origin(text) else {
+        return reqwest::Url::parse(text).map_err(invalid_url);
+    };
+    ORIGIN.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        let base = match &*cached {
+            Some((text, url)) if text == origin => url,
+            _ => {
+                let url = reqwest::Url::parse(origin).map_err(invalid_url)?;
+                &cached.insert((origin.to_owned(), url)).1
+            }
+        };
+        base.join(rest).map_err(invalid_url)
+    })
+}
+
+/// Splits `http[s]://authority/rest` into the origin and `/rest` when `/rest`
+/// joined to the origin is plainly the same URL (see [`parse_url`]).
+fn split_origin(text: &str) -> Option<(&str, &str)> {
+    let after_scheme = if text.starts_with("https://") {
+        "https://".len()
+    } else if text.starts_with("http://") {
+        "http://".len()
+    } else {
+        return None;
+    };
+    let slash = after_scheme + text.get(after_scheme..)?.find('/')?;
+    let (origin, rest) = text.split_at(slash);
+    let plain = !rest.starts_with("//")
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'#' && b != b'\\');
+    // An authority with userinfo (`user:pw@`) is parsed whole: the cache
+    // would keep a credential per thread.
+    let plain_origin = origin[after_scheme..]
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b'?' | b'#' | b'\\'));
+    (plain && plain_origin && slash > after_scheme).then_some((origin, rest))
+}
+
 fn invalid_url(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::new(ErrorKind::InvalidRequest, "the request URL is invalid").with_source(e)
 }
@@ -184,13 +242,14 @@ impl HttpSend for ReqwestTransport {
     }
 
     /// Straight from the URL text to reqwest's `Url`, which reqwest parses
-    /// anyway: no `http::Uri` in between.
+    /// anyway: no `http::Uri` in between, and the host of a known origin is not
+    /// parsed again.
     fn send_prepared(
         &self,
         request: PreparedRequest,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
         Box::pin(async move {
-            let url = reqwest::Url::parse(&request.url).map_err(invalid_url)?;
+            let url = parse_url(&request.url)?;
             self.execute(request.method, url, request.headers, request.body)
                 .await
         })
@@ -199,6 +258,57 @@ impl HttpSend for ReqwestTransport {
 
 #[cfg(test)]
 mod tests {
+    /// The cached-origin parse gives exactly what a whole parse gives, for
+    /// URLs that take the short way and for those that do not, with the
+    /// cache warm from another origin in between.
+    #[test]
+    fn parse_url_agrees_with_a_whole_parse() {
+        let urls = [
+            "http://127.0.0.1:9000/b-1250000000/a%20b%2B.txt",
+            "http://127.0.0.1:9000/b-1250000000/k?uploads",
+            "http://127.0.0.1:9000/b-1250000000/k?",
+            "http://127.0.0.1:9000/b-1250000000/k?partNumber=1&uploadId=x%2Fy",
+            "http://127.0.0.1:9000/",
+            "http://127.0.0.1:9000/./a/../b/%2e%2E/c",
+            "http://127.0.0.1:9000//double//slash",
+            "http://127.0.0.1:9000//evil.example/k",
+            "http://127.0.0.1:9000/a//b?x//y",
+            "http://127.0.0.1:9000/a?q=/../?x",
+            "http://127.0.0.1:9000/a#frag",
+            "http://127.0.0.1:9000/a\\b",
+            "http://127.0.0.1:9000/a b",
+            "http://127.0.0.1:9000/caf\u{e9}",
+            "https://b-1.cos.ap-guangzhou.myqcloud.com/k?acl",
+            "https://B-1.COS.ap-guangzhou.myqcloud.com:443/k",
+            "https://b-1.cos.ap-guangzhou.myqcloud.com",
+            "https://b-1.cos.ap-guangzhou.myqcloud.com?x=1",
+            "https://user:pw@b-1.cos.ap-guangzhou.myqcloud.com/k",
+            "https://xn--caf-dma.example/k",
+            "http://[::1]:9000/k",
+            "http://0x7f.1/k",
+            "http:///k",
+            "http://:9000/k",
+            "ftp://example.com/k",
+            "/relative",
+        ];
+        for round in 0..2 {
+            for text in urls {
+                let whole = reqwest::Url::parse(text);
+                let cached = super::parse_url(text);
+                match (whole, cached) {
+                    (Ok(w), Ok(c)) => {
+                        assert_eq!(w, c, "{text} (round {round})");
+                        assert_eq!(w.as_str(), c.as_str(), "{text}");
+                    }
+                    (Err(_), Err(e)) => {
+                        assert_eq!(e.kind(), super::ErrorKind::InvalidRequest, "{text}")
+                    }
+                    (w, c) => panic!("{text}: whole {w:?}, cached {c:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn write_uri_writes_what_display_writes() {
         for s in [
