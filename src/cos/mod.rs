@@ -37,57 +37,52 @@
 //! # Ok(()) }
 //! ```
 
-mod acl;
-mod append;
 mod body;
-mod bucket;
-mod checkpoint;
 mod client;
-mod copy;
 pub mod crc64;
-mod download;
 mod endpoint;
 mod error;
-mod lifecycle;
-mod list;
 mod multipart;
 mod object;
+mod ops;
 mod options;
-mod post_policy;
-mod presign;
 mod request;
 mod response;
-mod resume;
-mod service;
-mod stale;
-mod tagging;
-mod versioning;
+mod transfer;
 mod xml;
 
-pub use acl::{
-    AccessControlPolicy, AclOptions, Grant, Grantee, ObjectAcl, Owner, Permission, ALL_USERS_URI,
-};
-mod restore;
-
-pub use append::{AppendObjectOutput, MAX_APPENDABLE_SIZE};
 pub use body::ObjectBody;
-pub use bucket::{BucketAcl, BucketInfo};
-pub use checkpoint::ResumeOutcome;
 pub use client::{Client, ClientBuilder};
-pub use download::{DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
 pub use endpoint::{
     query_string, validate_key, Addressing, BucketName, Endpoint, Region, ResolvedUrl,
     MAX_BUCKET_HOST_LEN, MAX_KEY_BYTES,
 };
 pub use error::{Error, ServiceError};
-pub use lifecycle::{
-    LifecycleRule, LifecycleTime, Transition, MAX_LIFECYCLE_RULES, MAX_RULE_ID_CHARS,
-};
-pub use list::{ListObjectsPage, ObjectSummary};
 pub use multipart::{CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
 pub use object::{
     CopyObjectOutput, DeleteError, DeleteObjectOutput, DeleteObjectsOutput, DeletedObject,
     GetObjectOutput, ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,
+};
+pub use ops::acl::{
+    AccessControlPolicy, AclOptions, Grant, Grantee, ObjectAcl, Owner, Permission, ALL_USERS_URI,
+};
+pub use ops::append::{AppendObjectOutput, MAX_APPENDABLE_SIZE};
+pub use ops::bucket::{BucketAcl, BucketInfo};
+pub use ops::lifecycle::{
+    LifecycleRule, LifecycleTime, Transition, MAX_LIFECYCLE_RULES, MAX_RULE_ID_CHARS,
+};
+pub use ops::list::{ListObjectsPage, ObjectSummary};
+pub use ops::post_policy::{presign_post, PostCondition, PostPolicyOptions, PresignedPost};
+pub use ops::presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
+pub use ops::restore::{RestoreOutput, RestoreStatus, RestoreTier};
+pub use ops::service::{
+    BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS,
+};
+pub use ops::tagging::{
+    validate_tags, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
+};
+pub use ops::versioning::{
+    ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
 };
 pub use options::{
     choose_part_size, ByteRange, CopyOptions, CustomerKey, DownloadOptions, GetOptions,
@@ -95,16 +90,8 @@ pub use options::{
     UploadOptions, UploadStartedCallback, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
     MAX_METADATA_BYTES, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE, TRAFFIC_LIMIT_RANGE,
 };
-pub use post_policy::{presign_post, PostCondition, PostPolicyOptions, PresignedPost};
-pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
 pub use request::MAX_DELETE_KEYS;
 pub use response::{ContentRange, ObjectMeta};
-pub use restore::{RestoreOutput, RestoreStatus, RestoreTier};
-pub use service::{BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS};
-pub use stale::{StaleUploadFailure, StaleUploads};
-pub use tagging::{
-    validate_tags, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
-};
-pub use versioning::{
-    ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
-};
+pub use transfer::checkpoint::ResumeOutcome;
+pub use transfer::download::{DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
+pub use transfer::stale::{StaleUploadFailure, StaleUploads};

@@ -35,15 +35,15 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
-use super::checkpoint::{Journal, ResumeOutcome};
 use super::crc64;
-use super::list::Markers;
 use super::object::{check_crc, PutObjectOutput};
+use super::ops::list::Markers;
 use super::options::{
     check_concurrency, choose_part_size, Progress, PutOptions, UploadOptions, MAX_PARTS,
 };
 use super::request;
 use super::response::{self, header};
+use super::transfer::checkpoint::{Journal, ResumeOutcome};
 use super::xml::{self, PartRef};
 use super::{BucketName, Client, Error};
 

@@ -6,13 +6,15 @@
 
 use tokio::task::JoinSet;
 
-use super::multipart::CompletedPart;
-use super::options::{check_concurrency, choose_part_size, DEFAULT_CONCURRENCY, MAX_PART_SIZE};
-use super::request;
-use super::response::{self, header};
-use super::xml;
-use super::{BucketName, Client, CopyOptions, Error, ObjectMeta, PutOptions, StorageClass};
-use super::{UploadOutput, MIN_PART_SIZE};
+use crate::cos::multipart::CompletedPart;
+use crate::cos::options::{
+    check_concurrency, choose_part_size, DEFAULT_CONCURRENCY, MAX_PART_SIZE,
+};
+use crate::cos::request;
+use crate::cos::response::{self, header};
+use crate::cos::xml;
+use crate::cos::{BucketName, Client, CopyOptions, Error, ObjectMeta, PutOptions, StorageClass};
+use crate::cos::{UploadOutput, MIN_PART_SIZE};
 
 /// A copy source, resolved once.
 #[derive(Debug, Clone)]
@@ -46,9 +48,9 @@ impl Client {
         opts: &CopyOptions,
     ) -> Result<UploadOutput, Error> {
         let source_bucket_name = Self::bucket(source_bucket)?;
-        super::validate_key(source_key)?;
+        crate::cos::validate_key(source_key)?;
         let dest = Self::bucket(bucket)?;
-        super::validate_key(key)?;
+        crate::cos::validate_key(key)?;
         let threshold = opts.multipart_threshold.unwrap_or(MAX_PART_SIZE);
         if !(1..=MAX_PART_SIZE).contains(&threshold) {
             return Err(Error::invalid_input(
@@ -84,7 +86,7 @@ impl Client {
                 .await?;
             if self.verify_crc() {
                 let source_crc = meta.as_ref().and_then(|m| m.crc64);
-                super::object::check_crc(format_args!("Copy {key}"), out.crc64, source_crc)?;
+                crate::cos::object::check_crc(format_args!("Copy {key}"), out.crc64, source_crc)?;
             }
             return Ok(UploadOutput::single(
                 out.etag,
@@ -167,7 +169,7 @@ impl Client {
     ) -> Result<CompletedPart, Error> {
         let dest = Self::bucket(bucket)?;
         let source_bucket = Self::bucket(source_bucket)?;
-        super::validate_key(source_key)?;
+        crate::cos::validate_key(source_key)?;
         let region = opts.source_region.as_ref().unwrap_or(&self.inner.region);
         let header = self.inner.endpoint.copy_source(
             &source_bucket,
@@ -185,7 +187,7 @@ impl Client {
         key: &str,
         opts: &CopyOptions,
     ) -> Result<ObjectMeta, Error> {
-        let mut get = super::GetOptions::default();
+        let mut get = crate::cos::GetOptions::default();
         if let Some(v) = &opts.source_version_id {
             get = get.version_id(v.clone());
         }

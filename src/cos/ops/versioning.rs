@@ -2,11 +2,11 @@
 //! (`GET /?versions`): one page, or a stream over all of them.
 //!
 //! Reading, heading and deleting one version go through the existing
-//! calls: [`GetOptions::version_id`](super::GetOptions::version_id) with
+//! calls: [`GetOptions::version_id`](crate::cos::GetOptions::version_id) with
 //! [`Client::get_object_with`] / [`Client::head_object_with`],
-//! [`DownloadOptions::version_id`](super::DownloadOptions::version_id),
+//! [`DownloadOptions::version_id`](crate::cos::DownloadOptions::version_id),
 //! [`Client::delete_object_version`], and
-//! [`ObjectIdentifier::version_id`](super::ObjectIdentifier) in
+//! [`ObjectIdentifier::version_id`](crate::cos::ObjectIdentifier) in
 //! [`Client::delete_objects`]. Writes report the version they made in
 //! their outputs (`version_id`).
 
@@ -18,11 +18,11 @@ use futures_util::Stream;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
-use super::options::content_md5;
-use super::request::Target;
-use super::xml::{self, CommonPrefixXml, OwnerXml};
-use super::{Client, Error};
 use crate::auth::percent_decode;
+use crate::cos::options::content_md5;
+use crate::cos::request::Target;
+use crate::cos::xml::{self, CommonPrefixXml, OwnerXml};
+use crate::cos::{Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// A bucket's versioning state as set by
@@ -714,10 +714,9 @@ mod tests {
 
     #[test]
     fn requests_are_checked_before_sending() {
-        let endpoint = super::super::Endpoint::for_region(
-            &super::super::Region::parse("ap-guangzhou").unwrap(),
-        );
-        let bucket = super::super::BucketName::parse("b-1250000000").unwrap();
+        let endpoint =
+            crate::cos::Endpoint::for_region(&crate::cos::Region::parse("ap-guangzhou").unwrap());
+        let bucket = crate::cos::BucketName::parse("b-1250000000").unwrap();
         let t = Target {
             endpoint: &endpoint,
             bucket: &bucket,

@@ -14,10 +14,10 @@ use http::{HeaderMap, HeaderValue, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use super::options::content_md5;
-use super::request::Target;
-use super::xml;
-use super::{Client, Error};
+use crate::cos::options::content_md5;
+use crate::cos::request::Target;
+use crate::cos::xml;
+use crate::cos::{Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// Most tags one object may carry.
@@ -251,7 +251,7 @@ impl Client {
     }
 
     /// The tags of an object (or of one version of it), including those
-    /// given at upload time with [`PutOptions::tags`](super::PutOptions::tags);
+    /// given at upload time with [`PutOptions::tags`](crate::cos::PutOptions::tags);
     /// an object without tags has an empty list.
     ///
     /// # Errors

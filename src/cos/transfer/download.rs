@@ -17,15 +17,15 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
-use super::checkpoint::{
-    self, Checkpoint, DoneRange, DownloadCheckpoint, Journal, ObjectState, ResumeOutcome,
-};
-use super::crc64::{self, Crc64};
-use super::object::check_crc;
-use super::options::{
+use crate::cos::crc64::{self, Crc64};
+use crate::cos::object::check_crc;
+use crate::cos::options::{
     check_concurrency, ByteRange, DownloadOptions, GetOptions, Progress, ProgressCallback,
 };
-use super::{Client, Error};
+use crate::cos::transfer::checkpoint::{
+    self, Checkpoint, DoneRange, DownloadCheckpoint, Journal, ObjectState, ResumeOutcome,
+};
+use crate::cos::{Client, Error};
 use crate::instrument::{self, Service};
 
 /// Smallest ranged GET `download_file` accepts.
@@ -430,7 +430,7 @@ impl Client {
         bucket: &str,
         key: &str,
         path: &Path,
-        meta: &super::ObjectMeta,
+        meta: &crate::cos::ObjectMeta,
         opts: &DownloadOptions,
         previous: Option<DownloadCheckpoint>,
     ) -> Result<(PathBuf, Resume, ResumeOutcome), Error> {

@@ -4,9 +4,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::Method;
 
-use super::options::header_value;
-use super::{validate_key, Client, Error};
 use crate::auth::{presign_url, Credentials, KeyTime, PresignRequest, PresignStyle};
+use crate::cos::options::header_value;
+use crate::cos::{validate_key, Client, Error};
 
 /// Longest validity accepted for a presigned URL.
 pub const MAX_PRESIGN_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);

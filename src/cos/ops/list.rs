@@ -4,11 +4,11 @@ use std::time::SystemTime;
 
 use futures_util::Stream;
 
-use super::options::ListOptions;
-use super::request;
-use super::xml::{self, ListBucketResult};
-use super::{Client, Error};
 use crate::auth::percent_decode;
+use crate::cos::options::ListOptions;
+use crate::cos::request;
+use crate::cos::xml::{self, ListBucketResult};
+use crate::cos::{Client, Error};
 
 /// One object in a listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

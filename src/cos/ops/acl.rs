@@ -11,11 +11,11 @@ use http::{HeaderMap, HeaderName, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use super::options::header_value;
-use super::request::Target;
-use super::tagging::xml_body_headers;
-use super::xml;
-use super::{BucketAcl, Client, Error};
+use crate::cos::ops::tagging::xml_body_headers;
+use crate::cos::options::header_value;
+use crate::cos::request::Target;
+use crate::cos::xml;
+use crate::cos::{BucketAcl, Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// The group URI that stands for everyone (anonymous users included).

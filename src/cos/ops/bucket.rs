@@ -1,8 +1,8 @@
 //! Bucket operations: create, head, delete.
 
-use super::request;
-use super::response::{header, X_COS_REQUEST_ID};
-use super::{Client, Error};
+use crate::cos::request;
+use crate::cos::response::{header, X_COS_REQUEST_ID};
+use crate::cos::{Client, Error};
 
 /// A canned bucket ACL (`x-cos-acl`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

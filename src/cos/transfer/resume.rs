@@ -1,15 +1,17 @@
 //! `upload_file` with a checkpoint: continue the multipart upload a
 //! checkpoint records, after verifying what it reuses (see
-//! [`checkpoint`](super::checkpoint) for the rules), or start one that a
+//! [`checkpoint`](crate::cos::transfer::checkpoint) for the rules), or start one that a
 //! rerun can continue.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::checkpoint::{self, Checkpoint, FileIdentity, Journal, ResumeOutcome, UploadCheckpoint};
-use super::multipart::{CompletedPart, UploadOutput};
-use super::options::{check_concurrency, choose_part_size, UploadOptions};
-use super::{BucketName, Client, Error};
+use crate::cos::multipart::{CompletedPart, UploadOutput};
+use crate::cos::options::{check_concurrency, choose_part_size, UploadOptions};
+use crate::cos::transfer::checkpoint::{
+    self, Checkpoint, FileIdentity, Journal, ResumeOutcome, UploadCheckpoint,
+};
+use crate::cos::{BucketName, Client, Error};
 
 /// The upload a run continues or starts.
 struct Plan {
@@ -20,7 +22,7 @@ struct Plan {
 }
 
 impl Client {
-    pub(super) async fn upload_file_resumable(
+    pub(crate) async fn upload_file_resumable(
         &self,
         bucket: &BucketName,
         key: &str,
