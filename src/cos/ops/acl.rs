@@ -11,8 +11,8 @@ use http::{HeaderMap, HeaderName, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
+use crate::cos::headers::header_value;
 use crate::cos::ops::tagging::xml_body_headers;
-use crate::cos::options::header_value;
 use crate::cos::request::Target;
 use crate::cos::xml;
 use crate::cos::{BucketAcl, Client, Error};

@@ -11,10 +11,10 @@ use bytes::Bytes;
 use http::Method;
 use md5::{Digest as _, Md5};
 
-use crate::cos::object::check_crc;
-use crate::cos::options::PutOptions;
 use crate::cos::request::Target;
+use crate::cos::response::check_crc;
 use crate::cos::response::{self, header, header_str, X_COS_REQUEST_ID};
+use crate::cos::PutOptions;
 use crate::cos::{crc64, Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 

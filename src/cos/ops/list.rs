@@ -5,10 +5,51 @@ use std::time::SystemTime;
 use futures_util::Stream;
 
 use crate::auth::percent_decode;
-use crate::cos::options::ListOptions;
-use crate::cos::request;
-use crate::cos::xml::{self, ListBucketResult};
+use crate::cos::request::Target;
+use crate::cos::xml::{self, CommonPrefixXml, OwnerXml};
 use crate::cos::{Client, Error};
+use crate::transport::{PreparedRequest, RequestBody};
+use http::{HeaderMap, Method};
+use serde::Deserialize;
+
+/// Options of one ListObjects page.
+///
+/// ```
+/// use coscls::cos::ListOptions;
+/// let opts = ListOptions::default().prefix("photos/").delimiter("/");
+/// assert_eq!(opts.prefix.as_deref(), Some("photos/"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// Group keys sharing a prefix up to this delimiter into `common_prefixes`.
+    pub delimiter: Option<String>,
+    /// Start after this key.
+    pub marker: Option<String>,
+    /// Keys per page, 1 to 1000 (COS default 1000).
+    pub max_keys: Option<u32>,
+}
+
+impl ListOptions {
+    /// Sets the prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Sets the delimiter.
+    pub fn delimiter(mut self, delimiter: impl Into<String>) -> Self {
+        self.delimiter = Some(delimiter.into());
+        self
+    }
+
+    /// Sets the page size.
+    pub fn max_keys(mut self, n: u32) -> Self {
+        self.max_keys = Some(n);
+        self
+    }
+}
 
 /// One object in a listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -192,7 +233,7 @@ impl Client {
     ) -> Result<ListObjectsPage, Error> {
         let bucket = Self::bucket(bucket)?;
         self.operation(self.info("ListObjects", &bucket), async {
-            let req = request::list_objects(self.target(&bucket), opts)?;
+            let req = list_objects(self.target(&bucket), opts)?;
             let (_, body) = self.send_for_body(req).await?;
             ListObjectsPage::from_xml(xml::parse("ListObjects", &body)?)
         })
@@ -260,9 +301,84 @@ impl Client {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ListBucketResult {
+    #[serde(rename = "Name")]
+    pub(crate) name: String,
+    #[serde(
+        rename = "EncodingType",
+        alias = "Encoding-type",
+        alias = "Encoding-Type"
+    )]
+    pub(crate) encoding_type: Option<String>,
+    #[serde(rename = "Prefix")]
+    pub(crate) prefix: Option<String>,
+    #[serde(rename = "Marker")]
+    pub(crate) marker: Option<String>,
+    #[serde(rename = "MaxKeys")]
+    pub(crate) max_keys: Option<u32>,
+    #[serde(rename = "Delimiter")]
+    pub(crate) delimiter: Option<String>,
+    #[serde(rename = "IsTruncated")]
+    pub(crate) is_truncated: bool,
+    #[serde(rename = "NextMarker")]
+    pub(crate) next_marker: Option<String>,
+    #[serde(rename = "Contents")]
+    pub(crate) contents: Vec<ContentsXml>,
+    #[serde(rename = "CommonPrefixes")]
+    pub(crate) common_prefixes: Vec<CommonPrefixXml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ContentsXml {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "LastModified")]
+    pub(crate) last_modified: Option<String>,
+    #[serde(rename = "ETag")]
+    pub(crate) etag: Option<String>,
+    #[serde(rename = "Size")]
+    pub(crate) size: u64,
+    #[serde(rename = "StorageClass")]
+    pub(crate) storage_class: Option<String>,
+    #[serde(rename = "Owner")]
+    pub(crate) owner: Option<OwnerXml>,
+}
+
+/// ListObjects (GET Bucket v1) with `encoding-type=url`, so any key survives the XML.
+pub(crate) fn list_objects(t: Target<'_>, opts: &ListOptions) -> Result<PreparedRequest, Error> {
+    let mut p: Vec<(String, String)> = Vec::new();
+    if let Some(d) = &opts.delimiter {
+        p.push(("delimiter".into(), d.clone()));
+    }
+    p.push(("encoding-type".into(), "url".into()));
+    if let Some(m) = &opts.marker {
+        p.push(("marker".into(), m.clone()));
+    }
+    if let Some(n) = opts.max_keys {
+        if !(1..=1000).contains(&n) {
+            return Err(Error::invalid_input(
+                "max keys",
+                &n.to_string(),
+                "must be between 1 and 1000",
+            ));
+        }
+        p.push(("max-keys".into(), n.to_string()));
+    }
+    if let Some(prefix) = &opts.prefix {
+        p.push(("prefix".into(), prefix.clone()));
+    }
+    t.build(Method::GET, "", p, HeaderMap::new(), RequestBody::Empty)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cos::request::testing::{param, target_parts};
+    use crate::cos::request::Target;
+    use crate::cos::xml::parse;
 
     #[test]
     fn url_encoded_names_are_decoded() {
@@ -316,5 +432,95 @@ mod tests {
             e.to_string().contains("after 3 pages (next marker \"c\")"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn list_objects_params() {
+        let (ep, b) = target_parts();
+        let t = Target {
+            endpoint: &ep,
+            bucket: &b,
+        };
+        let opts = ListOptions::default()
+            .prefix("photos/2024 trip+x/")
+            .delimiter("/")
+            .max_keys(10);
+        let r = list_objects(t, &opts).unwrap();
+        assert!(
+            r.url.contains("prefix=photos%2F2024%20trip%2Bx%2F"),
+            "{}",
+            r.url
+        );
+        assert_eq!(param(&r, "encoding-type"), Some("url"));
+        assert_eq!(param(&r, "max-keys"), Some("10"));
+        assert!(list_objects(t, &ListOptions::default().max_keys(0)).is_err());
+        assert!(list_objects(t, &ListOptions::default().max_keys(1001)).is_err());
+    }
+
+    #[test]
+    fn list_bucket_result_with_interleaved_lists() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult>
+  <Name>examplebucket-1250000000</Name>
+  <EncodingType>url</EncodingType>
+  <Prefix>photos%2F</Prefix>
+  <Marker></Marker>
+  <MaxKeys>1000</MaxKeys>
+  <Delimiter>%2F</Delimiter>
+  <IsTruncated>true</IsTruncated>
+  <NextMarker>photos%2Fb%20c.jpg</NextMarker>
+  <Contents>
+    <Key>photos%2Fa.jpg</Key>
+    <LastModified>2024-05-01T10:20:30.000Z</LastModified>
+    <ETag>&quot;ee8de918d05640145b18f70f4c3aa602&quot;</ETag>
+    <Size>1024</Size>
+    <Owner><ID>1250000000</ID><DisplayName>1250000000</DisplayName></Owner>
+    <StorageClass>STANDARD</StorageClass>
+  </Contents>
+  <CommonPrefixes><Prefix>photos%2F2024%2F</Prefix></CommonPrefixes>
+  <Contents>
+    <Key>photos%2Fb%20c.jpg</Key>
+    <ETag>"x"</ETag>
+    <Size>7</Size>
+  </Contents>
+  <CommonPrefixes><Prefix>photos%2F2025%2F</Prefix></CommonPrefixes>
+</ListBucketResult>"#;
+        let r: ListBucketResult = parse("list", xml.as_bytes()).unwrap();
+        assert!(r.is_truncated);
+        assert_eq!(r.contents.len(), 2);
+        assert_eq!(r.common_prefixes.len(), 2);
+        assert_eq!(
+            r.contents[0].etag.as_deref(),
+            Some("\"ee8de918d05640145b18f70f4c3aa602\"")
+        );
+        assert_eq!(r.contents[0].size, 1024);
+        assert_eq!(r.next_marker.as_deref(), Some("photos%2Fb%20c.jpg"));
+        assert_eq!(r.encoding_type.as_deref(), Some("url"));
+    }
+
+    #[test]
+    fn whitespace_in_keys_is_kept() {
+        let xml = "<ListBucketResult><Contents><Key> a b </Key><Size>1</Size></Contents></ListBucketResult>";
+        let r: ListBucketResult = parse("list", xml.as_bytes()).unwrap();
+        assert_eq!(r.contents[0].key, " a b ");
+    }
+
+    #[test]
+    fn empty_list_result() {
+        let xml =
+            "<ListBucketResult><Name>b-1</Name><IsTruncated>false</IsTruncated></ListBucketResult>";
+        let r: ListBucketResult = parse("list", xml.as_bytes()).unwrap();
+        assert!(r.contents.is_empty() && r.common_prefixes.is_empty() && !r.is_truncated);
+    }
+
+    #[test]
+    fn bad_xml_is_a_protocol_error() {
+        let e = parse::<ListBucketResult>(
+            "ListObjects",
+            b"<ListBucketResult><IsTruncated>maybe</IsTruncated></ListBucketResult>",
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "{e}");
+        assert!(parse::<ListBucketResult>("ListObjects", &[0xff, 0xfe]).is_err());
     }
 }

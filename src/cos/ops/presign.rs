@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::Method;
 
 use crate::auth::{presign_url, Credentials, KeyTime, PresignRequest, PresignStyle};
-use crate::cos::options::header_value;
+use crate::cos::headers::header_value;
 use crate::cos::{validate_key, Client, Error};
 
 /// Longest validity accepted for a presigned URL.

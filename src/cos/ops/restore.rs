@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::cos::options::content_md5;
+use crate::cos::headers::content_md5;
 use crate::cos::request::Target;
 use crate::cos::response::{header, X_COS_REQUEST_ID};
 use crate::cos::{Client, Error};

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
+use crate::cos::headers::header_value;
 use crate::cos::ops::acl::Owner;
-use crate::cos::options::header_value;
 use crate::cos::request::USER_AGENT;
 use crate::cos::xml::{self, OwnerXml};
 use crate::cos::{Client, Endpoint, Error, Region};

@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use crate::cos::options::content_md5;
+use crate::cos::headers::content_md5;
 use crate::cos::request::Target;
 use crate::cos::xml;
 use crate::cos::{Client, Error};

@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
 use crate::auth::percent_decode;
-use crate::cos::options::content_md5;
+use crate::cos::headers::content_md5;
 use crate::cos::request::Target;
 use crate::cos::xml::{self, CommonPrefixXml, OwnerXml};
 use crate::cos::{Client, Error};

@@ -41,8 +41,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cos::multipart::{CompletedPart, PartInfo};
 use crate::cos::Error;
+use crate::cos::{CompletedPart, PartInfo};
 
 /// The `format` field of every checkpoint file.
 const FORMAT: &str = "coscls-checkpoint";

@@ -1,8 +1,44 @@
 //! The transfer managers: objects of any size moved in parts with bounded
-//! memory, resumable through checkpoint files.
+//! memory, retried per part, resumable through checkpoint files. They are
+//! built on the operations in `ops/` and add no wire format of their own.
+
+use std::fmt;
+use std::sync::Arc;
 
 pub(crate) mod checkpoint;
 pub(crate) mod copy;
 pub(crate) mod download;
+pub(crate) mod plan;
 pub(crate) mod resume;
 pub(crate) mod stale;
+pub(crate) mod upload;
+
+/// How far a transfer has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes confirmed so far.
+    pub transferred: u64,
+    /// Total bytes, when known.
+    pub total: Option<u64>,
+}
+
+/// A progress callback; called from the transfer's tasks, so keep it quick.
+#[derive(Clone)]
+pub struct ProgressCallback(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl ProgressCallback {
+    /// Wraps a closure.
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        ProgressCallback(Arc::new(f))
+    }
+
+    pub(crate) fn call(&self, p: Progress) {
+        (self.0)(p)
+    }
+}
+
+impl fmt::Debug for ProgressCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressCallback")
+    }
+}

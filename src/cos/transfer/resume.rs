@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::cos::multipart::{CompletedPart, UploadOutput};
-use crate::cos::options::{check_concurrency, choose_part_size, UploadOptions};
 use crate::cos::transfer::checkpoint::{
     self, Checkpoint, FileIdentity, Journal, ResumeOutcome, UploadCheckpoint,
 };
+use crate::cos::transfer::plan::{check_concurrency, choose_part_size};
+use crate::cos::UploadOptions;
 use crate::cos::{BucketName, Client, Error};
+use crate::cos::{CompletedPart, UploadOutput};
 
 /// The upload a run continues or starts.
 struct Plan {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::cos::multipart::MultipartUploadInfo;
+use crate::cos::MultipartUploadInfo;
 use crate::cos::{Client, Error};
 
 /// What [`Client::abort_stale_uploads`] did.
