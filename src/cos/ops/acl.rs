@@ -567,7 +567,7 @@ impl Client {
         key: &str,
     ) -> Result<AccessControlPolicy, Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("GetObjectACL", &bucket), async {
+        self.operation(self.info("GetObjectACL", &bucket).with_key(key), async {
             let req = get_acl(self.target(&bucket), key)?;
             let (_, body) = self.send_for_body(req).await?;
             parse_policy("GetObjectACL", &body)
@@ -598,7 +598,7 @@ impl Client {
         opts: &AclOptions,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("PutObjectACL", &bucket), async {
+        self.operation(self.info("PutObjectACL", &bucket).with_key(key), async {
             let req = put_acl(self.target(&bucket), key, opts)?;
             self.send(req).await?;
             Ok(())

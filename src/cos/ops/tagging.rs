@@ -242,11 +242,14 @@ impl Client {
         tags: &[(K, V)],
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("PutObjectTagging", &bucket), async {
-            let req = put_tagging(self.target(&bucket), key, version_id, tags)?;
-            self.send(req).await?;
-            Ok(())
-        })
+        self.operation(
+            self.info("PutObjectTagging", &bucket).with_key(key),
+            async {
+                let req = put_tagging(self.target(&bucket), key, version_id, tags)?;
+                self.send(req).await?;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -272,11 +275,14 @@ impl Client {
         version_id: Option<&str>,
     ) -> Result<Vec<(String, String)>, Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("GetObjectTagging", &bucket), async {
-            let req = tagging_request(self.target(&bucket), Method::GET, key, version_id)?;
-            let (_, body) = self.send_for_body(req).await?;
-            parse_tagging("GetObjectTagging", &body)
-        })
+        self.operation(
+            self.info("GetObjectTagging", &bucket).with_key(key),
+            async {
+                let req = tagging_request(self.target(&bucket), Method::GET, key, version_id)?;
+                let (_, body) = self.send_for_body(req).await?;
+                parse_tagging("GetObjectTagging", &body)
+            },
+        )
         .await
     }
 
@@ -298,11 +304,14 @@ impl Client {
         version_id: Option<&str>,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("DeleteObjectTagging", &bucket), async {
-            let req = tagging_request(self.target(&bucket), Method::DELETE, key, version_id)?;
-            self.send(req).await?;
-            Ok(())
-        })
+        self.operation(
+            self.info("DeleteObjectTagging", &bucket).with_key(key),
+            async {
+                let req = tagging_request(self.target(&bucket), Method::DELETE, key, version_id)?;
+                self.send(req).await?;
+                Ok(())
+            },
+        )
         .await
     }
 
