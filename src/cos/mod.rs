@@ -68,6 +68,7 @@
 //! | `ops/acl.rs`, `ops/tagging.rs`, `ops/lifecycle.rs`, `ops/versioning.rs` | bucket and object sub-resources |
 //! | `ops/restore.rs`, `ops/append.rs` | PostRestore, AppendObject |
 //! | `ops/presign.rs`, `ops/post_policy.rs` | presigned URLs, presigned browser POST forms |
+//! | `paging.rs` | the cycle-safe marker guard and page stream every listing uses |
 //! | `transfer/upload.rs` | `upload_file`, `upload_stream`; [`UploadOptions`] |
 //! | `transfer/download.rs` | `download_file`; [`DownloadOptions`] |
 //! | `transfer/copy.rs` | `copy`: a CopyObject, or a multipart copy past 5 GiB |
@@ -87,6 +88,7 @@ mod error;
 mod headers;
 mod limits;
 mod ops;
+mod paging;
 mod request;
 mod response;
 mod transfer;

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use futures_util::Stream;
 
 use crate::auth::percent_decode;
+use crate::cos::paging::{self, Markers, NextPage};
 use crate::cos::request::Target;
 use crate::cos::xml::{self, CommonPrefixXml, OwnerXml};
 use crate::cos::{Client, Error};
@@ -106,58 +107,6 @@ fn decode_opt(
     url_encoded: bool,
 ) -> Result<Option<String>, Error> {
     value.map(|v| decode(what, v, url_encoded)).transpose()
-}
-
-/// Guards a marker-driven listing against a server that never ends it: every
-/// next marker must be one not seen before in this listing (a cycle of any
-/// length is caught, not only a repeat of the previous marker), and the
-/// listing stops after `max_pages` pages. Either ends in a protocol error
-/// naming the operation and the marker.
-#[derive(Debug)]
-pub(crate) struct Markers {
-    operation: &'static str,
-    seen: std::collections::HashSet<String>,
-    pages: u64,
-    max_pages: u64,
-}
-
-impl Markers {
-    /// A listing called `operation` that may take up to `max_pages` pages;
-    /// `start` is the marker of the first page, if any.
-    pub(crate) fn new(operation: &'static str, max_pages: u64, start: Option<&str>) -> Self {
-        Markers {
-            operation,
-            seen: start.into_iter().map(str::to_string).collect(),
-            pages: 1,
-            max_pages,
-        }
-    }
-
-    /// Accepts `next` as the marker of the following page, or refuses it.
-    pub(crate) fn next(&mut self, next: Option<&str>) -> Result<(), Error> {
-        let op = self.operation;
-        let marker = match next {
-            Some(m) if !m.is_empty() => m,
-            _ => {
-                return Err(Error::protocol(format!(
-                    "{op} says the listing is truncated but gives no next marker"
-                )))
-            }
-        };
-        if self.pages >= self.max_pages {
-            return Err(Error::protocol(format!(
-                "{op} is still truncated after {} pages (next marker {marker:?}); giving up",
-                self.pages
-            )));
-        }
-        if !self.seen.insert(marker.to_string()) {
-            return Err(Error::protocol(format!(
-                "{op} sent marker {marker:?} a second time: the listing would never end"
-            )));
-        }
-        self.pages += 1;
-        Ok(())
-    }
 }
 
 /// Pages `list_objects_stream` reads at most: a billion keys at COS's 1000
@@ -262,10 +211,6 @@ impl Client {
         bucket: &str,
         opts: ListOptions,
     ) -> impl Stream<Item = Result<ListObjectsPage, Error>> + Send + 'static {
-        enum State {
-            Next(ListOptions, Markers),
-            Done,
-        }
         let client = self.clone();
         let bucket = bucket.to_string();
         let markers = Markers::new(
@@ -273,31 +218,29 @@ impl Client {
             MAX_LIST_OBJECTS_PAGES,
             opts.marker.as_deref(),
         );
-        futures_util::stream::unfold(State::Next(opts, markers), move |state| {
-            let client = client.clone();
-            let bucket = bucket.clone();
-            async move {
-                let State::Next(opts, mut markers) = state else {
-                    return None;
-                };
-                match client.list_objects(&bucket, &opts).await {
-                    Err(e) => Some((Err(e), State::Done)),
-                    Ok(page) => {
-                        if !page.is_truncated {
-                            return Some((Ok(page), State::Done));
-                        }
-                        if let Err(e) = markers.next(page.next_marker.as_deref()) {
-                            return Some((Err(e), State::Done));
-                        }
-                        let next = ListOptions {
-                            marker: page.next_marker.clone(),
-                            ..opts
-                        };
-                        Some((Ok(page), State::Next(next, markers)))
-                    }
-                }
-            }
-        })
+        let fetch = move |opts: &ListOptions| {
+            let (client, bucket, opts) = (client.clone(), bucket.clone(), opts.clone());
+            async move { client.list_objects(&bucket, &opts).await }
+        };
+        paging::pages(opts, markers, fetch, next_page)
+    }
+}
+
+/// The options of the page after `page`, and its marker; `None` after the
+/// last page.
+fn next_page(opts: ListOptions, page: &ListObjectsPage) -> NextPage<ListOptions, String> {
+    if !page.is_truncated {
+        return Ok(None);
+    }
+    match page.next_marker.as_deref() {
+        Some(m) if !m.is_empty() => Ok(Some((
+            ListOptions {
+                marker: Some(m.to_string()),
+                ..opts
+            },
+            m.to_string(),
+        ))),
+        _ => Err(paging::no_next_marker("ListObjects")),
     }
 }
 
@@ -349,15 +292,38 @@ pub(crate) struct ContentsXml {
 
 /// ListObjects (GET Bucket v1) with `encoding-type=url`, so any key survives the XML.
 pub(crate) fn list_objects(t: Target<'_>, opts: &ListOptions) -> Result<PreparedRequest, Error> {
+    let markers = opts.marker.iter().map(|m| ("marker".into(), m.clone()));
+    let p = listing_query(
+        None,
+        opts.delimiter.as_deref(),
+        markers.collect(),
+        opts.max_keys,
+        opts.prefix.as_deref(),
+    )?;
+    t.build(Method::GET, "", p, HeaderMap::new(), RequestBody::Empty)
+}
+
+/// The query of one page of a key listing (ListObjects, ListObjectVersions),
+/// in this order: the sub-resource `lead` (e.g. `versions`), `delimiter`,
+/// `encoding-type=url`, the listing's `markers`, `max-keys` (checked: 1 to
+/// 1000) and `prefix`.
+pub(crate) fn listing_query(
+    lead: Option<&str>,
+    delimiter: Option<&str>,
+    markers: Vec<(String, String)>,
+    max_keys: Option<u32>,
+    prefix: Option<&str>,
+) -> Result<Vec<(String, String)>, Error> {
     let mut p: Vec<(String, String)> = Vec::new();
-    if let Some(d) = &opts.delimiter {
-        p.push(("delimiter".into(), d.clone()));
+    if let Some(lead) = lead {
+        p.push((lead.into(), String::new()));
+    }
+    if let Some(d) = delimiter {
+        p.push(("delimiter".into(), d.into()));
     }
     p.push(("encoding-type".into(), "url".into()));
-    if let Some(m) = &opts.marker {
-        p.push(("marker".into(), m.clone()));
-    }
-    if let Some(n) = opts.max_keys {
+    p.extend(markers);
+    if let Some(n) = max_keys {
         if !(1..=1000).contains(&n) {
             return Err(Error::invalid_input(
                 "max keys",
@@ -367,10 +333,10 @@ pub(crate) fn list_objects(t: Target<'_>, opts: &ListOptions) -> Result<Prepared
         }
         p.push(("max-keys".into(), n.to_string()));
     }
-    if let Some(prefix) = &opts.prefix {
-        p.push(("prefix".into(), prefix.clone()));
+    if let Some(prefix) = prefix {
+        p.push(("prefix".into(), prefix.into()));
     }
-    t.build(Method::GET, "", p, HeaderMap::new(), RequestBody::Empty)
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -405,33 +371,6 @@ mod tests {
         let page = ListObjectsPage::from_xml(xml::parse("list", xml.as_bytes()).unwrap()).unwrap();
         assert_eq!(page.objects[0].key, "100%");
         assert_eq!(page.next_marker, None);
-    }
-
-    #[test]
-    fn markers_refuse_any_repeat_and_too_many_pages() {
-        let mut m = Markers::new("ListParts", 100, None);
-        m.next(Some("1")).unwrap();
-        m.next(Some("2")).unwrap();
-        let e = m.next(Some("1")).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("ListParts sent marker \"1\" a second time"),
-            "{e}"
-        );
-        let mut m = Markers::new("ListObjects", 100, Some("a"));
-        assert!(
-            m.next(Some("a")).is_err(),
-            "the starting marker counts as seen"
-        );
-        assert!(m.next(None).is_err() && m.next(Some("")).is_err());
-        let mut m = Markers::new("ListObjects", 3, None);
-        m.next(Some("a")).unwrap();
-        m.next(Some("b")).unwrap();
-        let e = m.next(Some("c")).unwrap_err();
-        assert!(
-            e.to_string().contains("after 3 pages (next marker \"c\")"),
-            "{e}"
-        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use http::{HeaderMap, Method};
 use serde::Deserialize;
 
 use super::check_upload_id;
-use crate::cos::ops::list::Markers;
+use crate::cos::paging::Markers;
 use crate::cos::request::{params, Target};
 use crate::cos::xml;
 use crate::cos::{BucketName, Client, Error, MultipartUploadInfo, PartInfo};
