@@ -21,10 +21,7 @@ fn pairs(tags: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn object_tagging_round_trips_including_tags_given_at_put_time() {
     let (emu, client) = setup().await;
-    let opts = PutOptions {
-        tags: pairs(&[("team", "storage"), ("a b", "1+1")]),
-        ..PutOptions::default()
-    };
+    let opts = PutOptions::default().tags(pairs(&[("team", "storage"), ("a b", "1+1")]));
     client
         .put_object_with(BUCKET, "tagged.txt", "x", &opts)
         .await
@@ -103,10 +100,7 @@ async fn object_tagging_round_trips_including_tags_given_at_put_time() {
             BUCKET,
             "t2",
             "x",
-            &PutOptions {
-                tags: pairs(&[("k", "v"), ("k", "w")]),
-                ..PutOptions::default()
-            },
+            &PutOptions::default().tags(pairs(&[("k", "v"), ("k", "w")])),
         )
         .await
         .unwrap_err();
@@ -246,10 +240,7 @@ async fn object_acl_round_trips() {
     assert!(!acl.allows(&Grantee::all_users(), Permission::Read));
 
     // An ACL given at upload time (x-cos-acl among the extra headers).
-    let opts = PutOptions {
-        extra_headers: vec![("x-cos-acl".into(), "public-read".into())],
-        ..PutOptions::default()
-    };
+    let opts = PutOptions::default().extra_header("x-cos-acl", "public-read");
     client
         .put_object_with(BUCKET, "public.txt", "x", &opts)
         .await

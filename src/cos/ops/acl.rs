@@ -257,6 +257,7 @@ enum Canned {
 /// # let _ = opts;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AclOptions {
     canned: Option<Canned>,
     grants: Vec<Grant>,

@@ -26,6 +26,7 @@ use crate::transport::{PreparedRequest, RequestBody};
 /// assert!(opts.replace_metadata.is_some());
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CopyOptions {
     /// Region of the source bucket; the client's region when `None`.
     pub source_region: Option<Region>,
@@ -57,6 +58,42 @@ pub struct CopyOptions {
 }
 
 impl CopyOptions {
+    /// The source bucket's region, when it is not the client's.
+    pub fn source_region(mut self, region: Region) -> Self {
+        self.source_region = Some(region);
+        self
+    }
+
+    /// Copies this version of the source.
+    pub fn source_version_id(mut self, id: impl Into<String>) -> Self {
+        self.source_version_id = Some(id.into());
+        self
+    }
+
+    /// Storage class of the copy.
+    pub fn storage_class(mut self, class: StorageClass) -> Self {
+        self.storage_class = Some(class);
+        self
+    }
+
+    /// Copies only if the source's ETag is `etag`.
+    pub fn source_if_match(mut self, etag: impl Into<String>) -> Self {
+        self.source_if_match = Some(etag.into());
+        self
+    }
+
+    /// Copies only if the source's ETag differs from `etag`.
+    pub fn source_if_none_match(mut self, etag: impl Into<String>) -> Self {
+        self.source_if_none_match = Some(etag.into());
+        self
+    }
+
+    /// The SSE-C key of the source object.
+    pub fn source_customer_key(mut self, key: CustomerKey) -> Self {
+        self.source_customer_key = Some(key);
+        self
+    }
+
     /// Copies sources larger than `bytes` in parts (at most 5 GiB).
     pub fn multipart_threshold(mut self, bytes: u64) -> Self {
         self.multipart_threshold = Some(bytes);

@@ -29,6 +29,7 @@ static NO_OPTIONS: std::sync::LazyLock<GetOptions> = std::sync::LazyLock::new(Ge
 /// assert!(opts.range.is_some());
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GetOptions {
     /// Part of the object to read (GetObject only).
     pub range: Option<ByteRange>,
@@ -76,6 +77,66 @@ impl GetOptions {
     /// Requires the ETag to be `etag`.
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
         self.if_match = Some(etag.into());
+        self
+    }
+
+    /// Requires the ETag to differ from `etag` (else 304).
+    pub fn if_none_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_none_match = Some(etag.into());
+        self
+    }
+
+    /// Requires a change since `at` (else 304).
+    pub fn if_modified_since(mut self, at: SystemTime) -> Self {
+        self.if_modified_since = Some(at);
+        self
+    }
+
+    /// Requires no change since `at` (else 412).
+    pub fn if_unmodified_since(mut self, at: SystemTime) -> Self {
+        self.if_unmodified_since = Some(at);
+        self
+    }
+
+    /// Sets `response-content-disposition`.
+    pub fn response_content_disposition(mut self, value: impl Into<String>) -> Self {
+        self.response_content_disposition = Some(value.into());
+        self
+    }
+
+    /// Sets `response-cache-control`.
+    pub fn response_cache_control(mut self, value: impl Into<String>) -> Self {
+        self.response_cache_control = Some(value.into());
+        self
+    }
+
+    /// Sets `response-content-encoding`.
+    pub fn response_content_encoding(mut self, value: impl Into<String>) -> Self {
+        self.response_content_encoding = Some(value.into());
+        self
+    }
+
+    /// Sets `response-content-language`.
+    pub fn response_content_language(mut self, value: impl Into<String>) -> Self {
+        self.response_content_language = Some(value.into());
+        self
+    }
+
+    /// Sets `response-expires`.
+    pub fn response_expires(mut self, value: impl Into<String>) -> Self {
+        self.response_expires = Some(value.into());
+        self
+    }
+
+    /// Sets the SSE-C key the object was written with.
+    pub fn customer_key(mut self, key: CustomerKey) -> Self {
+        self.customer_key = Some(key);
+        self
+    }
+
+    /// Caps the bandwidth, in bit/s.
+    pub fn traffic_limit(mut self, bits_per_second: u64) -> Self {
+        self.traffic_limit = Some(bits_per_second);
         self
     }
 
@@ -205,6 +266,7 @@ impl std::fmt::Debug for GetObjectOutput {
 
 /// `Content-Range: bytes first-last/total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContentRange {
     /// First byte in the body.
     pub first: u64,

@@ -21,6 +21,7 @@ use serde::Deserialize;
 /// assert_eq!(opts.prefix.as_deref(), Some("photos/"));
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Only keys starting with this.
     pub prefix: Option<String>,
@@ -42,6 +43,12 @@ impl ListOptions {
     /// Sets the delimiter.
     pub fn delimiter(mut self, delimiter: impl Into<String>) -> Self {
         self.delimiter = Some(delimiter.into());
+        self
+    }
+
+    /// Starts after this key (the `next_marker` of the previous page).
+    pub fn marker(mut self, key: impl Into<String>) -> Self {
+        self.marker = Some(key.into());
         self
     }
 

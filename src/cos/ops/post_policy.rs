@@ -67,6 +67,7 @@ pub enum PostCondition {
 /// assert!(opts.conditions().contains(&PostCondition::ContentLengthRange { min: 1, max: 10 * 1024 * 1024 }));
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PostPolicyOptions {
     expires_in: Duration,
     conditions: Vec<PostCondition>,

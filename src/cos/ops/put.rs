@@ -41,6 +41,7 @@ pub const PUT_FILE_IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
 /// assert_eq!(opts.metadata["author"], "alice");
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PutOptions {
     /// `Content-Type`; COS guesses nothing, so set it for browsers.
     pub content_type: Option<String>,
@@ -103,6 +104,66 @@ impl PutOptions {
     /// Sets server-side encryption.
     pub fn encryption(mut self, sse: ServerSideEncryption) -> Self {
         self.encryption = Some(sse);
+        self
+    }
+
+    /// Sets `Content-Encoding`.
+    pub fn content_encoding(mut self, value: impl Into<String>) -> Self {
+        self.content_encoding = Some(value.into());
+        self
+    }
+
+    /// Sets `Cache-Control`.
+    pub fn cache_control(mut self, value: impl Into<String>) -> Self {
+        self.cache_control = Some(value.into());
+        self
+    }
+
+    /// Sets `Expires`.
+    pub fn expires(mut self, at: SystemTime) -> Self {
+        self.expires = Some(at);
+        self
+    }
+
+    /// Sets the SSE-C key.
+    pub fn customer_key(mut self, key: CustomerKey) -> Self {
+        self.customer_key = Some(key);
+        self
+    }
+
+    /// Adds one object tag (`x-cos-tagging`).
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Replaces the object tags.
+    pub fn tags<K: Into<String>, V: Into<String>>(
+        mut self,
+        tags: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.tags = tags
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Caps the bandwidth, in bit/s.
+    pub fn traffic_limit(mut self, bits_per_second: u64) -> Self {
+        self.traffic_limit = Some(bits_per_second);
+        self
+    }
+
+    /// Refuses to overwrite an existing object.
+    pub fn forbid_overwrite(mut self) -> Self {
+        self.forbid_overwrite = true;
+        self
+    }
+
+    /// Adds one further `x-cos-*` header (an ACL, a grant…).
+    pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
         self
     }
 

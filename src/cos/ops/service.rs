@@ -29,6 +29,7 @@ pub const MAX_LIST_BUCKETS_KEYS: u32 = 2000;
 /// # let _ = opts;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListBucketsOptions {
     region: Option<String>,
     tag: Option<(String, String)>,

@@ -56,6 +56,7 @@ pub struct DownloadOutput {
 /// assert_eq!(opts.concurrency, 2);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DownloadOptions {
     /// Bytes per ranged GET.
     pub part_size: u64,
@@ -95,6 +96,18 @@ impl DownloadOptions {
     /// Sets the number of ranged GETs in flight.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
+        self
+    }
+
+    /// Downloads version `id`.
+    pub fn version_id(mut self, id: impl Into<String>) -> Self {
+        self.version_id = Some(id.into());
+        self
+    }
+
+    /// Sets the SSE-C key the object was written with.
+    pub fn customer_key(mut self, key: CustomerKey) -> Self {
+        self.customer_key = Some(key);
         self
     }
 

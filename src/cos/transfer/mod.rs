@@ -15,11 +15,19 @@ pub(crate) mod upload;
 
 /// How far a transfer has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Bytes confirmed so far.
     pub transferred: u64,
     /// Total bytes, when known.
     pub total: Option<u64>,
+}
+
+impl Progress {
+    /// `transferred` bytes of `total`.
+    pub fn new(transferred: u64, total: Option<u64>) -> Self {
+        Progress { transferred, total }
+    }
 }
 
 /// A progress callback; called from the transfer's tasks, so keep it quick.

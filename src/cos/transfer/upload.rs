@@ -32,6 +32,7 @@ use crate::cos::{
 /// assert_eq!(opts.concurrency, 8);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UploadOptions {
     /// Headers of the object.
     pub put: PutOptions,
