@@ -21,10 +21,7 @@ fn pairs(tags: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn object_tagging_round_trips_including_tags_given_at_put_time() {
     let (emu, client) = setup().await;
-    let opts = PutOptions {
-        tags: pairs(&[("team", "storage"), ("a b", "1+1")]),
-        ..PutOptions::default()
-    };
+    let opts = PutOptions::default().tags(pairs(&[("team", "storage"), ("a b", "1+1")]));
     client
         .put_object_with(BUCKET, "tagged.txt", "x", &opts)
         .await
@@ -103,10 +100,7 @@ async fn object_tagging_round_trips_including_tags_given_at_put_time() {
             BUCKET,
             "t2",
             "x",
-            &PutOptions {
-                tags: pairs(&[("k", "v"), ("k", "w")]),
-                ..PutOptions::default()
-            },
+            &PutOptions::default().tags(pairs(&[("k", "v"), ("k", "w")])),
         )
         .await
         .unwrap_err();
@@ -246,10 +240,7 @@ async fn object_acl_round_trips() {
     assert!(!acl.allows(&Grantee::all_users(), Permission::Read));
 
     // An ACL given at upload time (x-cos-acl among the extra headers).
-    let opts = PutOptions {
-        extra_headers: vec![("x-cos-acl".into(), "public-read".into())],
-        ..PutOptions::default()
-    };
+    let opts = PutOptions::default().extra_header("x-cos-acl", "public-read");
     client
         .put_object_with(BUCKET, "public.txt", "x", &opts)
         .await
@@ -400,4 +391,94 @@ async fn sub_resource_requests_are_signature_checked() {
         assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
     }
     assert!(emu.stats().auth_failures >= 4);
+}
+
+/// An operation span's `rpc.method` and `tencent_cloud.cos.key`.
+type MethodAndKey = (String, Option<String>);
+
+/// The `rpc.method` and `tencent_cloud.cos.key` of every COS operation span
+/// opened while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct OperationKeys(std::sync::Arc<std::sync::Mutex<Vec<MethodAndKey>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OperationKeys {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        #[derive(Default)]
+        struct Fields {
+            method: String,
+            key: Option<String>,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "rpc.method" => self.method = value.to_string(),
+                    "tencent_cloud.cos.key" => self.key = Some(value.to_string()),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if attrs.metadata().name() == "coscls.operation" {
+            let mut fields = Fields::default();
+            attrs.record(&mut fields);
+            self.0.lock().unwrap().push((fields.method, fields.key));
+        }
+    }
+}
+
+#[tokio::test]
+async fn object_tagging_and_acl_spans_name_the_key() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let (_emu, client) = setup().await;
+    client.put_object(BUCKET, "keyed.txt", "x").await.unwrap();
+    let seen = OperationKeys::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(seen.clone()));
+    client
+        .put_object_tagging(BUCKET, "keyed.txt", None, &[("a", "1")])
+        .await
+        .unwrap();
+    client
+        .get_object_tagging(BUCKET, "keyed.txt", None)
+        .await
+        .unwrap();
+    client
+        .delete_object_tagging(BUCKET, "keyed.txt", None)
+        .await
+        .unwrap();
+    client
+        .put_object_acl(
+            BUCKET,
+            "keyed.txt",
+            &AclOptions::object_canned(ObjectAcl::Private),
+        )
+        .await
+        .unwrap();
+    client.get_object_acl(BUCKET, "keyed.txt").await.unwrap();
+    // No tag set yet: an error, but its span is opened all the same.
+    let _ = client.get_bucket_tagging(BUCKET).await;
+    let seen = seen.0.lock().unwrap().clone();
+    for method in [
+        "PutObjectTagging",
+        "GetObjectTagging",
+        "DeleteObjectTagging",
+        "PutObjectACL",
+        "GetObjectACL",
+    ] {
+        let keys: Vec<_> = seen.iter().filter(|(m, _)| m == method).collect();
+        assert_eq!(
+            keys,
+            [&(method.to_string(), Some("keyed.txt".to_string()))],
+            "{method}: {seen:?}"
+        );
+    }
+    assert!(
+        seen.contains(&("GetBucketTagging".to_string(), None)),
+        "a bucket operation has no key: {seen:?}"
+    );
 }

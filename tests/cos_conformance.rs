@@ -170,14 +170,7 @@ async fn ranges_and_conditions() {
         .unwrap_err();
     assert_eq!(e.status(), Some(412), "{e}");
     let e = c
-        .get_object_with(
-            BUCKET,
-            "r.bin",
-            &GetOptions {
-                if_none_match: Some(etag),
-                ..Default::default()
-            },
-        )
+        .get_object_with(BUCKET, "r.bin", &GetOptions::default().if_none_match(etag))
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(304), "{e}");
@@ -593,27 +586,16 @@ async fn local_validation_errors_never_reach_the_network() {
         ),
         (
             "traffic limit",
-            c.put_object_with(
-                BUCKET,
-                "k",
-                "x",
-                &PutOptions {
-                    traffic_limit: Some(100),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map(drop),
+            c.put_object_with(BUCKET, "k", "x", &PutOptions::default().traffic_limit(100))
+                .await
+                .map(drop),
         ),
         (
             "range",
             c.get_object_with(
                 BUCKET,
                 "k",
-                &GetOptions {
-                    range: Some(ByteRange::Inclusive { first: 5, last: 1 }),
-                    ..Default::default()
-                },
+                &GetOptions::default().range(ByteRange::Inclusive { first: 5, last: 1 }),
             )
             .await
             .map(drop),

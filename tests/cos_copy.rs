@@ -93,10 +93,7 @@ async fn a_failed_part_aborts_the_copy() {
 #[tokio::test]
 async fn bad_copy_requests_fail_before_sending() {
     let (emu, c) = setup().await;
-    let other_region = CopyOptions {
-        source_region: Some(Region::parse("ap-beijing").unwrap()),
-        ..CopyOptions::default()
-    };
+    let other_region = CopyOptions::default().source_region(Region::parse("ap-beijing").unwrap());
     let cases: Vec<(CopyOptions, &str)> = vec![
         (other_region, "source size"),
         (

@@ -56,10 +56,7 @@ async fn upload_file_and_download_file_round_trip() {
     assert!(log.windows(2).all(|w| w[0].transferred < w[1].transferred));
     assert_eq!(
         log.last().copied(),
-        Some(Progress {
-            transferred: body.len() as u64,
-            total: Some(body.len() as u64)
-        })
+        Some(Progress::new(body.len() as u64, Some(body.len() as u64)))
     );
 
     let dst = dir.path().join("dst.bin");

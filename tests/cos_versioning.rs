@@ -215,10 +215,7 @@ async fn copies_and_multipart_uploads_make_versions() {
         .copy_object(BUCKET, "src", BUCKET, "dst", &CopyOptions::default())
         .await
         .unwrap();
-    let from_old = CopyOptions {
-        source_version_id: Some(old.clone()),
-        ..CopyOptions::default()
-    };
+    let from_old = CopyOptions::default().source_version_id(old.clone());
     let second = c
         .copy_object(BUCKET, "src", BUCKET, "dst", &from_old)
         .await
@@ -300,10 +297,7 @@ async fn batch_deletes_address_versions() {
     assert_eq!(read_version(&c, "a", &v2).await.unwrap(), b"2");
     assert!(!c.object_exists(BUCKET, "b").await.unwrap());
     // COS honours x-cos-forbid-overwrite only on never-versioned buckets.
-    let no_overwrite = PutOptions {
-        forbid_overwrite: true,
-        ..PutOptions::default()
-    };
+    let no_overwrite = PutOptions::default().forbid_overwrite();
     let v3 = c
         .put_object_with(BUCKET, "a", "3", &no_overwrite)
         .await

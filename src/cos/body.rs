@@ -12,7 +12,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::crc64::Crc64;
-use super::options::GetOptions;
+use super::GetOptions;
 use super::{Client, Error};
 use crate::instrument::Operation;
 use crate::transport::{self, ResponseBody};

@@ -36,76 +36,112 @@
 //! assert_eq!(text, "hello cos");
 //! # Ok(()) }
 //! ```
+//!
+//! # Where things are
+//!
+//! One operation lives in one file under `ops/`: its options, its pure
+//! request builder (method, path, query, headers, body), its response
+//! parser and its `Client` methods. What several operations share sits
+//! next to `mod.rs`; the transfer managers are under `transfer/`.
+//!
+//! | File | Holds |
+//! |---|---|
+//! | `client.rs` | [`Client`], [`ClientBuilder`]; `send`, `operation` (one span and one histogram sample per call) |
+//! | `request.rs` | `Target`: a validated request for one bucket, ready for the pipeline to sign |
+//! | `response.rs` | error answers into [`ServiceError`], header lookups, CRC-64 checks, [`ObjectMeta`] |
+//! | `xml.rs` | XML parsing, the `<Error>` document, shared elements, COS's date formats |
+//! | `headers.rs` | [`PutOptions`] as headers, checked header values, `Content-MD5` |
+//! | `types.rs` | [`StorageClass`], [`ServerSideEncryption`], [`CustomerKey`], [`ByteRange`] |
+//! | `limits.rs` | service limits shared by several operations ([`MAX_PART_SIZE`]…) |
+//! | `endpoint.rs` | [`Region`], [`BucketName`], [`Endpoint`], key validation, URLs |
+//! | `error.rs` | [`Error`], [`ServiceError`] |
+//! | `body.rs` | [`ObjectBody`]: a GetObject body checked as it streams |
+//! | `crc64.rs` | CRC-64/ECMA, streaming and combined |
+//! | `ops/put.rs` | PutObject from memory, a stream or a file; [`PutOptions`] |
+//! | `ops/get.rs` | GetObject, HeadObject, `object_exists`; [`GetOptions`] |
+//! | `ops/delete.rs` | DeleteObject, DeleteMultipleObjects |
+//! | `ops/copy.rs` | CopyObject, UploadPartCopy; [`CopyOptions`] |
+//! | `ops/list.rs` | ListObjects, one page or a stream; [`ListOptions`] |
+//! | `ops/multipart/` | InitiateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload (`upload.rs`); ListParts, ListMultipartUploads (`list.rs`) |
+//! | `ops/bucket.rs` | PutBucket, HeadBucket, DeleteBucket |
+//! | `ops/service.rs` | ListBuckets |
+//! | `ops/acl.rs`, `ops/tagging.rs`, `ops/lifecycle.rs`, `ops/versioning.rs` | bucket and object sub-resources |
+//! | `ops/restore.rs`, `ops/append.rs` | PostRestore, AppendObject |
+//! | `ops/presign.rs`, `ops/post_policy.rs` | presigned URLs, presigned browser POST forms |
+//! | `paging.rs` | the cycle-safe marker guard and page stream every listing uses |
+//! | `transfer/upload.rs` | `upload_file`, `upload_stream`; [`UploadOptions`] |
+//! | `transfer/download.rs` | `download_file`; [`DownloadOptions`] |
+//! | `transfer/copy.rs` | `copy`: a CopyObject, or a multipart copy past 5 GiB |
+//! | `transfer/plan.rs` | part sizes ([`choose_part_size`]) and concurrency bounds |
+//! | `transfer/checkpoint.rs`, `transfer/resume.rs` | checkpoint files of resumable transfers |
+//! | `transfer/stale.rs` | `abort_stale_uploads` |
+//!
+//! A PutObject, for example, reads top to bottom in `ops/put.rs`
+//! (`put_object_with` → the `put_object` builder → `PutObjectOutput`),
+//! then `Client::send` in `client.rs` and the transport.
 
-mod acl;
-mod append;
 mod body;
-mod bucket;
-mod checkpoint;
 mod client;
-mod copy;
 pub mod crc64;
-mod download;
 mod endpoint;
 mod error;
-mod lifecycle;
-mod list;
-mod multipart;
-mod object;
-mod options;
-mod post_policy;
-mod presign;
+mod headers;
+mod limits;
+mod ops;
+mod paging;
 mod request;
 mod response;
-mod resume;
-mod service;
-mod stale;
-mod tagging;
-mod versioning;
+mod transfer;
+mod types;
 mod xml;
 
-pub use acl::{
-    AccessControlPolicy, AclOptions, Grant, Grantee, ObjectAcl, Owner, Permission, ALL_USERS_URI,
-};
-mod restore;
-
-pub use append::{AppendObjectOutput, MAX_APPENDABLE_SIZE};
 pub use body::ObjectBody;
-pub use bucket::{BucketAcl, BucketInfo};
-pub use checkpoint::ResumeOutcome;
 pub use client::{Client, ClientBuilder};
-pub use download::{DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
 pub(crate) use endpoint::query_string;
 pub use endpoint::{
     validate_key, Addressing, BucketName, Endpoint, Region, ResolvedUrl, MAX_BUCKET_HOST_LEN,
     MAX_KEY_BYTES,
 };
 pub use error::{Error, ServiceError};
-pub use lifecycle::{
-    LifecycleRule, LifecycleTime, Transition, MAX_LIFECYCLE_RULES, MAX_RULE_ID_CHARS,
-};
-pub use list::{ListObjectsPage, ObjectSummary};
-pub use multipart::{CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput};
-pub use object::{
-    CopyObjectOutput, DeleteError, DeleteObjectOutput, DeleteObjectsOutput, DeletedObject,
-    GetObjectOutput, ObjectIdentifier, PutObjectOutput, PUT_FILE_IN_MEMORY_LIMIT,
-};
-pub use options::{
-    choose_part_size, ByteRange, CopyOptions, CustomerKey, DownloadOptions, GetOptions,
-    ListOptions, Progress, ProgressCallback, PutOptions, ServerSideEncryption, StorageClass,
-    UploadOptions, UploadStartedCallback, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
+pub use limits::{
     MAX_METADATA_BYTES, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE, TRAFFIC_LIMIT_RANGE,
 };
-pub use post_policy::{presign_post, PostCondition, PostPolicyOptions, PresignedPost};
-pub use presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
-pub use request::MAX_DELETE_KEYS;
-pub use response::{ContentRange, ObjectMeta};
-pub use restore::{RestoreOutput, RestoreStatus, RestoreTier};
-pub use service::{BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS};
-pub use stale::{StaleUploadFailure, StaleUploads};
-pub use tagging::{
+pub use ops::acl::{
+    AccessControlPolicy, AclOptions, Grant, Grantee, ObjectAcl, Owner, Permission, ALL_USERS_URI,
+};
+pub use ops::append::{AppendObjectOutput, MAX_APPENDABLE_SIZE};
+pub use ops::bucket::{BucketAcl, BucketInfo};
+pub use ops::copy::{CopyObjectOutput, CopyOptions};
+pub use ops::delete::{
+    DeleteError, DeleteObjectOutput, DeleteObjectsOutput, DeletedObject, ObjectIdentifier,
+    MAX_DELETE_KEYS,
+};
+pub use ops::get::{ContentRange, GetObjectOutput, GetOptions};
+pub use ops::lifecycle::{
+    LifecycleRule, LifecycleTime, Transition, MAX_LIFECYCLE_RULES, MAX_RULE_ID_CHARS,
+};
+pub use ops::list::{ListObjectsPage, ListOptions, ObjectSummary};
+pub use ops::multipart::{
+    CompleteOptions, CompletedPart, MultipartUploadInfo, PartInfo, UploadOutput,
+};
+pub use ops::post_policy::{presign_post, PostCondition, PostPolicyOptions, PresignedPost};
+pub use ops::presign::{PresignOptions, MAX_PRESIGN_VALIDITY};
+pub use ops::put::{PutObjectOutput, PutOptions, PUT_FILE_IN_MEMORY_LIMIT};
+pub use ops::restore::{RestoreOutput, RestoreStatus, RestoreTier};
+pub use ops::service::{
+    BucketSummary, ListBucketsOptions, ListBucketsOutput, MAX_LIST_BUCKETS_KEYS,
+};
+pub use ops::tagging::{
     validate_tags, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
 };
-pub use versioning::{
+pub use ops::versioning::{
     ListObjectVersionsPage, ListVersionsOptions, ObjectVersion, VersioningStatus,
 };
+pub use response::ObjectMeta;
+pub use transfer::checkpoint::ResumeOutcome;
+pub use transfer::download::{DownloadOptions, DownloadOutput, MIN_DOWNLOAD_PART_SIZE};
+pub use transfer::plan::{choose_part_size, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
+pub use transfer::stale::{StaleUploadFailure, StaleUploads};
+pub use transfer::upload::{UploadOptions, UploadStartedCallback};
+pub use transfer::{Progress, ProgressCallback};
+pub use types::{ByteRange, CustomerKey, ServerSideEncryption, StorageClass};

@@ -1,5 +1,6 @@
-//! Reading COS responses: error answers into [`ServiceError`], and the
-//! object headers every GET, HEAD and PUT returns into typed fields.
+//! What every response reader shares: error answers into
+//! [`ServiceError`], header lookups, the CRC-64 checks, and the object
+//! headers every GET, HEAD and PUT returns typed into [`ObjectMeta`].
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -7,7 +8,6 @@ use std::time::SystemTime;
 use http::header::AsHeaderName;
 use http::{HeaderMap, HeaderName, StatusCode};
 
-use super::options::ByteRange;
 use super::xml::{self, ErrorBody};
 use super::{Error, ServiceError};
 use crate::transport::ResponseBody;
@@ -312,121 +312,22 @@ struct Fields<'a> {
     request_id: Option<Option<&'a str>>,
 }
 
-/// `Content-Range: bytes first-last/total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentRange {
-    /// First byte in the body.
-    pub first: u64,
-    /// Last byte in the body, inclusive.
-    pub last: u64,
-    /// Object size, when the server told.
-    pub total: Option<u64>,
-}
-
-impl ContentRange {
-    pub(crate) fn parse(v: &str) -> Option<Self> {
-        let rest = v.trim().strip_prefix("bytes ")?;
-        let (range, total) = rest.split_once('/')?;
-        let (first, last) = range.split_once('-')?;
-        let total = match total.trim() {
-            "*" => None,
-            t => Some(t.parse().ok()?),
-        };
-        let (first, last) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
-        (first <= last).then_some(ContentRange { first, last, total })
+/// Compares the server's CRC-64 with the local one when both exist.
+/// `what` names the transfer in the error; it is only formatted on a
+/// mismatch, so a successful check allocates nothing.
+pub(crate) fn check_crc(
+    what: std::fmt::Arguments<'_>,
+    server: Option<u64>,
+    local: Option<u64>,
+) -> Result<(), Error> {
+    match (server, local) {
+        (Some(server), Some(computed)) if server != computed => Err(Error::ChecksumMismatch {
+            what: what.to_string(),
+            server,
+            computed,
+        }),
+        _ => Ok(()),
     }
-}
-
-/// What a GetObject answer must deliver once its status and
-/// `Content-Range` agree with what was asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GetExpect {
-    /// Bytes the body must hold: `Content-Length`, or for a 206 the length
-    /// of its `Content-Range` (so a chunked 206 that ends early is short).
-    pub len: Option<u64>,
-    /// Whether the body is the whole object, so the object's CRC-64 applies.
-    pub whole: bool,
-}
-
-/// Checks a GetObject answer against the request: a whole-object request
-/// must be answered 200; a ranged one 206 with a `Content-Range` that starts
-/// where asked, ends where asked or at the object's last byte, and agrees
-/// with `Content-Length`. A 200 to a ranged request (a server that ignored
-/// `Range`) is refused rather than trimmed: the caller asked for at most the
-/// range, and its bytes cannot be verified without reading the whole object.
-pub(crate) fn check_get_answer(
-    key: &str,
-    asked: Option<&ByteRange>,
-    status: StatusCode,
-    content_range: Option<&str>,
-    content_length: Option<u64>,
-) -> Result<GetExpect, Error> {
-    let fail = |what: String| Err(Error::protocol(format!("GetObject {key}: {what}")));
-    let Some(asked) = asked else {
-        if status == StatusCode::OK {
-            return Ok(GetExpect {
-                len: content_length,
-                whole: true,
-            });
-        }
-        return fail(format!(
-            "asked for the whole object, got HTTP {} with Content-Range {content_range:?}",
-            status.as_u16()
-        ));
-    };
-    if status != StatusCode::PARTIAL_CONTENT {
-        return fail(format!(
-            "asked for {}, got HTTP {} instead of 206 Partial Content",
-            asked.header(),
-            status.as_u16()
-        ));
-    }
-    let Some(got) = content_range.and_then(ContentRange::parse) else {
-        return fail(format!(
-            "asked for {}, got a 206 with Content-Range {content_range:?}",
-            asked.header()
-        ));
-    };
-    // `parse` guarantees first <= last; only a range of 2^64 bytes overflows.
-    let Some(len) = (got.last - got.first).checked_add(1) else {
-        return fail(format!(
-            "Content-Range {content_range:?} spans more than 2^64 bytes"
-        ));
-    };
-    let ends_object = got.total.map(|t| got.last.checked_add(1) == Some(t));
-    let fits = match *asked {
-        ByteRange::Inclusive { first, last } => {
-            got.first == first
-                && (got.last == last || (got.last < last && ends_object == Some(true)))
-        }
-        ByteRange::From(first) => got.first == first && ends_object != Some(false),
-        ByteRange::Suffix(n) => match got.total {
-            Some(t) => ends_object == Some(true) && len == n.min(t),
-            None => len <= n,
-        },
-    };
-    let beyond_total = got.total.is_some_and(|t| got.last >= t);
-    if !fits || beyond_total {
-        return fail(format!(
-            "asked for {}, got bytes {}-{}/{}",
-            asked.header(),
-            got.first,
-            got.last,
-            got.total.map_or("*".to_string(), |t| t.to_string())
-        ));
-    }
-    if let Some(cl) = content_length {
-        if cl != len {
-            return fail(format!(
-                "Content-Range bytes {}-{} holds {len} bytes but Content-Length says {cl}",
-                got.first, got.last
-            ));
-        }
-    }
-    Ok(GetExpect {
-        len: Some(len),
-        whole: got.first == 0 && ends_object == Some(true),
-    })
 }
 
 #[cfg(test)]
@@ -563,151 +464,5 @@ mod tests {
         );
         let bad_len = headers(&[("content-length", "x")]);
         assert!(ObjectMeta::from_headers(&bad_len).is_err());
-    }
-
-    #[test]
-    fn content_range() {
-        assert_eq!(
-            ContentRange::parse("bytes 0-9/100"),
-            Some(ContentRange {
-                first: 0,
-                last: 9,
-                total: Some(100)
-            })
-        );
-        assert_eq!(ContentRange::parse("bytes 5-5/*").unwrap().total, None);
-        for bad in ["0-9/100", "bytes 9-0/100", "bytes x-1/2", "bytes 0-1"] {
-            assert_eq!(ContentRange::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn get_answers_are_checked_against_the_request() {
-        use StatusCode as S;
-        let ok = |asked: Option<ByteRange>, status, cr: Option<&str>, cl| {
-            check_get_answer("k", asked.as_ref(), status, cr, cl)
-        };
-        let range = |a, b| Some(ByteRange::new(a, b).unwrap());
-        // Whole object.
-        assert_eq!(
-            ok(None, S::OK, None, Some(100)).unwrap(),
-            GetExpect {
-                len: Some(100),
-                whole: true
-            }
-        );
-        let e = ok(None, S::PARTIAL_CONTENT, Some("bytes 0-9/100"), Some(10)).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("asked for the whole object, got HTTP 206"),
-            "{e}"
-        );
-        assert!(ok(None, S::NO_CONTENT, None, None).is_err());
-        // Ranges answered as asked, or cut at the object's end.
-        assert_eq!(
-            ok(
-                range(0, 9),
-                S::PARTIAL_CONTENT,
-                Some("bytes 0-9/100"),
-                Some(10)
-            )
-            .unwrap(),
-            GetExpect {
-                len: Some(10),
-                whole: false
-            }
-        );
-        assert_eq!(
-            ok(
-                range(90, 199),
-                S::PARTIAL_CONTENT,
-                Some("bytes 90-99/100"),
-                None
-            )
-            .unwrap(),
-            GetExpect {
-                len: Some(10),
-                whole: false
-            }
-        );
-        assert!(
-            ok(
-                range(0, 99),
-                S::PARTIAL_CONTENT,
-                Some("bytes 0-99/100"),
-                None
-            )
-            .unwrap()
-            .whole
-        );
-        assert!(ok(
-            Some(ByteRange::from(5)),
-            S::PARTIAL_CONTENT,
-            Some("bytes 5-99/100"),
-            None
-        )
-        .is_ok());
-        assert!(ok(
-            Some(ByteRange::from(5)),
-            S::PARTIAL_CONTENT,
-            Some("bytes 5-50/100"),
-            None
-        )
-        .is_err());
-        assert!(ok(
-            Some(ByteRange::last(10).unwrap()),
-            S::PARTIAL_CONTENT,
-            Some("bytes 90-99/100"),
-            None
-        )
-        .is_ok());
-        assert!(
-            ok(
-                Some(ByteRange::last(10).unwrap()),
-                S::PARTIAL_CONTENT,
-                Some("bytes 0-4/5"),
-                None
-            )
-            .unwrap()
-            .whole
-        );
-        assert!(ok(
-            Some(ByteRange::last(10).unwrap()),
-            S::PARTIAL_CONTENT,
-            Some("bytes 80-99/100"),
-            None
-        )
-        .is_err());
-        // Wrong answers.
-        for (cr, why) in [
-            (Some("bytes 10-19/100"), "starts elsewhere"),
-            (Some("bytes 0-5/100"), "shorter, object not ended"),
-            (Some("bytes 0-19/100"), "longer than asked"),
-            (Some("bytes 0-9/5"), "past the object's end"),
-            (None, "no Content-Range"),
-            (Some("bytes */100"), "unparseable"),
-        ] {
-            assert!(
-                ok(range(0, 9), S::PARTIAL_CONTENT, cr, None).is_err(),
-                "{why}"
-            );
-        }
-        let e = ok(
-            range(0, 9),
-            S::PARTIAL_CONTENT,
-            Some("bytes 0-9/100"),
-            Some(4),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("Content-Length says 4"), "{e}");
-        let e = ok(range(0, 9), S::OK, None, Some(100)).unwrap_err();
-        assert!(e.to_string().contains("got HTTP 200 instead of 206"), "{e}");
-        let e = ok(
-            range(0, u64::MAX),
-            S::PARTIAL_CONTENT,
-            Some(&format!("bytes 0-{}/*", u64::MAX)),
-            None,
-        );
-        assert!(e.is_err(), "a 2^64-byte range is refused, not overflowed");
     }
 }

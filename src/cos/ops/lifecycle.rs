@@ -13,10 +13,10 @@ use http::{HeaderMap, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use super::request::Target;
-use super::tagging::xml_body_headers;
-use super::xml;
-use super::{Client, Error, StorageClass};
+use crate::cos::ops::tagging::xml_body_headers;
+use crate::cos::request::Target;
+use crate::cos::xml;
+use crate::cos::{Client, Error, StorageClass};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// Most rules one configuration may hold.
@@ -142,7 +142,9 @@ impl LifecycleRule {
                 "must be 1 to 255 characters without control characters",
             ));
         }
-        if self.prefix.chars().any(char::is_control) || self.prefix.len() > super::MAX_KEY_BYTES {
+        if self.prefix.chars().any(char::is_control)
+            || self.prefix.len() > crate::cos::MAX_KEY_BYTES
+        {
             return Err(Error::invalid_input(
                 "lifecycle prefix",
                 &self.prefix,

@@ -2,15 +2,14 @@
 //! (`GET /?versions`): one page, or a stream over all of them.
 //!
 //! Reading, heading and deleting one version go through the existing
-//! calls: [`GetOptions::version_id`](super::GetOptions::version_id) with
+//! calls: [`GetOptions::version_id`](crate::cos::GetOptions::version_id) with
 //! [`Client::get_object_with`] / [`Client::head_object_with`],
-//! [`DownloadOptions::version_id`](super::DownloadOptions::version_id),
+//! [`DownloadOptions::version_id`](crate::cos::DownloadOptions::version_id),
 //! [`Client::delete_object_version`], and
-//! [`ObjectIdentifier::version_id`](super::ObjectIdentifier) in
+//! [`ObjectIdentifier::version_id`](crate::cos::ObjectIdentifier) in
 //! [`Client::delete_objects`]. Writes report the version they made in
 //! their outputs (`version_id`).
 
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -18,11 +17,13 @@ use futures_util::Stream;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
-use super::options::content_md5;
-use super::request::Target;
-use super::xml::{self, CommonPrefixXml, OwnerXml};
-use super::{Client, Error};
 use crate::auth::percent_decode;
+use crate::cos::headers::content_md5;
+use crate::cos::ops::list::listing_query;
+use crate::cos::paging::{self, Markers, NextPage};
+use crate::cos::request::Target;
+use crate::cos::xml::{self, CommonPrefixXml, OwnerXml};
+use crate::cos::{Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// A bucket's versioning state as set by
@@ -294,61 +295,42 @@ impl ListObjectVersionsPage {
 /// at 1000 per page.
 const MAX_VERSION_PAGES: u64 = 1_000_000;
 
-/// Guards a version listing against a server that never ends it: every
-/// next marker pair must be new (a cycle of any length is caught), and the
-/// listing stops after `max_pages` pages; both end in a protocol error
-/// naming the markers.
-#[derive(Debug)]
-struct VersionMarkers {
-    seen: HashSet<(String, String)>,
-    pages: u64,
-    max_pages: u64,
+/// The guard of a version listing: its marker is the pair of key and
+/// version id (one key may span pages), starting at `start`'s.
+fn version_markers(max_pages: u64, start: &ListVersionsOptions) -> Markers<(String, String)> {
+    let first = start.key_marker.as_ref().map(|k| {
+        (
+            k.clone(),
+            start.version_id_marker.clone().unwrap_or_default(),
+        )
+    });
+    Markers::with("ListObjectVersions", max_pages, first, |(key, version)| {
+        format!("key marker {key:?} with version id marker {version:?}")
+    })
 }
 
-impl VersionMarkers {
-    fn new(max_pages: u64, start: &ListVersionsOptions) -> Self {
-        let seen = start
-            .key_marker
-            .iter()
-            .map(|k| {
-                (
-                    k.clone(),
-                    start.version_id_marker.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
-        VersionMarkers {
-            seen,
-            pages: 1,
-            max_pages,
-        }
+/// The options of the page after `page`, and its marker pair; `None` after
+/// the last page.
+fn next_page(
+    opts: ListVersionsOptions,
+    page: &ListObjectVersionsPage,
+) -> NextPage<ListVersionsOptions, (String, String)> {
+    if !page.is_truncated {
+        return Ok(None);
     }
-
-    /// Accepts the markers of a truncated page as those of the next one.
-    fn next(&mut self, page: &ListObjectVersionsPage) -> Result<(String, Option<String>), Error> {
-        let Some(key) = page.next_key_marker.clone() else {
-            return Err(Error::protocol(
-                "ListObjectVersions says the listing is truncated but gives no NextKeyMarker",
-            ));
-        };
-        let version = page.next_version_id_marker.clone();
-        let v = version.as_deref().unwrap_or_default();
-        if self.pages >= self.max_pages {
-            return Err(Error::protocol(format!(
-                "ListObjectVersions is still truncated after {} pages (next key marker {key:?}, \
-                 version id marker {v:?}); giving up",
-                self.pages
-            )));
-        }
-        if !self.seen.insert((key.clone(), v.to_string())) {
-            return Err(Error::protocol(format!(
-                "ListObjectVersions sent key marker {key:?} with version id marker {v:?} a \
-                 second time: the listing would never end"
-            )));
-        }
-        self.pages += 1;
-        Ok((key, version))
-    }
+    let Some(key) = page.next_key_marker.clone() else {
+        return Err(Error::protocol(
+            "ListObjectVersions says the listing is truncated but gives no NextKeyMarker",
+        ));
+    };
+    let version = page.next_version_id_marker.clone();
+    let marker = (key.clone(), version.clone().unwrap_or_default());
+    let next = ListVersionsOptions {
+        key_marker: Some(key),
+        version_id_marker: version,
+        ..opts
+    };
+    Ok(Some((next, marker)))
 }
 
 /// PUT Bucket versioning: `PUT /?versioning` with `<VersioningConfiguration>`.
@@ -392,11 +374,7 @@ fn list_versions_request(
     t: Target<'_>,
     opts: &ListVersionsOptions,
 ) -> Result<PreparedRequest, Error> {
-    let mut p: Vec<(String, String)> = vec![("versions".into(), String::new())];
-    if let Some(d) = &opts.delimiter {
-        p.push(("delimiter".into(), d.clone()));
-    }
-    p.push(("encoding-type".into(), "url".into()));
+    let mut markers = Vec::new();
     match (&opts.key_marker, &opts.version_id_marker) {
         (None, Some(v)) => {
             return Err(Error::invalid_input(
@@ -406,29 +384,23 @@ fn list_versions_request(
             ))
         }
         (Some(k), v) => {
-            p.push(("key-marker".into(), k.clone()));
+            markers.push(("key-marker".into(), k.clone()));
             if let Some(v) = v {
                 if v.is_empty() {
                     return Err(Error::invalid_input("version id marker", v, "is empty"));
                 }
-                p.push(("version-id-marker".into(), v.clone()));
+                markers.push(("version-id-marker".into(), v.clone()));
             }
         }
         (None, None) => {}
     }
-    if let Some(n) = opts.max_keys {
-        if !(1..=1000).contains(&n) {
-            return Err(Error::invalid_input(
-                "max keys",
-                &n.to_string(),
-                "must be between 1 and 1000",
-            ));
-        }
-        p.push(("max-keys".into(), n.to_string()));
-    }
-    if let Some(prefix) = &opts.prefix {
-        p.push(("prefix".into(), prefix.clone()));
-    }
+    let p = listing_query(
+        Some("versions"),
+        opts.delimiter.as_deref(),
+        markers,
+        opts.max_keys,
+        opts.prefix.as_deref(),
+    )?;
     t.build(Method::GET, "", p, HeaderMap::new(), RequestBody::Empty)
 }
 
@@ -556,37 +528,14 @@ impl Client {
         bucket: &str,
         opts: ListVersionsOptions,
     ) -> impl Stream<Item = Result<ListObjectVersionsPage, Error>> + Send + 'static {
-        enum State {
-            Next(ListVersionsOptions, VersionMarkers),
-            Done,
-        }
         let client = self.clone();
         let bucket = bucket.to_string();
-        let markers = VersionMarkers::new(MAX_VERSION_PAGES, &opts);
-        futures_util::stream::unfold(State::Next(opts, markers), move |state| {
-            let client = client.clone();
-            let bucket = bucket.clone();
-            async move {
-                let State::Next(opts, mut markers) = state else {
-                    return None;
-                };
-                match client.list_object_versions(&bucket, &opts).await {
-                    Err(e) => Some((Err(e), State::Done)),
-                    Ok(page) if !page.is_truncated => Some((Ok(page), State::Done)),
-                    Ok(page) => match markers.next(&page) {
-                        Err(e) => Some((Err(e), State::Done)),
-                        Ok((key, version)) => {
-                            let next = ListVersionsOptions {
-                                key_marker: Some(key),
-                                version_id_marker: version,
-                                ..opts
-                            };
-                            Some((Ok(page), State::Next(next, markers)))
-                        }
-                    },
-                }
-            }
-        })
+        let markers = version_markers(MAX_VERSION_PAGES, &opts);
+        let fetch = move |opts: &ListVersionsOptions| {
+            let (client, bucket, opts) = (client.clone(), bucket.clone(), opts.clone());
+            async move { client.list_object_versions(&bucket, &opts).await }
+        };
+        paging::pages(opts, markers, fetch, next_page)
     }
 }
 
@@ -666,28 +615,34 @@ mod tests {
 
     #[test]
     fn markers_refuse_a_repeated_pair_a_missing_key_and_too_many_pages() {
-        let mut m = VersionMarkers::new(100, &ListVersionsOptions::default());
-        m.next(&truncated(Some("a"), Some("v2"))).unwrap();
+        // What the stream does with a truncated page: its marker pair, then the guard.
+        let step = |m: &mut Markers<(String, String)>, page: &ListObjectVersionsPage| {
+            let (_, marker) = next_page(ListVersionsOptions::default(), page)?
+                .ok_or_else(|| Error::protocol("not truncated"))?;
+            m.advance(marker)
+        };
+        let mut m = version_markers(100, &ListVersionsOptions::default());
+        step(&mut m, &truncated(Some("a"), Some("v2"))).unwrap();
         // Same key, another version: progress.
-        m.next(&truncated(Some("a"), Some("v1"))).unwrap();
-        m.next(&truncated(Some("b"), None)).unwrap();
-        let e = m.next(&truncated(Some("a"), Some("v2"))).unwrap_err();
+        step(&mut m, &truncated(Some("a"), Some("v1"))).unwrap();
+        step(&mut m, &truncated(Some("b"), None)).unwrap();
+        let e = step(&mut m, &truncated(Some("a"), Some("v2"))).unwrap_err();
         assert!(
             e.to_string()
                 .contains("key marker \"a\" with version id marker \"v2\" a second time"),
             "{e}"
         );
-        let e = m.next(&truncated(None, Some("v"))).unwrap_err();
+        let e = step(&mut m, &truncated(None, Some("v"))).unwrap_err();
         assert!(e.to_string().contains("no NextKeyMarker"), "{e}");
         let start = ListVersionsOptions::default().marker("k", Some("v".into()));
-        let mut m = VersionMarkers::new(100, &start);
+        let mut m = version_markers(100, &start);
         assert!(
-            m.next(&truncated(Some("k"), Some("v"))).is_err(),
+            step(&mut m, &truncated(Some("k"), Some("v"))).is_err(),
             "the start counts as seen"
         );
-        let mut m = VersionMarkers::new(2, &ListVersionsOptions::default());
-        m.next(&truncated(Some("a"), None)).unwrap();
-        let e = m.next(&truncated(Some("b"), None)).unwrap_err();
+        let mut m = version_markers(2, &ListVersionsOptions::default());
+        step(&mut m, &truncated(Some("a"), None)).unwrap();
+        let e = step(&mut m, &truncated(Some("b"), None)).unwrap_err();
         assert!(e.to_string().contains("after 2 pages"), "{e}");
     }
 
@@ -714,10 +669,9 @@ mod tests {
 
     #[test]
     fn requests_are_checked_before_sending() {
-        let endpoint = super::super::Endpoint::for_region(
-            &super::super::Region::parse("ap-guangzhou").unwrap(),
-        );
-        let bucket = super::super::BucketName::parse("b-1250000000").unwrap();
+        let endpoint =
+            crate::cos::Endpoint::for_region(&crate::cos::Region::parse("ap-guangzhou").unwrap());
+        let bucket = crate::cos::BucketName::parse("b-1250000000").unwrap();
         let t = Target {
             endpoint: &endpoint,
             bucket: &bucket,

@@ -6,13 +6,11 @@
 
 use tokio::task::JoinSet;
 
-use super::multipart::CompletedPart;
-use super::options::{check_concurrency, choose_part_size, DEFAULT_CONCURRENCY, MAX_PART_SIZE};
-use super::request;
-use super::response::{self, header};
-use super::xml;
-use super::{BucketName, Client, CopyOptions, Error, ObjectMeta, PutOptions, StorageClass};
-use super::{UploadOutput, MIN_PART_SIZE};
+use crate::cos::limits::MAX_PART_SIZE;
+use crate::cos::transfer::plan::{check_concurrency, choose_part_size, DEFAULT_CONCURRENCY};
+use crate::cos::CompletedPart;
+use crate::cos::{BucketName, Client, CopyOptions, Error, ObjectMeta, PutOptions, StorageClass};
+use crate::cos::{UploadOutput, MIN_PART_SIZE};
 
 /// A copy source, resolved once.
 #[derive(Debug, Clone)]
@@ -46,9 +44,9 @@ impl Client {
         opts: &CopyOptions,
     ) -> Result<UploadOutput, Error> {
         let source_bucket_name = Self::bucket(source_bucket)?;
-        super::validate_key(source_key)?;
+        crate::cos::validate_key(source_key)?;
         let dest = Self::bucket(bucket)?;
-        super::validate_key(key)?;
+        crate::cos::validate_key(key)?;
         let threshold = opts.multipart_threshold.unwrap_or(MAX_PART_SIZE);
         if !(1..=MAX_PART_SIZE).contains(&threshold) {
             return Err(Error::invalid_input(
@@ -84,7 +82,7 @@ impl Client {
                 .await?;
             if self.verify_crc() {
                 let source_crc = meta.as_ref().and_then(|m| m.crc64);
-                super::object::check_crc(format_args!("Copy {key}"), out.crc64, source_crc)?;
+                crate::cos::response::check_crc(format_args!("Copy {key}"), out.crc64, source_crc)?;
             }
             return Ok(UploadOutput::single(
                 out.etag,
@@ -139,53 +137,13 @@ impl Client {
         }
     }
 
-    /// Copies bytes `range` (`first..=last`; the whole source when `None`)
-    /// of the source into part `part_number` of an upload, server-side.
-    /// The part's `crc64` is the server's when it reports one, else 0.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: coscls::cos::Client, id: String) -> Result<(), coscls::cos::Error> {
-    /// use coscls::cos::CopyOptions;
-    /// let b = "examplebucket-1250000000";
-    /// let part = client
-    ///     .upload_part_copy(b, "copy.bin", &id, 1, b, "big.bin", Some((0, (8 << 20) - 1)), &CopyOptions::default())
-    ///     .await?;
-    /// println!("part {} has ETag {}", part.part_number, part.etag);
-    /// # Ok(()) }
-    /// ```
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upload_part_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
-        source_bucket: &str,
-        source_key: &str,
-        range: Option<(u64, u64)>,
-        opts: &CopyOptions,
-    ) -> Result<CompletedPart, Error> {
-        let dest = Self::bucket(bucket)?;
-        let source_bucket = Self::bucket(source_bucket)?;
-        super::validate_key(source_key)?;
-        let region = opts.source_region.as_ref().unwrap_or(&self.inner.region);
-        let header = self.inner.endpoint.copy_source(
-            &source_bucket,
-            region,
-            source_key,
-            opts.source_version_id.as_deref(),
-        );
-        self.copy_part(&dest, key, upload_id, part_number, &header, range, opts)
-            .await
-    }
-
     async fn head_source(
         &self,
         bucket: &BucketName,
         key: &str,
         opts: &CopyOptions,
     ) -> Result<ObjectMeta, Error> {
-        let mut get = super::GetOptions::default();
+        let mut get = crate::cos::GetOptions::default();
         if let Some(v) = &opts.source_version_id {
             get = get.version_id(v.clone());
         }
@@ -243,47 +201,6 @@ impl Client {
             done.push(joined.map_err(|e| Error::protocol(format!("a copy task failed: {e}")))??);
         }
         Ok(done)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn copy_part(
-        &self,
-        bucket: &BucketName,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
-        source: &str,
-        range: Option<(u64, u64)>,
-        opts: &CopyOptions,
-    ) -> Result<CompletedPart, Error> {
-        let info = self
-            .info("UploadPartCopy", bucket)
-            .with_key(key)
-            .with_upload_id(upload_id)
-            .with_part_number(i64::from(part_number));
-        self.operation(info, async {
-            let req = request::upload_part_copy(
-                self.target(bucket),
-                key,
-                upload_id,
-                part_number,
-                source,
-                range,
-                opts,
-            )?;
-            let (parts, body) = self.send_for_body(req).await?;
-            let result: xml::CopyObjectResult = xml::parse("UploadPartCopy", &body)?;
-            let etag = result
-                .etag
-                .or_else(|| header(&parts.headers, http::header::ETAG))
-                .ok_or_else(|| {
-                    Error::protocol(format!("UploadPartCopy {part_number} returned no ETag"))
-                })?;
-            let size = range.map_or(0, |(first, last)| last - first + 1);
-            let crc64 = response::crc64_header(&parts.headers)?.unwrap_or(0);
-            Ok(CompletedPart::new(part_number, etag, size, crc64))
-        })
-        .await
     }
 }
 

@@ -2,7 +2,7 @@
 //! belong to, optionally filtered by region or tag, a page at a time.
 //!
 //! The request goes to `service.cos.myqcloud.com` for the public endpoints
-//! (see [`Endpoint`](super::Endpoint)), whatever the client's region; the
+//! (see [`Endpoint`](crate::cos::Endpoint)), whatever the client's region; the
 //! region filter is a query parameter.
 
 use std::time::SystemTime;
@@ -10,11 +10,11 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
-use super::acl::Owner;
-use super::options::header_value;
-use super::request::USER_AGENT;
-use super::xml::{self, OwnerXml};
-use super::{Client, Endpoint, Error, Region};
+use crate::cos::headers::header_value;
+use crate::cos::ops::acl::Owner;
+use crate::cos::request::USER_AGENT;
+use crate::cos::xml::{self, OwnerXml};
+use crate::cos::{Client, Endpoint, Error, Region};
 use crate::telemetry::OperationInfo;
 use crate::transport::{PreparedRequest, RequestBody};
 
@@ -29,6 +29,7 @@ pub const MAX_LIST_BUCKETS_KEYS: u32 = 2000;
 /// # let _ = opts;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListBucketsOptions {
     region: Option<String>,
     tag: Option<(String, String)>,
@@ -68,7 +69,7 @@ impl ListBucketsOptions {
             p.push(("region".to_string(), r.clone()));
         }
         if let Some((k, v)) = &self.tag {
-            super::validate_tags(&[(k, v)], 1)?;
+            crate::cos::validate_tags(&[(k, v)], 1)?;
             p.push(("tagkey".to_string(), k.clone()));
             p.push(("tagvalue".to_string(), v.clone()));
         }

@@ -1,7 +1,7 @@
 //! Checkpoint files of resumable transfers: what `upload_file` and
 //! `download_file` record after each part when given
-//! [`UploadOptions::checkpoint`](super::UploadOptions::checkpoint) /
-//! [`DownloadOptions::checkpoint`](super::DownloadOptions::checkpoint), so
+//! [`UploadOptions::checkpoint`](crate::cos::UploadOptions::checkpoint) /
+//! [`DownloadOptions::checkpoint`](crate::cos::DownloadOptions::checkpoint), so
 //! a rerun after a crash continues instead of starting from zero (the
 //! semantics of the Go SDK's `CheckPoint` option).
 //!
@@ -41,8 +41,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::multipart::{CompletedPart, PartInfo};
-use super::Error;
+use crate::cos::Error;
+use crate::cos::{CompletedPart, PartInfo};
 
 /// The `format` field of every checkpoint file.
 const FORMAT: &str = "coscls-checkpoint";
@@ -78,15 +78,15 @@ pub enum ResumeOutcome {
 /// The identity of an upload's source file: its size and modification
 /// time. A change of either makes a rerun start a new upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct FileIdentity {
-    pub(super) size: u64,
+pub(crate) struct FileIdentity {
+    pub(crate) size: u64,
     /// Modification time, nanoseconds since the Unix epoch (`None` where
     /// the platform has none; the part CRCs still protect the bytes).
-    pub(super) mtime_ns: Option<u64>,
+    pub(crate) mtime_ns: Option<u64>,
 }
 
 impl FileIdentity {
-    pub(super) fn of(meta: &std::fs::Metadata) -> Self {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
         let mtime_ns = meta
             .modified()
             .ok()
@@ -101,53 +101,53 @@ impl FileIdentity {
 
 /// One part of an upload the checkpoint records as done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct DonePart {
-    pub(super) number: u32,
-    pub(super) etag: String,
-    pub(super) size: u64,
-    pub(super) crc64: u64,
+pub(crate) struct DonePart {
+    pub(crate) number: u32,
+    pub(crate) etag: String,
+    pub(crate) size: u64,
+    pub(crate) crc64: u64,
 }
 
 /// The state of a resumable upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct UploadCheckpoint {
-    pub(super) bucket: String,
-    pub(super) key: String,
-    pub(super) upload_id: String,
-    pub(super) part_size: u64,
-    pub(super) source: FileIdentity,
-    pub(super) parts: Vec<DonePart>,
+pub(crate) struct UploadCheckpoint {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
+    pub(crate) part_size: u64,
+    pub(crate) source: FileIdentity,
+    pub(crate) parts: Vec<DonePart>,
 }
 
 /// One byte range of a download the checkpoint records as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct DoneRange {
-    pub(super) first: u64,
-    pub(super) last: u64,
-    pub(super) crc64: u64,
+pub(crate) struct DoneRange {
+    pub(crate) first: u64,
+    pub(crate) last: u64,
+    pub(crate) crc64: u64,
 }
 
 /// The state of a resumable download.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct DownloadCheckpoint {
-    pub(super) bucket: String,
-    pub(super) key: String,
-    pub(super) version_id: Option<String>,
+pub(crate) struct DownloadCheckpoint {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
     /// The destination file, as given.
-    pub(super) destination: PathBuf,
-    pub(super) etag: Option<String>,
-    pub(super) size: u64,
+    pub(crate) destination: PathBuf,
+    pub(crate) etag: Option<String>,
+    pub(crate) size: u64,
     /// Last-Modified, seconds since the Unix epoch.
-    pub(super) last_modified: Option<u64>,
-    pub(super) crc64: Option<u64>,
-    pub(super) part_size: u64,
-    pub(super) ranges: Vec<DoneRange>,
+    pub(crate) last_modified: Option<u64>,
+    pub(crate) crc64: Option<u64>,
+    pub(crate) part_size: u64,
+    pub(crate) ranges: Vec<DoneRange>,
 }
 
 /// A checkpoint file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub(super) enum Checkpoint {
+pub(crate) enum Checkpoint {
     Upload(UploadCheckpoint),
     Download(DownloadCheckpoint),
 }
@@ -175,7 +175,7 @@ fn refused(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// Parses a checkpoint file's bytes (pure).
-pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint, Error> {
+pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint, Error> {
     let doc: Document = serde_json::from_slice(bytes).map_err(|e| {
         refused(
             path,
@@ -195,7 +195,7 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint, Error> {
 }
 
 /// Serialises a checkpoint (pure).
-pub(super) fn render(checkpoint: &Checkpoint) -> Result<Vec<u8>, Error> {
+pub(crate) fn render(checkpoint: &Checkpoint) -> Result<Vec<u8>, Error> {
     let doc = DocumentRef {
         format: FORMAT,
         version: VERSION,
@@ -206,7 +206,7 @@ pub(super) fn render(checkpoint: &Checkpoint) -> Result<Vec<u8>, Error> {
 }
 
 /// Reads the checkpoint at `path`; `None` when there is no file.
-pub(super) async fn load(path: &Path) -> Result<Option<Checkpoint>, Error> {
+pub(crate) async fn load(path: &Path) -> Result<Option<Checkpoint>, Error> {
     match tokio::fs::read(path).await {
         Ok(bytes) => parse(path, &bytes).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -219,7 +219,7 @@ pub(super) async fn load(path: &Path) -> Result<Option<Checkpoint>, Error> {
 
 /// Replaces the checkpoint at `path` atomically: a temporary file next to
 /// it is written and renamed over it.
-pub(super) async fn save(path: &Path, checkpoint: &Checkpoint) -> Result<(), Error> {
+pub(crate) async fn save(path: &Path, checkpoint: &Checkpoint) -> Result<(), Error> {
     let bytes = render(checkpoint)?;
     let path = path.to_path_buf();
     let io_error = |path: &Path, source| Error::Io {
@@ -251,7 +251,7 @@ pub(super) async fn save(path: &Path, checkpoint: &Checkpoint) -> Result<(), Err
 }
 
 /// Removes the checkpoint of a finished transfer (a missing file is fine).
-pub(super) async fn remove(path: &Path) -> Result<(), Error> {
+pub(crate) async fn remove(path: &Path) -> Result<(), Error> {
     match tokio::fs::remove_file(path).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -264,7 +264,7 @@ pub(super) async fn remove(path: &Path) -> Result<(), Error> {
 
 /// The size of part `number` (1-based) of `total` bytes cut in
 /// `part_size` pieces; `None` past the end (pure).
-pub(super) fn part_len(total: u64, part_size: u64, number: u32) -> Option<u64> {
+pub(crate) fn part_len(total: u64, part_size: u64, number: u32) -> Option<u64> {
     if part_size == 0 || number == 0 {
         return None;
     }
@@ -282,7 +282,7 @@ fn same_etag(a: &str, b: &str) -> bool {
 
 impl UploadCheckpoint {
     /// Refuses a checkpoint of another object (pure).
-    pub(super) fn check_target(&self, path: &Path, bucket: &str, key: &str) -> Result<(), Error> {
+    pub(crate) fn check_target(&self, path: &Path, bucket: &str, key: &str) -> Result<(), Error> {
         if self.bucket != bucket || self.key != key {
             return Err(refused(
                 path,
@@ -297,7 +297,7 @@ impl UploadCheckpoint {
 
     /// Why this checkpoint cannot be continued for a source of `source`
     /// with the requested part size, if it cannot (pure).
-    pub(super) fn restart_reason(
+    pub(crate) fn restart_reason(
         &self,
         source: &FileIdentity,
         requested_part_size: Option<u64>,
@@ -323,7 +323,7 @@ impl UploadCheckpoint {
     /// The recorded parts the server still holds as recorded: listed with
     /// the same number, ETag and the size the part layout gives (pure). Their
     /// CRC-64 is checked against the file's bytes when those are read.
-    pub(super) fn reusable(&self, listed: &[PartInfo]) -> BTreeMap<u32, CompletedPart> {
+    pub(crate) fn reusable(&self, listed: &[PartInfo]) -> BTreeMap<u32, CompletedPart> {
         let listed: BTreeMap<u32, &PartInfo> = listed.iter().map(|p| (p.part_number, p)).collect();
         self.parts
             .iter()
@@ -343,7 +343,7 @@ impl UploadCheckpoint {
     }
 
     /// Records a part as done, replacing an earlier record of its number.
-    pub(super) fn record(&mut self, part: &CompletedPart) {
+    pub(crate) fn record(&mut self, part: &CompletedPart) {
         self.parts.retain(|p| p.number != part.part_number);
         self.parts.push(DonePart {
             number: part.part_number,
@@ -361,21 +361,21 @@ impl UploadCheckpoint {
 /// after each of 10 000 parts would write about 5 GB; this way a crash
 /// loses at most 1/64 of the parts done, and the writes stay about
 /// 64·ln(n) in number.
-pub(super) fn save_every(recorded: usize) -> usize {
+pub(crate) fn save_every(recorded: usize) -> usize {
     (recorded / 64).max(1)
 }
 
 /// A checkpoint file, the state it holds, and how many records the file
 /// lags behind.
 #[derive(Debug)]
-pub(super) struct Journal {
-    pub(super) path: PathBuf,
-    pub(super) state: Checkpoint,
-    pub(super) unsaved: usize,
+pub(crate) struct Journal {
+    pub(crate) path: PathBuf,
+    pub(crate) state: Checkpoint,
+    pub(crate) unsaved: usize,
 }
 
 impl Journal {
-    pub(super) fn new(path: PathBuf, state: Checkpoint) -> Self {
+    pub(crate) fn new(path: PathBuf, state: Checkpoint) -> Self {
         Journal {
             path,
             state,
@@ -399,7 +399,7 @@ impl Journal {
     }
 
     /// Writes the file now if it lags behind the state.
-    pub(super) async fn flush(&mut self) -> Result<(), Error> {
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
         if self.unsaved > 0 {
             save(&self.path, &self.state).await?;
             self.unsaved = 0;
@@ -408,7 +408,7 @@ impl Journal {
     }
 
     /// Records a finished upload part (written when due, see [`save_every`]).
-    pub(super) async fn record_part(&mut self, part: &CompletedPart) -> Result<(), Error> {
+    pub(crate) async fn record_part(&mut self, part: &CompletedPart) -> Result<(), Error> {
         if let Checkpoint::Upload(state) = &mut self.state {
             state.record(part);
         }
@@ -416,7 +416,7 @@ impl Journal {
     }
 
     /// Records a written download range (written when due).
-    pub(super) async fn record_range(&mut self, range: DoneRange) -> Result<(), Error> {
+    pub(crate) async fn record_range(&mut self, range: DoneRange) -> Result<(), Error> {
         if let Checkpoint::Download(state) = &mut self.state {
             state.record(range);
         }
@@ -425,7 +425,7 @@ impl Journal {
 
     /// Forgets every range (the partial file is written afresh) and writes
     /// the file.
-    pub(super) async fn clear(&mut self) -> Result<(), Error> {
+    pub(crate) async fn clear(&mut self) -> Result<(), Error> {
         if let Checkpoint::Download(state) = &mut self.state {
             state.ranges.clear();
         }
@@ -436,21 +436,21 @@ impl Journal {
 
 /// What a download is about to fetch, to compare with a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ObjectState {
-    pub(super) etag: Option<String>,
-    pub(super) size: u64,
-    pub(super) last_modified: Option<u64>,
-    pub(super) crc64: Option<u64>,
+pub(crate) struct ObjectState {
+    pub(crate) etag: Option<String>,
+    pub(crate) size: u64,
+    pub(crate) last_modified: Option<u64>,
+    pub(crate) crc64: Option<u64>,
 }
 
 /// Seconds since the Unix epoch, as a checkpoint records times.
-pub(super) fn unix_secs(t: SystemTime) -> Option<u64> {
+pub(crate) fn unix_secs(t: SystemTime) -> Option<u64> {
     t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 impl DownloadCheckpoint {
     /// Refuses a checkpoint of another download (pure).
-    pub(super) fn check_target(
+    pub(crate) fn check_target(
         &self,
         path: &Path,
         bucket: &str,
@@ -482,7 +482,7 @@ impl DownloadCheckpoint {
 
     /// Why this checkpoint cannot be continued for the object as it is now
     /// and the requested part size, if it cannot (pure).
-    pub(super) fn restart_reason(&self, now: &ObjectState, part_size: u64) -> Option<String> {
+    pub(crate) fn restart_reason(&self, now: &ObjectState, part_size: u64) -> Option<String> {
         if self.etag != now.etag
             || self.size != now.size
             || self.last_modified != now.last_modified
@@ -505,7 +505,7 @@ impl DownloadCheckpoint {
     /// The recorded ranges that are exactly ranges of `ranges` (the
     /// download's layout), by index, with their CRC-64 (pure). A recorded
     /// range of another layout is ignored (fetched again).
-    pub(super) fn done_by_index(&self, ranges: &[(u64, u64)]) -> BTreeMap<usize, DoneRange> {
+    pub(crate) fn done_by_index(&self, ranges: &[(u64, u64)]) -> BTreeMap<usize, DoneRange> {
         let index: BTreeMap<(u64, u64), usize> =
             ranges.iter().enumerate().map(|(i, r)| (*r, i)).collect();
         self.ranges
@@ -515,7 +515,7 @@ impl DownloadCheckpoint {
     }
 
     /// Records a range as written, replacing an earlier record of it.
-    pub(super) fn record(&mut self, range: DoneRange) {
+    pub(crate) fn record(&mut self, range: DoneRange) {
         self.ranges
             .retain(|r| (r.first, r.last) != (range.first, range.last));
         self.ranges.push(range);
@@ -524,7 +524,7 @@ impl DownloadCheckpoint {
 }
 
 /// The ranges `first..=last` that cut `size` bytes in `part_size` pieces (pure).
-pub(super) fn ranges(size: u64, part_size: u64) -> Vec<(u64, u64)> {
+pub(crate) fn ranges(size: u64, part_size: u64) -> Vec<(u64, u64)> {
     if part_size == 0 {
         return Vec::new();
     }
@@ -538,7 +538,7 @@ pub(super) fn ranges(size: u64, part_size: u64) -> Vec<(u64, u64)> {
 
 /// The file a resumable download writes before it is complete: next to
 /// the destination, with a fixed suffix so a rerun finds it.
-pub(super) fn partial_path(destination: &Path) -> Option<PathBuf> {
+pub(crate) fn partial_path(destination: &Path) -> Option<PathBuf> {
     let mut name = destination.file_name()?.to_os_string();
     name.push(".coscls-partial");
     Some(destination.with_file_name(name))

@@ -1,15 +1,18 @@
 //! `upload_file` with a checkpoint: continue the multipart upload a
 //! checkpoint records, after verifying what it reuses (see
-//! [`checkpoint`](super::checkpoint) for the rules), or start one that a
+//! [`checkpoint`](crate::cos::transfer::checkpoint) for the rules), or start one that a
 //! rerun can continue.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::checkpoint::{self, Checkpoint, FileIdentity, Journal, ResumeOutcome, UploadCheckpoint};
-use super::multipart::{CompletedPart, UploadOutput};
-use super::options::{check_concurrency, choose_part_size, UploadOptions};
-use super::{BucketName, Client, Error};
+use crate::cos::transfer::checkpoint::{
+    self, Checkpoint, FileIdentity, Journal, ResumeOutcome, UploadCheckpoint,
+};
+use crate::cos::transfer::plan::{check_concurrency, choose_part_size};
+use crate::cos::UploadOptions;
+use crate::cos::{BucketName, Client, Error};
+use crate::cos::{CompletedPart, UploadOutput};
 
 /// The upload a run continues or starts.
 struct Plan {
@@ -20,7 +23,7 @@ struct Plan {
 }
 
 impl Client {
-    pub(super) async fn upload_file_resumable(
+    pub(crate) async fn upload_file_resumable(
         &self,
         bucket: &BucketName,
         key: &str,

@@ -14,10 +14,10 @@ use http::{HeaderMap, HeaderValue, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use super::options::content_md5;
-use super::request::Target;
-use super::xml;
-use super::{Client, Error};
+use crate::cos::headers::content_md5;
+use crate::cos::request::Target;
+use crate::cos::xml;
+use crate::cos::{Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// Most tags one object may carry.
@@ -242,16 +242,19 @@ impl Client {
         tags: &[(K, V)],
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("PutObjectTagging", &bucket), async {
-            let req = put_tagging(self.target(&bucket), key, version_id, tags)?;
-            self.send(req).await?;
-            Ok(())
-        })
+        self.operation(
+            self.info("PutObjectTagging", &bucket).with_key(key),
+            async {
+                let req = put_tagging(self.target(&bucket), key, version_id, tags)?;
+                self.send(req).await?;
+                Ok(())
+            },
+        )
         .await
     }
 
     /// The tags of an object (or of one version of it), including those
-    /// given at upload time with [`PutOptions::tags`](super::PutOptions::tags);
+    /// given at upload time with [`PutOptions::tags`](crate::cos::PutOptions::tags);
     /// an object without tags has an empty list.
     ///
     /// # Errors
@@ -272,11 +275,14 @@ impl Client {
         version_id: Option<&str>,
     ) -> Result<Vec<(String, String)>, Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("GetObjectTagging", &bucket), async {
-            let req = tagging_request(self.target(&bucket), Method::GET, key, version_id)?;
-            let (_, body) = self.send_for_body(req).await?;
-            parse_tagging("GetObjectTagging", &body)
-        })
+        self.operation(
+            self.info("GetObjectTagging", &bucket).with_key(key),
+            async {
+                let req = tagging_request(self.target(&bucket), Method::GET, key, version_id)?;
+                let (_, body) = self.send_for_body(req).await?;
+                parse_tagging("GetObjectTagging", &body)
+            },
+        )
         .await
     }
 
@@ -298,11 +304,14 @@ impl Client {
         version_id: Option<&str>,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("DeleteObjectTagging", &bucket), async {
-            let req = tagging_request(self.target(&bucket), Method::DELETE, key, version_id)?;
-            self.send(req).await?;
-            Ok(())
-        })
+        self.operation(
+            self.info("DeleteObjectTagging", &bucket).with_key(key),
+            async {
+                let req = tagging_request(self.target(&bucket), Method::DELETE, key, version_id)?;
+                self.send(req).await?;
+                Ok(())
+            },
+        )
         .await
     }
 

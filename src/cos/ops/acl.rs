@@ -11,11 +11,11 @@ use http::{HeaderMap, HeaderName, Method};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use super::options::header_value;
-use super::request::Target;
-use super::tagging::xml_body_headers;
-use super::xml;
-use super::{BucketAcl, Client, Error};
+use crate::cos::headers::header_value;
+use crate::cos::ops::tagging::xml_body_headers;
+use crate::cos::request::Target;
+use crate::cos::xml;
+use crate::cos::{BucketAcl, Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// The group URI that stands for everyone (anonymous users included).
@@ -257,6 +257,7 @@ enum Canned {
 /// # let _ = opts;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AclOptions {
     canned: Option<Canned>,
     grants: Vec<Grant>,
@@ -567,7 +568,7 @@ impl Client {
         key: &str,
     ) -> Result<AccessControlPolicy, Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("GetObjectACL", &bucket), async {
+        self.operation(self.info("GetObjectACL", &bucket).with_key(key), async {
             let req = get_acl(self.target(&bucket), key)?;
             let (_, body) = self.send_for_body(req).await?;
             parse_policy("GetObjectACL", &body)
@@ -598,7 +599,7 @@ impl Client {
         opts: &AclOptions,
     ) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
-        self.operation(self.info("PutObjectACL", &bucket), async {
+        self.operation(self.info("PutObjectACL", &bucket).with_key(key), async {
             let req = put_acl(self.target(&bucket), key, opts)?;
             self.send(req).await?;
             Ok(())

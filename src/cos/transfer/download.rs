@@ -17,15 +17,15 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
-use super::checkpoint::{
+use crate::cos::crc64::{self, Crc64};
+use crate::cos::response::check_crc;
+use crate::cos::transfer::checkpoint::{
     self, Checkpoint, DoneRange, DownloadCheckpoint, Journal, ObjectState, ResumeOutcome,
 };
-use super::crc64::{self, Crc64};
-use super::object::check_crc;
-use super::options::{
-    check_concurrency, ByteRange, DownloadOptions, GetOptions, Progress, ProgressCallback,
-};
-use super::{Client, Error};
+use crate::cos::transfer::plan::{check_concurrency, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE};
+use crate::cos::transfer::{Progress, ProgressCallback};
+use crate::cos::{ByteRange, CustomerKey, GetOptions};
+use crate::cos::{Client, Error};
 use crate::instrument::{self, Service};
 
 /// Smallest ranged GET `download_file` accepts.
@@ -46,6 +46,102 @@ pub struct DownloadOutput {
     /// How a download given a [checkpoint](DownloadOptions::checkpoint)
     /// began; `None` without one.
     pub resume: Option<ResumeOutcome>,
+}
+
+/// Options of `download_file`.
+///
+/// ```
+/// use coscls::cos::DownloadOptions;
+/// let opts = DownloadOptions::default().part_size(4 * 1024 * 1024).concurrency(2);
+/// assert_eq!(opts.concurrency, 2);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DownloadOptions {
+    /// Bytes per ranged GET.
+    pub part_size: u64,
+    /// Ranged GETs at once.
+    pub concurrency: usize,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// SSE-C key.
+    pub customer_key: Option<CustomerKey>,
+    /// Called as bytes are written.
+    pub progress: Option<ProgressCallback>,
+    /// Checkpoint file of a resumable download (see
+    /// [`checkpoint`](Self::checkpoint)).
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            part_size: DEFAULT_PART_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
+            version_id: None,
+            customer_key: None,
+            progress: None,
+            checkpoint: None,
+        }
+    }
+}
+
+impl DownloadOptions {
+    /// Sets the bytes per ranged GET.
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Sets the number of ranged GETs in flight.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Downloads version `id`.
+    pub fn version_id(mut self, id: impl Into<String>) -> Self {
+        self.version_id = Some(id.into());
+        self
+    }
+
+    /// Sets the SSE-C key the object was written with.
+    pub fn customer_key(mut self, key: CustomerKey) -> Self {
+        self.customer_key = Some(key);
+        self
+    }
+
+    /// Sets the progress callback.
+    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressCallback::new(f));
+        self
+    }
+
+    /// Makes the download resumable through the checkpoint file at `path`
+    /// (the Go SDK's `CheckPoint`). The bytes go to `<destination>.coscls-partial`,
+    /// which is kept when the download fails or is dropped, and the
+    /// object's ETag, size, last-modified time and CRC-64, the part size and
+    /// every range written (with its CRC-64) are recorded in the checkpoint,
+    /// replaced atomically after each range (past 64 ranges, after every
+    /// 1/64 of them, and when the download fails). A rerun with the same path
+    /// reads back and checks the recorded ranges, fetches only the others
+    /// (with `If-Match` on the ETag), and verifies the whole file's CRC-64
+    /// before renaming it into place; an object that changed meanwhile
+    /// starts the download over ([`ResumeOutcome::Restarted`](crate::cos::ResumeOutcome::Restarted)
+    /// in [`DownloadOutput::resume`](crate::cos::DownloadOutput::resume)). The
+    /// checkpoint is removed on success. A file that is not a checkpoint,
+    /// or one of another download, is an
+    /// [`Error::InvalidInput`](crate::cos::Error::InvalidInput) and left alone.
+    ///
+    /// ```
+    /// use coscls::cos::DownloadOptions;
+    /// let opts = DownloadOptions::default().checkpoint("/var/tmp/backup.tar.cp");
+    /// assert!(opts.checkpoint.is_some());
+    /// ```
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
 }
 
 /// A resumable download's checkpoint and the ranges it lets this run skip.
@@ -430,7 +526,7 @@ impl Client {
         bucket: &str,
         key: &str,
         path: &Path,
-        meta: &super::ObjectMeta,
+        meta: &crate::cos::ObjectMeta,
         opts: &DownloadOptions,
         previous: Option<DownloadCheckpoint>,
     ) -> Result<(PathBuf, Resume, ResumeOutcome), Error> {

@@ -1,8 +1,12 @@
 //! Bucket operations: create, head, delete.
 
-use super::request;
-use super::response::{header, X_COS_REQUEST_ID};
-use super::{Client, Error};
+use http::{HeaderMap, HeaderName, Method};
+
+use crate::cos::headers::header_value;
+use crate::cos::request::Target;
+use crate::cos::response::{header, X_COS_REQUEST_ID};
+use crate::cos::{Client, Error};
+use crate::transport::{PreparedRequest, RequestBody};
 
 /// A canned bucket ACL (`x-cos-acl`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,7 +75,7 @@ impl Client {
         let bucket = Self::bucket(bucket)?;
         let acl = (acl != BucketAcl::Private).then(|| acl.as_str());
         self.operation(self.info("PutBucket", &bucket), async {
-            let req = request::put_bucket(self.target(&bucket), acl)?;
+            let req = put_bucket(self.target(&bucket), acl)?;
             self.send(req).await?;
             Ok(())
         })
@@ -91,7 +95,7 @@ impl Client {
     pub async fn head_bucket(&self, bucket: &str) -> Result<BucketInfo, Error> {
         let bucket = Self::bucket(bucket)?;
         self.operation(self.info("HeadBucket", &bucket), async {
-            let req = request::head_bucket(self.target(&bucket))?;
+            let req = head_bucket(self.target(&bucket))?;
             let response = self.send(req).await?;
             let h = response.headers();
             Ok(BucketInfo {
@@ -131,10 +135,70 @@ impl Client {
     pub async fn delete_bucket(&self, bucket: &str) -> Result<(), Error> {
         let bucket = Self::bucket(bucket)?;
         self.operation(self.info("DeleteBucket", &bucket), async {
-            let req = request::delete_bucket(self.target(&bucket))?;
+            let req = delete_bucket(self.target(&bucket))?;
             self.send(req).await?;
             Ok(())
         })
         .await
+    }
+}
+
+/// PutBucket: `PUT /`, optionally with `x-cos-acl`.
+pub(crate) fn put_bucket(t: Target<'_>, acl: Option<&str>) -> Result<PreparedRequest, Error> {
+    let mut headers = HeaderMap::new();
+    if let Some(acl) = acl {
+        if !matches!(acl, "private" | "public-read" | "public-read-write") {
+            return Err(Error::invalid_input(
+                "bucket ACL",
+                acl,
+                "must be private, public-read or public-read-write",
+            ));
+        }
+        headers.insert(
+            HeaderName::from_static("x-cos-acl"),
+            header_value("bucket ACL", acl)?,
+        );
+    }
+    t.build(Method::PUT, "", vec![], headers, RequestBody::Empty)
+}
+
+/// HeadBucket: `HEAD /`.
+pub(crate) fn head_bucket(t: Target<'_>) -> Result<PreparedRequest, Error> {
+    t.build(
+        Method::HEAD,
+        "",
+        vec![],
+        HeaderMap::new(),
+        RequestBody::Empty,
+    )
+}
+
+/// DeleteBucket: `DELETE /`.
+pub(crate) fn delete_bucket(t: Target<'_>) -> Result<PreparedRequest, Error> {
+    t.build(
+        Method::DELETE,
+        "",
+        vec![],
+        HeaderMap::new(),
+        RequestBody::Empty,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cos::request::testing::target_parts;
+
+    #[test]
+    fn bucket_requests() {
+        let (ep, b) = target_parts();
+        let t = Target {
+            endpoint: &ep,
+            bucket: &b,
+        };
+        assert_eq!(put_bucket(t, Some("private")).unwrap().signed_path, "/");
+        assert!(put_bucket(t, Some("everyone")).is_err());
+        assert_eq!(head_bucket(t).unwrap().method, Method::HEAD);
+        assert_eq!(delete_bucket(t).unwrap().method, Method::DELETE);
     }
 }

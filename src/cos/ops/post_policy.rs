@@ -21,9 +21,9 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::{Digest as _, Sha1};
 
-use super::presign::MAX_PRESIGN_VALIDITY;
-use super::{validate_key, BucketName, Client, Error};
 use crate::auth::{sign_key, Credentials, KeyTime};
+use crate::cos::ops::presign::MAX_PRESIGN_VALIDITY;
+use crate::cos::{validate_key, BucketName, Client, Error};
 
 /// One condition of a POST policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,7 @@ pub enum PostCondition {
 /// assert!(opts.conditions().contains(&PostCondition::ContentLengthRange { min: 1, max: 10 * 1024 * 1024 }));
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PostPolicyOptions {
     expires_in: Duration,
     conditions: Vec<PostCondition>,
@@ -436,7 +437,8 @@ impl Client {
         }
         let resolved = self.inner.endpoint.object_url(&bucket, "", &[])?;
         let creds = self.inner.provider.provide().await?;
-        let key_time = super::presign::window(&creds, opts.expires_in, self.clock_offset())?;
+        let key_time =
+            crate::cos::ops::presign::window(&creds, opts.expires_in, self.clock_offset())?;
         presign_post(&creds, &bucket, &resolved.url, key_time, opts)
     }
 }

@@ -11,11 +11,11 @@ use bytes::Bytes;
 use http::Method;
 use md5::{Digest as _, Md5};
 
-use super::object::check_crc;
-use super::options::PutOptions;
-use super::request::Target;
-use super::response::{self, header, header_str, X_COS_REQUEST_ID};
-use super::{crc64, Client, Error};
+use crate::cos::request::Target;
+use crate::cos::response::check_crc;
+use crate::cos::response::{self, header, header_str, X_COS_REQUEST_ID};
+use crate::cos::PutOptions;
+use crate::cos::{crc64, Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// Largest appendable object, and so largest append (5 GB, COS "APPEND Object").

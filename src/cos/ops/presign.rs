@@ -4,9 +4,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::Method;
 
-use super::options::header_value;
-use super::{validate_key, Client, Error};
 use crate::auth::{presign_url, Credentials, KeyTime, PresignRequest, PresignStyle};
+use crate::cos::headers::header_value;
+use crate::cos::{validate_key, Client, Error};
 
 /// Longest validity accepted for a presigned URL.
 pub const MAX_PRESIGN_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -20,6 +20,7 @@ pub const MAX_PRESIGN_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// assert_eq!(upload.method, http::Method::PUT);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PresignOptions {
     /// The method the URL is for.
     pub method: Method,
@@ -55,6 +56,12 @@ impl PresignOptions {
     /// Pins the `Content-Type` the uploader must send.
     pub fn content_type(mut self, value: impl Into<String>) -> Self {
         self.headers.push(("content-type".into(), value.into()));
+        self
+    }
+
+    /// Adds a header the user of the URL must send with exactly this value.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 

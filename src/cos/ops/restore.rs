@@ -10,10 +10,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use super::options::content_md5;
-use super::request::Target;
-use super::response::{header, X_COS_REQUEST_ID};
-use super::{Client, Error};
+use crate::cos::headers::content_md5;
+use crate::cos::request::Target;
+use crate::cos::response::{header, X_COS_REQUEST_ID};
+use crate::cos::{Client, Error};
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// How fast COS restores an archived object (`CASJobParameters/Tier`).
@@ -157,7 +157,7 @@ impl Client {
     /// Asks COS to restore an `ARCHIVE` / `DEEP_ARCHIVE` object so it can be
     /// read for `days` days once the restore (of speed `tier`) finishes.
     /// Poll [`head_object`](Self::head_object) and its
-    /// [`ObjectMeta::restore`](super::ObjectMeta::restore) to learn when.
+    /// [`ObjectMeta::restore`](crate::cos::ObjectMeta::restore) to learn when.
     ///
     /// # Errors
     ///

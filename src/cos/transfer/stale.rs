@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::multipart::MultipartUploadInfo;
-use super::{Client, Error};
+use crate::cos::MultipartUploadInfo;
+use crate::cos::{Client, Error};
 
 /// What [`Client::abort_stale_uploads`] did.
 #[derive(Debug, Default)]
@@ -55,7 +55,7 @@ fn is_stale(initiated: Option<SystemTime>, server_now: SystemTime, older_than: D
 impl Client {
     /// Aborts the multipart uploads in `bucket` (under `prefix`, if given)
     /// initiated more than `older_than` ago, as a crash or an unresumed
-    /// [checkpointed](super::UploadOptions::checkpoint) upload leaves them:
+    /// [checkpointed](crate::cos::UploadOptions::checkpoint) upload leaves them:
     /// their parts are billed as storage until aborted. Ages are measured
     /// on the server's clock (COS's `Initiated` times, against the local
     /// clock corrected by the offset learnt from COS, see
