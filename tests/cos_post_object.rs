@@ -278,12 +278,7 @@ async fn temporary_credentials_need_their_token() {
         .unwrap()
         .with_session_token("sts-token")
         .unwrap();
-    let client = coscls::cos::Client::builder()
-        .region("ap-guangzhou")
-        .endpoint(coscls::cos::Endpoint::custom(&emu.endpoint()).unwrap())
-        .credentials(creds)
-        .build()
-        .unwrap();
+    let client = builder(&emu).credentials(creds).build().unwrap();
     let signed = client
         .presigned_post(
             BUCKET,
