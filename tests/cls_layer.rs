@@ -8,6 +8,8 @@
 
 #![cfg(feature = "otlp")]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,8 +17,7 @@ use coscls::auth::Credentials;
 use coscls::cls::{Client, ClsLayer, Producer, ProducerConfig};
 use coscls::transport::retry::RetryPolicy;
 use coscls_emulator::{Emulator, FaultConfig};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use support::recorder::Recorder;
 use tracing::Instrument;
 use tracing_subscriber::prelude::*;
 
@@ -47,13 +48,10 @@ async fn logs_join_their_traces_and_shipping_never_ships_itself() {
     let config = ProducerConfig::default().linger(Duration::from_millis(20));
     let producer = Producer::new(client, config).unwrap();
 
-    let spans = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(spans.clone())
-        .build();
+    let recorder = Recorder::install();
     let layer = ClsLayer::new(producer.clone(), "app-logs");
     tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+        .with(recorder.layer())
         .with(layer.clone())
         .init();
 
@@ -70,9 +68,7 @@ async fn logs_join_their_traces_and_shipping_never_ships_itself() {
     let report = producer.close(Duration::from_secs(30)).await;
     assert!(report.all_delivered(), "{report:?}");
     assert_eq!(emu.stats().injected_errors, 2, "the retry path ran");
-    provider.force_flush().unwrap();
-
-    let finished = spans.get_finished_spans().unwrap();
+    let finished = recorder.spans();
     let checkout = finished
         .iter()
         .find(|s| s.name == "checkout")

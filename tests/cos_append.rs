@@ -2,11 +2,11 @@
 //! appendable object, each append names the current length, normal objects
 //! refuse appends, and a retried append cannot write its bytes twice.
 
-mod cos_common;
+mod support;
 
-use cos_common::*;
 use coscls::cos::{crc64, Error, PutOptions};
 use coscls_emulator::Emulator;
+use support::*;
 
 fn code(e: &Error) -> &str {
     e.code().unwrap_or("<no code>")
@@ -164,7 +164,7 @@ async fn size_limit_is_enforced_by_the_server() {
 async fn a_retried_append_is_not_written_twice() {
     let emu = emulator().await;
     // The first append's answer is lost after the server appended.
-    let tamper = Tamper::new(http::Method::POST, "append", Mischief::LoseResponse, 1);
+    let tamper = Scripted::tamper(http::Method::POST, "append", Act::LoseResponse, 1);
     let client = client_with_transport(&emu, tamper.clone());
     let none = PutOptions::default();
     let e = client

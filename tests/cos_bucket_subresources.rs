@@ -1,14 +1,14 @@
 //! Tagging, ACLs, ListBuckets and lifecycle rules against the embedded
 //! emulator: every call is signed and its signature verified there.
 
-mod cos_common;
+mod support;
 
-use cos_common::{builder, setup, BUCKET};
 use coscls::auth::Credentials;
 use coscls::cos::{
     AccessControlPolicy, AclOptions, BucketAcl, Grant, Grantee, LifecycleRule, LifecycleTime,
     ListBucketsOptions, ObjectAcl, Permission, PutOptions, StorageClass, ALL_USERS_URI,
 };
+use support::{builder, setup, BUCKET};
 
 const OWNER: &str = "qcs::cam::uin/100000000001:uin/100000000001";
 
@@ -379,7 +379,7 @@ async fn lifecycle_round_trips_and_missing_is_typed() {
 async fn sub_resource_requests_are_signature_checked() {
     let (emu, _client) = setup().await;
     let wrong = builder(&emu)
-        .credentials(Credentials::new(cos_common::SECRET_ID, "not-the-secret").unwrap())
+        .credentials(Credentials::new(support::SECRET_ID, "not-the-secret").unwrap())
         .build()
         .unwrap();
     for e in [

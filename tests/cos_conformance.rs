@@ -3,18 +3,18 @@
 //! listings and pagination, batch delete, copy, presigned URLs, buckets,
 //! temporary credentials, error details and local validation.
 
-mod cos_common;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use cos_common::*;
 use coscls::auth::Credentials;
 use coscls::cos::{
     crc64, BucketAcl, ByteRange, CopyOptions, Error, GetOptions, ListOptions, PresignOptions,
     PutOptions, ServerSideEncryption, StorageClass,
 };
 use futures_util::TryStreamExt;
+use support::*;
 
 fn edge_keys() -> Vec<String> {
     vec![

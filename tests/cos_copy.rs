@@ -2,10 +2,10 @@
 //! UploadPartCopy ranges above the threshold (metadata kept or replaced,
 //! CRC-64 compared with the source's), and an abort when a part fails.
 
-mod cos_common;
+mod support;
 
-use cos_common::*;
 use coscls::cos::{crc64, CopyOptions, Error, PutOptions, Region};
+use support::*;
 
 /// Small thresholds so that a few MiB exercise the multipart path.
 fn in_parts() -> CopyOptions {

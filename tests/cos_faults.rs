@@ -3,19 +3,16 @@
 //! the server's `Date`, corrupted bodies caught by CRC-64, dropped
 //! connections, timeouts and unreachable endpoints.
 
-mod cos_common;
+mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cos_common::*;
 use coscls::cos::{crc64, Client, DownloadOptions, Error, PresignOptions, PutOptions};
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::HttpSend;
 use coscls_emulator::FaultConfig;
 use futures_util::StreamExt;
+use support::*;
 
 #[tokio::test]
 async fn transient_503s_are_retried() {
@@ -136,11 +133,18 @@ async fn a_large_file_is_reopened_and_sent_again() {
     assert_eq!(read_back(&c, "large.bin").await, body);
 
     // A file that shrinks between attempts is refused, not sent short.
-    let shrink = Arc::new(ShrinkOnFirstSend {
-        inner: coscls::transport::ReqwestTransport::new(Default::default()).unwrap(),
-        path: path.clone(),
-        done: AtomicBool::new(false),
-    });
+    let shrink = Scripted::forward();
+    let file = path.clone();
+    shrink.rule(
+        Rule::new(
+            When::any(),
+            Act::before(move || {
+                std::fs::write(&file, b"short").unwrap();
+                async {}
+            }),
+        )
+        .times(1),
+    );
     let c = client_with_transport(&emu, shrink);
     let e = c
         .put_object_file(BUCKET, "shrunk.bin", &path, &PutOptions::default())
@@ -148,29 +152,6 @@ async fn a_large_file_is_reopened_and_sent_again() {
         .unwrap_err();
     assert!(e.to_string().contains("changed size"), "{e}");
     assert!(!c.object_exists(BUCKET, "shrunk.bin").await.unwrap());
-}
-
-/// Truncates a file just before the first request goes out.
-#[derive(Debug)]
-struct ShrinkOnFirstSend {
-    inner: coscls::transport::ReqwestTransport,
-    path: std::path::PathBuf,
-    done: AtomicBool,
-}
-
-impl HttpSend for ShrinkOnFirstSend {
-    fn send(
-        &self,
-        request: http::Request<coscls::transport::RequestBody>,
-    ) -> coscls::auth::BoxFuture<
-        '_,
-        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
-    > {
-        if !self.done.swap(true, Ordering::SeqCst) {
-            std::fs::write(&self.path, b"short").unwrap();
-        }
-        self.inner.send(request)
-    }
 }
 
 #[tokio::test]

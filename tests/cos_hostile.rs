@@ -1,19 +1,19 @@
 //! Regression tests against a hostile server (the attack kit in
-//! `cos_common::hostile`): every loop driven by a server's answers ends, and
+//! `support::hostile`): every loop driven by a server's answers ends, and
 //! no wrong, partial or out-of-range bytes are returned as a success.
 //!
 //! Where old code looped for ever, the script refuses (403, not retried)
 //! after `PATIENCE` requests, so a regression fails on an assertion instead
 //! of hanging the test run.
 
-mod cos_common;
+mod support;
 
-use cos_common::hostile::{
-    answer, answer_chunked, answer_short, refuse, xml, Hostile, Reply, Request,
-};
-use cos_common::*;
 use coscls::cos::{ByteRange, DownloadOptions, Error, GetOptions, ListOptions};
 use futures_util::StreamExt;
+use support::hostile::{
+    answer, answer_chunked, answer_short, refuse, xml, Hostile, Reply, Request,
+};
+use support::*;
 
 /// Requests a script answers before it refuses, far more than any bounded
 /// client loop may send.

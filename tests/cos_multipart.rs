@@ -2,17 +2,17 @@
 //! progress, the low-level API, injected failures, give-up with abort, and
 //! the non-idempotent steps (lost Initiate and Complete answers).
 
-mod cos_common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
-use cos_common::*;
 use coscls::cos::{
     crc64, CompleteOptions, CompletedPart, DownloadOptions, Error, ListOptions, Progress,
     PutOptions, UploadOptions,
 };
 use coscls_emulator::FaultConfig;
 use http::Method;
+use support::*;
 
 fn progress_log() -> (Arc<Mutex<Vec<Progress>>>, UploadOptions) {
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -302,7 +302,7 @@ async fn a_failed_upload_is_aborted() {
 #[tokio::test]
 async fn a_part_damaged_in_transit_is_sent_again() {
     let emu = emulator().await;
-    let tamper = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 1);
+    let tamper = Scripted::tamper(Method::PUT, "partNumber", Act::WrongCrc, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB + 1, 40);
     let out = upload_in_mib_parts(&c, "resent.bin", &body).await.unwrap();
@@ -316,7 +316,7 @@ async fn a_part_damaged_in_transit_is_sent_again() {
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
 
     // The low-level call reports the mismatch instead.
-    let tamper = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 1);
+    let tamper = Scripted::tamper(Method::PUT, "partNumber", Act::WrongCrc, 1);
     let c = client_with_transport(&emu, tamper);
     let id = c
         .create_multipart_upload(BUCKET, "k", &PutOptions::default())
@@ -339,7 +339,7 @@ async fn damaged_parts_are_resent_under_the_clients_retry_policy() {
     // part no part can run out, whatever the order; with two, at least one
     // part must see a third damaged answer, so the upload fails.
     let body = data(MIB + 1, 41);
-    let generous = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 4);
+    let generous = Scripted::tamper(Method::PUT, "partNumber", Act::WrongCrc, 4);
     let c = builder(&emu)
         .transport(generous.clone())
         .retry_policy(fast_retries().with_max_attempts(5))
@@ -351,7 +351,7 @@ async fn damaged_parts_are_resent_under_the_clients_retry_policy() {
     assert_eq!(generous.remaining(), 0, "the mischief happened");
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
 
-    let strict = Tamper::new(Method::PUT, "partNumber", Mischief::WrongCrc, 4);
+    let strict = Scripted::tamper(Method::PUT, "partNumber", Act::WrongCrc, 4);
     let c = builder(&emu)
         .transport(strict)
         .retry_policy(fast_retries().with_max_attempts(2))
@@ -366,7 +366,7 @@ async fn damaged_parts_are_resent_under_the_clients_retry_policy() {
 #[tokio::test]
 async fn a_lost_complete_answer_is_recognised_as_success() {
     let emu = emulator().await;
-    let tamper = Tamper::new(Method::POST, "uploadId", Mischief::LoseResponse, 1);
+    let tamper = Scripted::tamper(Method::POST, "uploadId", Act::LoseResponse, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB + 3, 50);
     let out = upload_in_mib_parts(&c, "completed.bin", &body)
@@ -385,7 +385,7 @@ async fn a_lost_complete_answer_is_recognised_as_success() {
 #[tokio::test]
 async fn a_lost_initiate_answer_leaves_no_stray_upload() {
     let emu = emulator().await;
-    let tamper = Tamper::new(Method::POST, "uploads", Mischief::LoseResponse, 1);
+    let tamper = Scripted::tamper(Method::POST, "uploads", Act::LoseResponse, 1);
     let c = client_with_transport(&emu, tamper.clone());
     let body = data(2 * MIB, 60);
     upload_in_mib_parts(&c, "initiated.bin", &body)

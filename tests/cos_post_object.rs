@@ -3,15 +3,15 @@
 //! browser would send it, no SDK involved) uploads with it. The emulator
 //! checks the signature, the expiry and every condition.
 
-mod cos_common;
+mod support;
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use cos_common::*;
 use coscls::auth::{Credentials, KeyTime};
 use coscls::cos::{presign_post, BucketName, PostPolicyOptions, PresignedPost};
 use coscls_emulator::Emulator;
+use support::*;
 
 const BOUNDARY: &str = "----coscls-test-boundary-7MA4YWxkTrZu0gW";
 
@@ -278,12 +278,7 @@ async fn temporary_credentials_need_their_token() {
         .unwrap()
         .with_session_token("sts-token")
         .unwrap();
-    let client = coscls::cos::Client::builder()
-        .region("ap-guangzhou")
-        .endpoint(emu.endpoint())
-        .credentials(creds)
-        .build()
-        .unwrap();
+    let client = builder(&emu).credentials(creds).build().unwrap();
     let signed = client
         .presigned_post(
             BUCKET,

@@ -3,15 +3,11 @@
 //! pinned to the first ETag, under the retry policy; only spent attempts
 //! reach the caller, and an overwrite in between is a precondition error.
 
-mod cos_common;
+mod support;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-
-use cos_common::*;
 use coscls::cos::{DownloadOptions, Error};
-use coscls::transport::{HttpSend, ReqwestTransport};
 use coscls_emulator::FaultConfig;
+use support::*;
 
 fn corrupt(rate: f64) -> FaultConfig {
     FaultConfig {
@@ -143,45 +139,29 @@ async fn streaming_reads_still_report_the_mismatch() {
     );
 }
 
-/// Overwrites the object (through `writer`) just before the second GET.
-#[derive(Debug)]
-struct OverwriteBeforeSecondGet {
-    inner: ReqwestTransport,
-    writer: coscls::cos::Client,
-    gets: AtomicU32,
-}
-
-impl HttpSend for OverwriteBeforeSecondGet {
-    fn send(
-        &self,
-        request: http::Request<coscls::transport::RequestBody>,
-    ) -> coscls::auth::BoxFuture<
-        '_,
-        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
-    > {
-        let second_get =
-            request.method() == http::Method::GET && self.gets.fetch_add(1, Ordering::SeqCst) == 1;
-        Box::pin(async move {
-            if second_get {
-                self.writer
-                    .put_object(BUCKET, "k", "another object")
-                    .await
-                    .expect("the overwrite");
-            }
-            self.inner.send(request).await
-        })
-    }
-}
-
 #[tokio::test]
 async fn an_overwrite_between_attempts_is_a_precondition_error() {
     let (emu, c) = setup().await;
     c.put_object(BUCKET, "k", data(1000, 26)).await.unwrap();
-    let transport = Arc::new(OverwriteBeforeSecondGet {
-        inner: ReqwestTransport::new(Default::default()).unwrap(),
-        writer: c.clone(),
-        gets: AtomicU32::new(0),
-    });
+    // Overwrites the object just before the second GET.
+    let transport = Scripted::forward();
+    let writer = c.clone();
+    transport.rule(
+        Rule::new(
+            When::method(http::Method::GET),
+            Act::before(move || {
+                let writer = writer.clone();
+                async move {
+                    writer
+                        .put_object(BUCKET, "k", "another object")
+                        .await
+                        .expect("the overwrite");
+                }
+            }),
+        )
+        .after(1)
+        .times(1),
+    );
     let reader = client_with_transport(&emu, transport);
     emu.set_faults(corrupt(1.0));
     let e = reader

@@ -3,13 +3,13 @@
 //! emulator's object clock, repeats are refused while one runs, and the
 //! restored copy expires after the days asked for.
 
-mod cos_common;
+mod support;
 
 use std::time::{Duration, SystemTime};
 
-use cos_common::*;
 use coscls::cos::{Error, PutOptions, RestoreStatus, RestoreTier, StorageClass};
 use coscls_emulator::Emulator;
+use support::*;
 
 const DAY: Duration = Duration::from_secs(86_400);
 

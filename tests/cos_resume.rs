@@ -8,90 +8,43 @@
 //! must produce identical bytes without sending the finished parts again,
 //! which the emulator's per-operation request counts show.
 
-mod cos_common;
+mod support;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cos_common::*;
 use coscls::cos::{Client, DownloadOptions, Error, ResumeOutcome, UploadOptions};
-use coscls::transport::HttpSend;
 use coscls_emulator::{Emulator, FaultConfig};
+use support::*;
 
-/// Which requests [`Stall`] counts.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    /// PUT with `partNumber`: UploadPart.
-    UploadPart,
-    /// GET with a `Range` header: a ranged GetObject.
-    RangedGet,
+/// UploadPart requests: PUT with `partNumber`.
+fn upload_parts() -> When {
+    When::query(http::Method::PUT, "partNumber")
 }
 
-/// A transport that lets `allow` requests of `kind` through, then holds
-/// the next one for ever (announcing it), like a process that dies there.
-#[derive(Debug)]
-struct Stall {
-    inner: coscls::transport::ReqwestTransport,
-    kind: Kind,
-    allow: u32,
-    seen: AtomicU32,
-    stalled: tokio::sync::Notify,
+/// Ranged GetObject requests: GET with a `Range` header.
+fn ranged_gets() -> When {
+    When::header("range").and_method(http::Method::GET)
 }
 
-impl Stall {
-    fn new(kind: Kind, allow: u32) -> Arc<Self> {
-        Arc::new(Stall {
-            inner: coscls::transport::ReqwestTransport::new(Default::default()).expect("transport"),
-            kind,
-            allow,
-            seen: AtomicU32::new(0),
-            stalled: tokio::sync::Notify::new(),
-        })
-    }
-}
-
-impl HttpSend for Stall {
-    fn send(
-        &self,
-        request: http::Request<coscls::transport::RequestBody>,
-    ) -> coscls::auth::BoxFuture<
-        '_,
-        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
-    > {
-        let matches = match self.kind {
-            Kind::UploadPart => {
-                request.method() == http::Method::PUT
-                    && request
-                        .uri()
-                        .query()
-                        .is_some_and(|q| q.split('&').any(|p| p.starts_with("partNumber=")))
-            }
-            Kind::RangedGet => {
-                request.method() == http::Method::GET
-                    && request.headers().contains_key(http::header::RANGE)
-            }
-        };
-        let stall = matches && self.seen.fetch_add(1, Ordering::SeqCst) >= self.allow;
-        Box::pin(async move {
-            if stall {
-                self.stalled.notify_one();
-                std::future::pending::<()>().await;
-            }
-            self.inner.send(request).await
-        })
-    }
+/// A transport that lets `allow` requests matching `when` through, then
+/// holds the next ones for ever (announcing it), like a process that dies
+/// there.
+fn stall(when: When, allow: u32) -> Arc<Scripted> {
+    let t = Scripted::forward();
+    t.rule(Rule::new(when, Act::Stall).after(allow));
+    t
 }
 
 /// Runs `transfer` until `stall` holds a request, then drops it.
 async fn interrupt<T: std::fmt::Debug>(
-    stall: &Stall,
+    stall: &Scripted,
     transfer: impl std::future::Future<Output = Result<T, Error>>,
 ) {
     tokio::select! {
         r = transfer => panic!("the transfer ended before it was interrupted: {r:?}"),
-        () = stall.stalled.notified() => {}
+        () = stall.stalled() => {}
     }
 }
 
@@ -123,7 +76,7 @@ async fn interrupted_upload(
     let src = dir.join("src.bin");
     let cp = dir.join("upload.cp");
     std::fs::write(&src, body).unwrap();
-    let stall = Stall::new(Kind::UploadPart, k);
+    let stall = stall(upload_parts(), k);
     let c = client_with_transport(emu, stall.clone());
     let opts = UploadOptions::default()
         .part_size(MIB as u64)
@@ -332,7 +285,7 @@ async fn bad_or_foreign_checkpoints_are_refused_before_any_request() {
 /// A download of `key` into `dest`, interrupted while ranged GET `k + 1`
 /// of 256 KiB ranges is in flight (one at a time).
 async fn interrupted_download(emu: &Emulator, key: &str, dest: &Path, cp: &Path, k: u32) {
-    let stall = Stall::new(Kind::RangedGet, k);
+    let stall = stall(ranged_gets(), k);
     let c = client_with_transport(emu, stall.clone());
     interrupt(
         &stall,
@@ -532,7 +485,12 @@ async fn stale_uploads_are_aborted_by_the_servers_clock() {
 
     // An abort that fails is reported as failed, never as aborted: this
     // client's aborts reach the server unsigned, and are refused.
-    let c2 = client_with_transport(&emu, Arc::new(Unsigned::default()));
+    let unsigned = Scripted::forward();
+    unsigned.rule(Rule::new(
+        When::method(http::Method::DELETE),
+        Act::DropRequestHeader(http::header::AUTHORIZATION),
+    ));
+    let c2 = client_with_transport(&emu, unsigned);
     let report = c2
         .abort_stale_uploads(BUCKET, Some("keep/"), day)
         .await
@@ -549,29 +507,4 @@ async fn stale_uploads_are_aborted_by_the_servers_clock() {
             .len(),
         1
     );
-}
-
-/// A transport that strips the signature from DELETE requests.
-#[derive(Debug)]
-struct Unsigned(coscls::transport::ReqwestTransport);
-
-impl Default for Unsigned {
-    fn default() -> Self {
-        Unsigned(coscls::transport::ReqwestTransport::new(Default::default()).expect("transport"))
-    }
-}
-
-impl HttpSend for Unsigned {
-    fn send(
-        &self,
-        mut request: http::Request<coscls::transport::RequestBody>,
-    ) -> coscls::auth::BoxFuture<
-        '_,
-        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
-    > {
-        if request.method() == http::Method::DELETE {
-            request.headers_mut().remove(http::header::AUTHORIZATION);
-        }
-        self.0.send(request)
-    }
 }

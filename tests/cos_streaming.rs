@@ -8,15 +8,15 @@
 //! hashing sink. This is the only test in its binary, so the peak memory
 //! figure is its own (client and embedded emulator together).
 
-mod cos_common;
+mod support;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use cos_common::*;
 use coscls::cos::crc64::Crc64;
 use coscls::cos::UploadOptions;
 use futures_util::StreamExt;
+use support::*;
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Yields `len` bytes of a fixed random block, each 64 KiB stamped with its

@@ -2,14 +2,14 @@
 //! caller as soon as the upload exists, so a caller whose upload future is
 //! dropped (Ctrl-C, a cancelled task) can still abort it.
 
-mod cos_common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cos_common::*;
 use coscls::cos::UploadOptions;
 use coscls_emulator::FaultConfig;
+use support::*;
 
 #[tokio::test]
 async fn a_dropped_upload_is_found_and_aborted_by_its_id() {

@@ -3,14 +3,14 @@
 //! delete markers, reads and deletes by version, and the paginated
 //! ListObjectVersions stream.
 
-mod cos_common;
+mod support;
 
-use cos_common::{data, setup, upload_in_mib_parts, BUCKET, MIB};
 use coscls::cos::{
     Client, CopyOptions, Error, GetOptions, ListObjectVersionsPage, ListVersionsOptions,
     ObjectIdentifier, PutOptions, VersioningStatus,
 };
 use futures_util::TryStreamExt;
+use support::{data, setup, upload_in_mib_parts, BUCKET, MIB};
 
 async fn read_version(c: &Client, key: &str, version: &str) -> Result<Vec<u8>, Error> {
     let out = c

@@ -5,26 +5,26 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use coscls::auth::{BoxFuture, Credentials};
+use coscls::auth::Credentials;
 use coscls::cls::{Log, LogGroup, LogGroupList};
 use coscls::cos::{Client, PutOptions};
 use coscls::telemetry::schema::DURATION_BOUNDARIES;
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{HttpSend, RequestBody, ReqwestTransport, ResponseBody, Timeouts};
+use coscls::transport::HttpSend;
 use coscls_emulator::{Emulator, FaultConfig};
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, Span};
-use telemetry_support::{
+use support::otlp::{
     assert_cos_duration_labels, assert_cos_span_attributes, attr, int_attr, is_error, string_attr,
     unique_bucket, wait_for, Shared,
 };
+use support::scripted::{Act, Rule, Scripted, When};
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 
 const SECRET_ID: &str = "AKIDtelemetry";
 const SECRET_KEY: &str = "telemetry-secret-KEY-5e4d3c2b";
@@ -62,57 +62,18 @@ fn cos_client(emu: &Emulator, credentials: Credentials, transport: Arc<dyn HttpS
         .unwrap()
 }
 
-/// Forwards to reqwest and keeps every request's headers.
-#[derive(Debug)]
-struct Recording {
-    inner: ReqwestTransport,
-    headers: Mutex<Vec<http::HeaderMap>>,
-}
-
-impl Recording {
-    fn new() -> Arc<Self> {
-        Arc::new(Recording {
-            inner: ReqwestTransport::new(Timeouts::default()).unwrap(),
-            headers: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn signatures(&self) -> Vec<String> {
-        self.headers
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|h| h.get("authorization"))
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|a| a.split('&').find_map(|kv| kv.strip_prefix("q-signature=")))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl HttpSend for Recording {
-    fn send(
-        &self,
-        request: http::Request<RequestBody>,
-    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, coscls::transport::Error>> {
-        self.headers.lock().unwrap().push(request.headers().clone());
-        self.inner.send(request)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cos_operations_export_spans_and_metrics_to_the_collector() {
     let s = shared();
     let bucket = unique_bucket("cos");
     let emu = emulator(&bucket).await;
-    let transport = Recording::new();
+    let transport = Scripted::forward();
     let client = cos_client(
         &emu,
         Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
         transport.clone(),
     );
-    let _subscriber =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let _subscriber = s.subscribe();
 
     let app = tracing::info_span!("app.sync");
     async {
@@ -342,8 +303,8 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
 
     // Every request carried a traceparent of the trace it belongs to.
     let trace = hex::encode(&put.trace_id);
-    for h in transport.headers.lock().unwrap().iter() {
-        let tp = h.get("traceparent").expect("traceparent").to_str().unwrap();
+    for sent in transport.sent() {
+        let tp = sent.headers["traceparent"].to_str().unwrap();
         assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
     }
     emu.shutdown().await;
@@ -369,8 +330,7 @@ async fn cls_uploads_export_spans_and_metrics_to_the_collector() {
         )
         .build()
         .unwrap();
-    let _subscriber =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let _subscriber = s.subscribe();
     let logs = LogGroupList::new(vec![LogGroup::new(vec![Log::now()
         .field("msg", "hello")
         .field("n", "1")])]);
@@ -563,14 +523,13 @@ async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
     let s = shared();
     let bucket = unique_bucket("sts");
     let emu = emulator(&bucket).await;
-    let transport = Recording::new();
+    let transport = Scripted::forward();
     let creds = Credentials::new(STS_ID, STS_KEY)
         .unwrap()
         .with_session_token(STS_TOKEN)
         .unwrap();
     let client = cos_client(&emu, creds, transport.clone());
-    let _subscriber =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let _subscriber = s.subscribe();
 
     client.put_object(&bucket, "k", "v").await.unwrap();
     client
@@ -644,10 +603,9 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
     let client = cos_client(
         &emu,
         Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
-        Recording::new(),
+        Scripted::forward(),
     );
-    let _subscriber =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let _subscriber = s.subscribe();
 
     client
         .put_object(&bucket, "k", vec![7u8; 1000])
@@ -709,54 +667,20 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
         Some(1000),
         "every byte was read before the check"
     );
-    let points = |status: &str| {
-        s.receiver.histogram_points(
-            "coscls.client.operation.duration",
-            &[
-                ("bucket", &bucket),
-                ("operation", "GetObject"),
-                ("status", status),
-            ],
-        )
+    let count = |status: &str| {
+        s.receiver.duration_count(&[
+            ("bucket", &bucket),
+            ("operation", "GetObject"),
+            ("status", status),
+        ])
     };
     assert_eq!(
-        points("checksum_mismatch")
-            .iter()
-            .map(|p| p.count)
-            .sum::<u64>(),
+        count("checksum_mismatch"),
         4,
         "the GET and its three re-reads"
     );
-    assert!(points("ok").is_empty(), "the GET is not counted as ok");
+    assert_eq!(count("ok"), 0, "the GET is not counted as ok");
     emu.shutdown().await;
-}
-
-/// Lets the request through, then answers a copy with `200 OK` and an
-/// `<Error>` document, as COS may do when a copy fails after it started.
-#[derive(Debug)]
-struct FailCopyAfter200(ReqwestTransport);
-
-impl HttpSend for FailCopyAfter200 {
-    fn send(
-        &self,
-        request: http::Request<RequestBody>,
-    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, coscls::transport::Error>> {
-        let is_copy = request.headers().contains_key("x-cos-copy-source");
-        Box::pin(async move {
-            let response = self.0.send(request).await?;
-            if !is_copy {
-                return Ok(response);
-            }
-            let (parts, body) = response.into_parts();
-            body.collect(1 << 20).await?;
-            let xml = b"<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>InternalError</Code>\
-                <Message>We encountered an internal error.</Message></Error>";
-            Ok(http::Response::from_parts(
-                parts,
-                ResponseBody::from_bytes(bytes::Bytes::from_static(xml)),
-            ))
-        })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -764,16 +688,22 @@ async fn an_error_document_in_a_200_makes_the_copy_an_error() {
     let s = shared();
     let bucket = unique_bucket("copy200");
     let emu = emulator(&bucket).await;
-    let transport = Arc::new(FailCopyAfter200(
-        ReqwestTransport::new(Timeouts::default()).unwrap(),
+    // Lets the request through, then answers a copy with `200 OK` and an
+    // `<Error>` document, as COS may do when a copy fails after it started.
+    let transport = Scripted::forward();
+    transport.rule(Rule::new(
+        When::header("x-cos-copy-source"),
+        Act::ReplaceBody(bytes::Bytes::from_static(
+            b"<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>InternalError</Code>\
+                <Message>We encountered an internal error.</Message></Error>",
+        )),
     ));
     let client = cos_client(
         &emu,
         Credentials::new(SECRET_ID, SECRET_KEY).unwrap(),
         transport,
     );
-    let _subscriber =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(s.guard.layer()));
+    let _subscriber = s.subscribe();
 
     client.put_object(&bucket, "src", "data").await.unwrap();
     let err = client
@@ -789,20 +719,14 @@ async fn an_error_document_in_a_200_makes_the_copy_an_error() {
         string_attr(&copy.attributes, "error.type").as_deref(),
         Some("InternalError")
     );
-    let points = |status: &str| {
-        s.receiver.histogram_points(
-            "coscls.client.operation.duration",
-            &[
-                ("bucket", &bucket),
-                ("operation", "CopyObject"),
-                ("status", status),
-            ],
-        )
+    let count = |status: &str| {
+        s.receiver.duration_count(&[
+            ("bucket", &bucket),
+            ("operation", "CopyObject"),
+            ("status", status),
+        ])
     };
-    assert_eq!(
-        points("InternalError").iter().map(|p| p.count).sum::<u64>(),
-        1
-    );
-    assert!(points("ok").is_empty(), "the copy is not counted as ok");
+    assert_eq!(count("InternalError"), 1);
+    assert_eq!(count("ok"), 0, "the copy is not counted as ok");
     emu.shutdown().await;
 }

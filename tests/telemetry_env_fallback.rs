@@ -6,9 +6,9 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
-use telemetry_support::Receiver;
+use support::otlp::Receiver;
 
 #[test]
 fn an_unsupported_protocol_falls_back_to_grpc_and_propagators_follow_the_variable() {

@@ -5,13 +5,13 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
 use std::time::Duration;
 
 use coscls::telemetry::{Protocol, Telemetry};
 use opentelemetry::metrics::MeterProvider as _;
-use telemetry_support::Receiver;
+use support::otlp::Receiver;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 #[test]

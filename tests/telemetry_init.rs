@@ -4,24 +4,11 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
 use bytes::Bytes;
 use coscls::auth::Credentials;
-use coscls::cos;
-use coscls::telemetry::OperationInfo;
-use coscls::transport::retry::RetryPolicy;
-use coscls::transport::ResponseBody;
-use http::Method;
-use telemetry_support::{pipeline_with, prepared, FakeCos, Receiver};
-
-async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
-    cos::Error::Service(Box::new(cos::ServiceError::new(
-        r.status().as_u16(),
-        "Error",
-        "",
-    )))
-}
+use support::otlp::{fake_cos_client, FakeCos, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_reads_the_otel_environment_and_shutdown_flushes() {
@@ -39,25 +26,13 @@ async fn init_reads_the_otel_environment_and_shutdown_flushes() {
 
     let cos = FakeCos::start(0).await;
     let creds = Credentials::new("AKIDtest", "secret").unwrap();
-    let p = pipeline_with(creds, RetryPolicy::default());
-    let info = OperationInfo::cos("PutObject", "ap-guangzhou", "init-1250000000");
+    let client = fake_cos_client(cos.addr, "ap-guangzhou", creds, 4);
     let app = tracing::info_span!("app.main");
     let _entered = app.enter();
-    p.execute(
-        &info,
-        || {
-            Ok(prepared(
-                cos.addr,
-                Method::PUT,
-                "/init-1250000000/k",
-                "",
-                Bytes::from_static(b"hello"),
-            ))
-        },
-        parse_error,
-    )
-    .await
-    .unwrap();
+    client
+        .put_object("init-1250000000", "k", Bytes::from_static(b"hello"))
+        .await
+        .unwrap();
     drop(_entered);
     drop(app);
     telemetry.shutdown().expect("flushed");
@@ -79,7 +54,7 @@ async fn init_reads_the_otel_environment_and_shutdown_flushes() {
     let c = receiver.collected.lock().unwrap();
     let env_attr = c.traces.iter().flat_map(|t| &t.resource_spans).any(|rs| {
         rs.resource.as_ref().is_some_and(|r| {
-            telemetry_support::string_attr(&r.attributes, "deployment.environment").as_deref()
+            support::otlp::string_attr(&r.attributes, "deployment.environment").as_deref()
                 == Some("test")
         })
     });

@@ -6,7 +6,7 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use coscls::auth::Credentials;
 use coscls::cls::{Client, ClsLayer, Producer, ProducerConfig};
 use coscls::telemetry::Telemetry;
 use coscls_emulator::Emulator;
-use telemetry_support::Receiver;
+use support::otlp::Receiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_with_adds_the_cls_layer_and_the_environment_names_the_service() {

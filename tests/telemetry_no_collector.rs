@@ -3,19 +3,15 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use coscls::auth::Credentials;
-use coscls::cos;
-use coscls::telemetry::{OperationInfo, Protocol, Telemetry};
-use coscls::transport::retry::RetryPolicy;
-use coscls::transport::ResponseBody;
-use http::Method;
-use telemetry_support::{pipeline_with, prepared, FakeCos};
+use coscls::telemetry::{Protocol, Telemetry};
+use support::otlp::{fake_cos_client, FakeCos};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -56,14 +52,6 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
-    cos::Error::Service(Box::new(cos::ServiceError::new(
-        r.status().as_u16(),
-        "Error",
-        "",
-    )))
-}
-
 async fn run(protocol: Protocol) {
     let log = captured();
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
@@ -77,26 +65,13 @@ async fn run(protocol: Protocol) {
         tracing::subscriber::set_default(tracing_subscriber::registry().with(guard.layer()));
     let cos = FakeCos::start(8).await;
     let creds = Credentials::new("AKIDtest", "secret").unwrap();
-    let p = pipeline_with(creds, RetryPolicy::default());
+    let client = fake_cos_client(cos.addr, "ap-guangzhou", creds, 4);
     for round in 0..2 {
-        let info = OperationInfo::cos("GetObject", "ap-guangzhou", "b-1250000000");
-        let response = p
-            .execute(
-                &info,
-                || {
-                    Ok(prepared(
-                        cos.addr,
-                        Method::GET,
-                        "/b-1250000000/k",
-                        "",
-                        Bytes::new(),
-                    ))
-                },
-                parse_error,
-            )
+        let response = client
+            .get_object("b-1250000000", "k")
             .await
             .expect("operations work without a collector");
-        let body = response.into_body().collect(1024).await.unwrap();
+        let body = response.body.bytes().await.unwrap();
         assert_eq!(body, Bytes::from_static(b"xxxxxxxx"), "round {round}");
         // Each flush fails to export.
         let _ = guard.force_flush();

@@ -4,29 +4,17 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use coscls::auth::Credentials;
-use coscls::cos;
-use coscls::telemetry::{OperationInfo, Protocol, Telemetry};
-use coscls::transport::retry::RetryPolicy;
-use coscls::transport::ResponseBody;
-use http::Method;
-use telemetry_support::{int_attr, pipeline_with, prepared, string_attr, FakeCos, Receiver};
+use coscls::telemetry::{Protocol, Telemetry};
+use support::otlp::{fake_cos_client, int_attr, string_attr, FakeCos, Receiver};
 use tracing_subscriber::layer::SubscriberExt;
 
 const SECRET_KEY: &str = "http-secret-KEY-1a2b3c4d";
-
-async fn parse_error(r: http::Response<ResponseBody>) -> cos::Error {
-    cos::Error::Service(Box::new(cos::ServiceError::new(
-        r.status().as_u16(),
-        "SlowDown",
-        "",
-    )))
-}
 
 #[tokio::test]
 async fn spans_and_metrics_arrive_over_http_protobuf_from_a_current_thread_runtime() {
@@ -42,26 +30,11 @@ async fn spans_and_metrics_arrive_over_http_protobuf_from_a_current_thread_runti
         tracing::subscriber::set_default(tracing_subscriber::registry().with(guard.layer()));
     let cos = FakeCos::start(0).await;
     let creds = Credentials::new("AKIDtest", SECRET_KEY).unwrap();
-    let p = pipeline_with(creds, RetryPolicy::default());
     let bucket = "http-1250000000";
-    let info = OperationInfo::cos("PutObject", "ap-shanghai", bucket).with_key("k");
-    let response = p
-        .execute(
-            &info,
-            || {
-                Ok(prepared(
-                    cos.addr,
-                    Method::PUT,
-                    &format!("/{bucket}/k"),
-                    "",
-                    Bytes::from(vec![1u8; 4096]),
-                ))
-            },
-            parse_error,
-        )
+    fake_cos_client(cos.addr, "ap-shanghai", creds, 4)
+        .put_object(bucket, "k", Bytes::from(vec![1u8; 4096]))
         .await
         .unwrap();
-    drop(response);
 
     // Shutdown flushes both signals; it must not need this thread's runtime.
     guard.shutdown().expect("everything exported");

@@ -11,7 +11,8 @@
 //! only the `otlp` feature (on by default) brings.
 #![cfg(feature = "otlp")]
 
-use std::collections::VecDeque;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,103 +20,10 @@ use bytes::Bytes;
 use coscls::auth::{BoxFuture, Credentials, ProvideCredentials};
 use coscls::cos::{self, Client, GetOptions, ListOptions};
 use coscls::transport::retry::RetryPolicy;
-use coscls::transport::{self as transport, ErrorKind, HttpSend, RequestBody, ResponseBody};
+use coscls::transport::ErrorKind;
 use futures_util::StreamExt;
-use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::{Status, TracerProvider as _};
-use opentelemetry::Value;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use tracing_subscriber::layer::SubscriberExt;
-
-/// What the scripted server does with one request.
-#[derive(Debug, Clone)]
-enum Reply {
-    /// Answers with a status, headers and a body.
-    Answer {
-        status: u16,
-        headers: Vec<(&'static str, String)>,
-        body: Bytes,
-    },
-    /// Answers 200 and then breaks off the body after `body`.
-    Broken { len: u64, body: Bytes },
-    /// Fails below HTTP.
-    Fail(ErrorKind),
-    /// Never answers.
-    Hang,
-}
-
-fn ok(headers: Vec<(&'static str, String)>, body: &'static str) -> Reply {
-    Reply::Answer {
-        status: 200,
-        headers,
-        body: Bytes::from_static(body.as_bytes()),
-    }
-}
-
-fn status(status: u16, body: &'static str) -> Reply {
-    Reply::Answer {
-        status,
-        headers: vec![("content-type", "application/xml".into())],
-        body: Bytes::from_static(body.as_bytes()),
-    }
-}
-
-/// Answers each request with the next scripted reply.
-#[derive(Debug, Default)]
-struct Scripted(Mutex<VecDeque<Reply>>);
-
-impl Scripted {
-    fn load(&self, replies: Vec<Reply>) {
-        *self.0.lock().unwrap() = replies.into();
-    }
-}
-
-impl HttpSend for Scripted {
-    fn send(
-        &self,
-        _request: http::Request<RequestBody>,
-    ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, transport::Error>> {
-        let reply = self
-            .0
-            .lock()
-            .unwrap()
-            .pop_front()
-            .expect("a scripted reply");
-        Box::pin(async move {
-            match reply {
-                Reply::Answer {
-                    status,
-                    headers,
-                    body,
-                } => {
-                    let mut b = http::Response::builder()
-                        .status(status)
-                        .header("x-cos-request-id", "req-1")
-                        .header("content-length", body.len().to_string());
-                    for (k, v) in headers {
-                        b = b.header(k, v);
-                    }
-                    Ok(b.body(ResponseBody::from_bytes(body)).unwrap())
-                }
-                Reply::Broken { len, body } => {
-                    let chunks = futures_util::stream::iter(vec![
-                        Ok(body),
-                        Err(transport::Error::new(ErrorKind::Body, "connection reset")),
-                    ]);
-                    Ok(http::Response::builder()
-                        .status(200)
-                        .header("content-length", len.to_string())
-                        .body(ResponseBody::new(chunks))
-                        .unwrap())
-                }
-                Reply::Fail(kind) => Err(transport::Error::new(kind, "scripted failure")),
-                Reply::Hang => std::future::pending().await,
-            }
-        })
-    }
-}
+use support::recorder::Recorder;
+use support::scripted::{ok, status, Reply, Scripted};
 
 /// A credentials provider that always fails.
 #[derive(Debug)]
@@ -128,10 +36,7 @@ impl ProvideCredentials for NoCredentials {
 }
 
 struct World {
-    spans: InMemorySpanExporter,
-    tracer: SdkTracerProvider,
-    metrics: InMemoryMetricExporter,
-    meter: SdkMeterProvider,
+    recorder: Recorder,
     script: Arc<Scripted>,
     cos: Client,
     cos_no_creds: Client,
@@ -142,16 +47,8 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let spans = InMemorySpanExporter::default();
-        let tracer = SdkTracerProvider::builder()
-            .with_simple_exporter(spans.clone())
-            .build();
-        let metrics = InMemoryMetricExporter::default();
-        let meter = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(metrics.clone()).build())
-            .build();
-        coscls::telemetry::set_meter(&meter.meter("coscls"));
-        let script = Arc::new(Scripted::default());
+        let recorder = Recorder::install();
+        let script = Scripted::replies();
         let cos_with = |creds: Arc<dyn ProvideCredentials>| {
             Client::builder()
                 .region("ap-guangzhou")
@@ -173,10 +70,7 @@ impl World {
             .build()
             .unwrap();
         World {
-            spans,
-            tracer,
-            metrics,
-            meter,
+            recorder,
             script,
             cos,
             cos_no_creds,
@@ -184,68 +78,12 @@ impl World {
             failures: Mutex::new(Vec::new()),
         }
     }
-
-    /// The operation span of the row whose bucket or topic is `label`.
-    fn span(&self, name: &str, label: &str) -> SpanData {
-        let _ = self.tracer.force_flush();
-        let spans = self.spans.get_finished_spans().unwrap();
-        let mut found: Vec<SpanData> = spans
-            .into_iter()
-            .filter(|s| s.name == name)
-            .filter(|s| {
-                s.attributes.iter().any(|kv| {
-                    (kv.key.as_str() == "tencent_cloud.cos.bucket"
-                        || kv.key.as_str() == "tencent_cloud.cls.topic_id")
-                        && kv.value == Value::from(label.to_string())
-                })
-            })
-            .collect();
-        assert_eq!(found.len(), 1, "one {name} span for {label}");
-        found.remove(0)
-    }
-
-    /// The `status` of every duration sample of the row's label, with counts.
-    fn duration_statuses(&self, label_key: &str, label: &str) -> Vec<(String, u64)> {
-        self.meter.force_flush().unwrap();
-        let exported = self.metrics.get_finished_metrics().unwrap();
-        let last = exported.last().expect("metrics exported");
-        let mut out = Vec::new();
-        for scope in last.scope_metrics() {
-            for metric in scope.metrics() {
-                if metric.name() != "coscls.client.operation.duration" {
-                    continue;
-                }
-                let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() else {
-                    panic!("the duration is an f64 histogram");
-                };
-                for point in h.data_points() {
-                    let attr = |k: &str| {
-                        point
-                            .attributes()
-                            .find(|kv| kv.key.as_str() == k)
-                            .map(|kv| kv.value.to_string())
-                    };
-                    if attr(label_key).as_deref() == Some(label) {
-                        out.push((attr("status").unwrap_or_default(), point.count()));
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.to_string())
 }
 
 /// One row's verdict: the caller's outcome (`None` = Ok, `Some(type)` = the
-/// error's `error.type`), checked against the span and the histogram.
-/// Checks one row (see [`check_row_now`]); a disagreement is kept, so one
-/// run names every row that disagrees.
+/// error's `error.type`), checked against the span and the histogram by
+/// [`Recorder::assert_outcome`]; a disagreement is kept, so one run names
+/// every row that disagrees.
 fn check_row(
     world: &World,
     row: &str,
@@ -256,7 +94,9 @@ fn check_row(
     expected: Option<&str>,
 ) {
     let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        check_row_now(world, row, span_name, label_key, label, got, expected)
+        world
+            .recorder
+            .assert_outcome(row, span_name, label_key, label, got, expected)
     }));
     if let Err(panic) = checked {
         let message = panic
@@ -266,53 +106,6 @@ fn check_row(
             .unwrap_or_default();
         world.failures.lock().unwrap().push(message);
     }
-}
-
-/// One row's verdict: the caller's outcome (`None` = Ok, `Some(type)` = the
-/// error's `error.type`), checked against the span and the histogram.
-fn check_row_now(
-    world: &World,
-    row: &str,
-    span_name: &str,
-    label_key: &str,
-    label: &str,
-    got: Option<String>,
-    expected: Option<&str>,
-) {
-    assert_eq!(
-        got.as_deref(),
-        expected,
-        "{row}: the caller got what the row scripts"
-    );
-    let span = world.span(span_name, label);
-    assert_eq!(
-        attr(&span, "error.type"),
-        got,
-        "{row}: the span's error.type is the caller's"
-    );
-    match &got {
-        None => assert!(
-            !matches!(span.status, Status::Error { .. }),
-            "{row}: a success is not an error span: {:?}",
-            span.status
-        ),
-        Some(kind) => assert!(
-            matches!(&span.status, Status::Error { description } if description == kind),
-            "{row}: an error span naming {kind}: {:?}",
-            span.status
-        ),
-    }
-    let status = got.clone().unwrap_or_else(|| "ok".to_string());
-    assert_eq!(
-        world.duration_statuses(label_key, label),
-        vec![(status, 1)],
-        "{row}: one duration sample with the caller's status"
-    );
-    assert_eq!(
-        attr(&span, "rpc.system").as_deref(),
-        Some("tencent_cloud-api"),
-        "{row}: rpc.system"
-    );
 }
 
 fn crc_header(data: &[u8]) -> (&'static str, String) {
@@ -348,10 +141,7 @@ const ERROR_IN_200: &str =
 #[tokio::test(flavor = "current_thread")]
 async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let world = World::new();
-    let _subscriber = tracing::subscriber::set_default(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(world.tracer.tracer("outcomes"))),
-    );
+    let _subscriber = world.recorder.set_default();
     let data: &[u8] = b"hello outcome table";
     let good = || vec![crc_header(data), ("etag", "\"e\"".to_string())];
     let mut n = 0;

@@ -6,13 +6,13 @@
 
 #![cfg(feature = "otlp")]
 
-mod telemetry_support;
+mod support;
 
 use std::time::Duration;
 
 use coscls::telemetry::{Protocol, Telemetry, TelemetryBuilder, TelemetryGuard};
 use opentelemetry::metrics::MeterProvider as _;
-use telemetry_support::{self_signed, Receiver};
+use support::otlp::{self_signed, Receiver};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Records one span and one counter sample through `guard`, then flushes.

@@ -68,13 +68,13 @@ pub(crate) mod redact;
 pub mod schema;
 mod send;
 
-pub use operation::{observe, record_retry};
+pub(crate) use operation::record_retry;
 pub(crate) use operation::{record_checksum_retry, Operation};
-pub use send::TracedSend;
+pub(crate) use send::TracedSend;
 
 /// Which service an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Service {
+pub(crate) enum Service {
     /// Object storage.
     #[default]
     Cos,
@@ -84,7 +84,7 @@ pub enum Service {
 
 impl Service {
     /// `COS` or `CLS`, as in span names and `rpc.service`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Service::Cos => "COS",
             Service::Cls => "CLS",
@@ -92,7 +92,7 @@ impl Service {
     }
 
     /// `cos` or `cls`, the value of the `service` metric attribute.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Service::Cos => "cos",
             Service::Cls => "cls",
@@ -107,7 +107,7 @@ impl Service {
 /// operation starts and keeps nothing of it, so describing an operation
 /// costs no allocation.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OperationInfo<'a> {
+pub(crate) struct OperationInfo<'a> {
     /// COS or CLS.
     pub service: Service,
     /// API name: `PutObject`, `UploadLog`…
@@ -128,7 +128,7 @@ pub struct OperationInfo<'a> {
 
 impl<'a> OperationInfo<'a> {
     /// A COS operation on `bucket`.
-    pub fn cos(operation: &'static str, region: &'a str, bucket: &'a str) -> Self {
+    pub(crate) fn cos(operation: &'static str, region: &'a str, bucket: &'a str) -> Self {
         OperationInfo {
             service: Service::Cos,
             operation,
@@ -139,7 +139,7 @@ impl<'a> OperationInfo<'a> {
     }
 
     /// A CLS operation on `topic`.
-    pub fn cls(operation: &'static str, region: Option<&'a str>, topic: &'a str) -> Self {
+    pub(crate) fn cls(operation: &'static str, region: Option<&'a str>, topic: &'a str) -> Self {
         OperationInfo {
             service: Service::Cls,
             operation,
@@ -150,19 +150,19 @@ impl<'a> OperationInfo<'a> {
     }
 
     /// Adds the object key.
-    pub fn with_key(mut self, key: &'a str) -> Self {
+    pub(crate) fn with_key(mut self, key: &'a str) -> Self {
         self.key = Some(key);
         self
     }
 
     /// Adds the multipart upload id.
-    pub fn with_upload_id(mut self, upload_id: &'a str) -> Self {
+    pub(crate) fn with_upload_id(mut self, upload_id: &'a str) -> Self {
         self.upload_id = Some(upload_id);
         self
     }
 
     /// Adds the multipart part number.
-    pub fn with_part_number(mut self, part_number: i64) -> Self {
+    pub(crate) fn with_part_number(mut self, part_number: i64) -> Self {
         self.part_number = Some(part_number);
         self
     }

@@ -368,28 +368,13 @@ impl Drop for Operation {
     }
 }
 
-/// Runs `operation` as one observed operation described by `info`: one
-/// span (a child of the caller's current span) and one duration sample,
-/// both ended with the `Result` it returns. Attempts sent through a
-/// [`TracedSend`](super::TracedSend) inside it become its child spans.
-///
-/// The COS and CLS clients wrap each of their operations this way; call
-/// it yourself to observe requests you send through a
-/// [`Pipeline`](crate::transport::Pipeline) of your own.
-pub async fn observe<T, E: PipelineError>(
-    info: &OperationInfo<'_>,
-    operation: impl Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    Operation::start(info).run(operation).await
-}
-
 /// Counts one retry of the current observed operation on
 /// `coscls.client.retries` and names the failed attempt's error: the retry
 /// observer the clients give their
 /// [`Pipeline`](crate::transport::Pipeline::with_retry_observer), called
 /// with the reason and error type of each failure retried. Outside an
 /// operation it does nothing.
-pub fn record_retry(reason: &'static str, error_type: &str) {
+pub(crate) fn record_retry(reason: &'static str, error_type: &str) {
     if let Some(shared) = Shared::current() {
         shared.end_failed_attempt(error_type);
         shared.record_retry(reason);

@@ -33,13 +33,13 @@ use crate::transport::{self, HttpSend, PreparedRequest, RequestBody, ResponseBod
 /// [`Pipeline`](crate::transport::Pipeline) of your own with
 /// [`observe`](super::observe).
 #[derive(Debug)]
-pub struct TracedSend {
+pub(crate) struct TracedSend {
     inner: Arc<dyn HttpSend>,
 }
 
 impl TracedSend {
     /// Observes the requests sent through `inner`.
-    pub fn new(inner: Arc<dyn HttpSend>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn HttpSend>) -> Self {
         TracedSend { inner }
     }
 }

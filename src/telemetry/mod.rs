@@ -8,9 +8,9 @@
 //! `docs/telemetry.md`.
 //!
 //! The spans and metrics are recorded by `crate::instrument` through
-//! `tracing` and the `opentelemetry` API (it observes the transport from
-//! outside; see [`TracedSend`] and [`observe`]); this module only sets up
-//! the SDK and the OTLP export, and re-exports the public names.
+//! `tracing` and the `opentelemetry` API (it wraps each client operation
+//! and observes the transport from outside); this module only sets up the
+//! SDK and the OTLP export, and re-exports the public names.
 //!
 //! To export, install the OTLP pipeline once at start-up (feature `otlp`,
 //! on by default):
@@ -51,7 +51,7 @@ use crate::instrument::instruments;
 pub use crate::instrument::instruments::set_meter;
 pub use crate::instrument::redact::{is_secret_param, redact_url};
 pub use crate::instrument::schema;
-pub use crate::instrument::{observe, record_retry, OperationInfo, Service, TracedSend};
+pub(crate) use crate::instrument::OperationInfo;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{

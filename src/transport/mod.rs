@@ -13,9 +13,7 @@ pub mod retry;
 use std::fmt;
 
 pub use body::{RequestBody, ResponseBody, StreamFactory};
-pub use pipeline::{
-    Pipeline, PipelineError, PreparedRequest, RetryObserver, SignFailure, Signer, SigningProfile,
-};
+pub(crate) use pipeline::{Pipeline, PipelineError, PreparedRequest, Signer, SigningProfile};
 pub use reqwest_send::{ReqwestTransport, Timeouts};
 
 use crate::auth::BoxFuture;

@@ -19,7 +19,7 @@ use crate::auth::{self, HeaderRule, KeyTime, ProvideCredentials, SignKeyCache, S
 
 /// How a service wants its requests signed.
 #[derive(Debug, Clone, Copy)]
-pub struct SigningProfile {
+pub(crate) struct SigningProfile {
     /// Which headers are signed.
     pub rule: HeaderRule,
     /// Header that carries an STS session token (lower-case).
@@ -33,7 +33,7 @@ pub struct SigningProfile {
 impl SigningProfile {
     /// COS: the SDK header filter, `x-cos-security-token` (signed), a short
     /// window because every attempt signs afresh.
-    pub const COS: SigningProfile = SigningProfile {
+    pub(crate) const COS: SigningProfile = SigningProfile {
         rule: HeaderRule::Cos,
         token_header: "x-cos-security-token",
         validity: Duration::from_secs(900),
@@ -41,7 +41,7 @@ impl SigningProfile {
     };
     /// CLS: `content-type;host` + params, `X-Cls-Token`, `[now-60, now+300]`
     /// (docs/protocol/cls.md §3).
-    pub const CLS: SigningProfile = SigningProfile {
+    pub(crate) const CLS: SigningProfile = SigningProfile {
         rule: HeaderRule::Cls,
         token_header: "x-cls-token",
         validity: Duration::from_secs(300),
@@ -88,7 +88,7 @@ impl PreparedRequest {
 /// Signs requests with a provider's credentials and a clock that can be
 /// corrected from the server's `Date`.
 #[derive(Debug)]
-pub struct Signer {
+pub(crate) struct Signer {
     provider: Arc<dyn ProvideCredentials>,
     profile: SigningProfile,
     clock_offset: AtomicI64,
@@ -97,7 +97,7 @@ pub struct Signer {
 
 impl Signer {
     /// A signer for `profile` using `provider`.
-    pub fn new(provider: Arc<dyn ProvideCredentials>, profile: SigningProfile) -> Self {
+    pub(crate) fn new(provider: Arc<dyn ProvideCredentials>, profile: SigningProfile) -> Self {
         Signer {
             provider,
             profile,
@@ -107,19 +107,19 @@ impl Signer {
     }
 
     /// Seconds added to the local clock when signing.
-    pub fn clock_offset(&self) -> i64 {
+    pub(crate) fn clock_offset(&self) -> i64 {
         self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// Adopts the offset between the server's `Date` and the local clock.
-    pub fn correct_clock(&self, server_date: SystemTime) {
+    pub(crate) fn correct_clock(&self, server_date: SystemTime) {
         let offset = unix(server_date) - unix(SystemTime::now());
         self.clock_offset.store(offset, Ordering::Relaxed);
         tracing::warn!(target: "coscls::clock", offset_secs = offset, "local clock differs from the server's; signing with a corrected clock");
     }
 
     /// The window a signature made now covers, never beyond the credentials' expiry.
-    pub fn key_time(&self, expires_at: Option<SystemTime>) -> KeyTime {
+    pub(crate) fn key_time(&self, expires_at: Option<SystemTime>) -> KeyTime {
         let now = unix(SystemTime::now()) + self.clock_offset();
         let mut end = now + self.profile.validity.as_secs() as i64;
         if let Some(exp) = expires_at {
@@ -129,7 +129,7 @@ impl Signer {
     }
 
     /// Adds the token header (when the credentials have one) and `Authorization`.
-    pub async fn sign(&self, request: &mut PreparedRequest) -> Result<(), SignFailure> {
+    pub(crate) async fn sign(&self, request: &mut PreparedRequest) -> Result<(), SignFailure> {
         let creds = match self.provider.provide_now() {
             Some(creds) => creds,
             None => self
@@ -210,7 +210,7 @@ fn unix(t: SystemTime) -> i64 {
 
 /// Why a request could not be signed.
 #[derive(Debug)]
-pub enum SignFailure {
+pub(crate) enum SignFailure {
     /// The provider failed.
     Credentials(auth::Error),
     /// A header could not be represented.
@@ -218,7 +218,7 @@ pub enum SignFailure {
 }
 
 /// Implemented by the service errors the pipeline produces.
-pub trait PipelineError: Classify + From<Error> + From<auth::Error> + Send {
+pub(crate) trait PipelineError: Classify + From<Error> + From<auth::Error> + Send {
     /// The server's `Date` when the error says our clock is off.
     fn clock_skew_date(&self) -> Option<SystemTime> {
         None
@@ -238,7 +238,7 @@ impl SignFailure {
 
 /// Transport, signer and retry policy shared by every operation of a client.
 #[derive(Debug, Clone)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     transport: Arc<dyn HttpSend>,
     signer: Arc<Signer>,
     retry: RetryPolicy,
@@ -248,14 +248,18 @@ pub struct Pipeline {
 /// Told of every failure the pipeline retries: its retry reason
 /// (`slow_down`, `timeout`…) and its error type
 /// ([`PipelineError::type_name`]).
-pub type RetryObserver = fn(reason: &'static str, error_type: &str);
+pub(crate) type RetryObserver = fn(reason: &'static str, error_type: &str);
 
 /// The default retry observer: nothing to tell.
 fn ignore_retry(_reason: &'static str, _error_type: &str) {}
 
 impl Pipeline {
     /// A pipeline sending through `transport`.
-    pub fn new(transport: Arc<dyn HttpSend>, signer: Arc<Signer>, retry: RetryPolicy) -> Self {
+    pub(crate) fn new(
+        transport: Arc<dyn HttpSend>,
+        signer: Arc<Signer>,
+        retry: RetryPolicy,
+    ) -> Self {
         Pipeline {
             transport,
             signer,
@@ -267,18 +271,18 @@ impl Pipeline {
     /// Calls `on_retry` with the reason and the error type of every failure
     /// the pipeline retries, just before the backoff: how instrumentation
     /// counts retries without the pipeline knowing of it.
-    pub fn with_retry_observer(mut self, on_retry: RetryObserver) -> Self {
+    pub(crate) fn with_retry_observer(mut self, on_retry: RetryObserver) -> Self {
         self.on_retry = on_retry;
         self
     }
 
     /// The signer (for presigning and clock inspection).
-    pub fn signer(&self) -> &Signer {
+    pub(crate) fn signer(&self) -> &Signer {
         &self.signer
     }
 
     /// The retry policy.
-    pub fn retry_policy(&self) -> &RetryPolicy {
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
     }
 
@@ -291,7 +295,7 @@ impl Pipeline {
     /// `build` may return the request boxed already; otherwise it is boxed
     /// here, so the attempt and retry futures hold it as a pointer, not by
     /// value.
-    pub async fn execute<E, B, R, P, PF>(
+    pub(crate) async fn execute<E, B, R, P, PF>(
         &self,
         mut build: B,
         parse_error: P,

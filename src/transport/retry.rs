@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 /// What a failed attempt allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryDecision {
+pub(crate) enum RetryDecision {
     /// Permanent: a 4xx, a consumed stream body, a local validation error.
     DoNotRetry,
     /// Transient: wait with exponential backoff and full jitter, then retry.
@@ -22,7 +22,7 @@ pub enum RetryDecision {
 }
 
 /// Implemented by the module errors so the loop can classify them.
-pub trait Classify {
+pub(crate) trait Classify {
     /// Whether and how to retry after this error.
     fn retry_decision(&self) -> RetryDecision;
     /// Low-cardinality reason for the retries counter (`slow_down`, `http_503`, `timeout`…).
@@ -110,7 +110,8 @@ impl RetryPolicy {
 
 /// Runs `attempt(n)` for n = 0, 1, … until it succeeds, fails permanently,
 /// or the policy is exhausted. `n` is the resend count, 0 on the first try.
-pub async fn run<T, E, F, Fut>(policy: &RetryPolicy, attempt: F) -> Result<T, E>
+#[cfg(test)]
+pub(crate) async fn run<T, E, F, Fut>(policy: &RetryPolicy, attempt: F) -> Result<T, E>
 where
     E: Classify,
     F: FnMut(u32) -> Fut,

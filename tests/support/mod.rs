@@ -1,7 +1,18 @@
-//! Shared setup of the COS integration tests: an embedded emulator and a
-//! client pointed at it.
+//! Support shared by the integration tests (each includes it with
+//! `mod support;`):
+//!
+//! - here: an embedded emulator, a client pointed at it, test data;
+//! - [`scripted`]: the one test transport (scripted answers, or the real
+//!   transport with per-request tampering, requests recorded);
+//! - [`recorder`]: the one in-memory telemetry observer (spans through
+//!   `tracing-opentelemetry`, metrics through an in-memory reader);
+//! - [`otlp`]: OTLP receivers and a plain HTTP stand-in for COS, for the
+//!   tests of what leaves the process;
+//! - [`hostile`]: a misbehaving raw HTTP server.
+//!
+//! Each test binary uses part of it.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,96 +111,14 @@ pub async fn assert_no_pending_uploads(client: &Client) {
     assert!(pending.is_empty(), "uploads left behind: {pending:?}");
 }
 
-/// What [`Tamper`] does to the matching requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mischief {
-    /// Sends the request, then reports a broken connection instead of the
-    /// answer: the server acted, the client does not know.
-    LoseResponse,
-    /// Replaces the answer's `x-cos-hash-crc64ecma` with a wrong value, as
-    /// if the bytes had been damaged on the way.
-    WrongCrc,
-}
-
-/// A transport that misbehaves on the first `times` requests matching
-/// `method` and a query parameter, then behaves.
-#[derive(Debug)]
-pub struct Tamper {
-    inner: coscls::transport::ReqwestTransport,
-    method: http::Method,
-    param: &'static str,
-    mischief: Mischief,
-    remaining: std::sync::atomic::AtomicU32,
-}
-
-impl Tamper {
-    pub fn new(
-        method: http::Method,
-        param: &'static str,
-        mischief: Mischief,
-        times: u32,
-    ) -> Arc<Self> {
-        Arc::new(Tamper {
-            inner: coscls::transport::ReqwestTransport::new(Default::default()).expect("transport"),
-            method,
-            param,
-            mischief,
-            remaining: std::sync::atomic::AtomicU32::new(times),
-        })
-    }
-
-    pub fn remaining(&self) -> u32 {
-        self.remaining.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl HttpSend for Tamper {
-    fn send(
-        &self,
-        request: http::Request<coscls::transport::RequestBody>,
-    ) -> coscls::auth::BoxFuture<
-        '_,
-        Result<http::Response<coscls::transport::ResponseBody>, coscls::transport::Error>,
-    > {
-        use std::sync::atomic::Ordering;
-        let matches = request.method() == self.method
-            && request.uri().query().is_some_and(|q| {
-                q.split('&')
-                    .any(|p| p.split('=').next() == Some(self.param))
-            });
-        let armed = matches
-            && self
-                .remaining
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-        Box::pin(async move {
-            let response = self.inner.send(request).await?;
-            if !armed {
-                return Ok(response);
-            }
-            match self.mischief {
-                Mischief::LoseResponse => {
-                    let (_, body) = response.into_parts();
-                    let _ = body.collect(1 << 20).await;
-                    Err(coscls::transport::Error::new(
-                        coscls::transport::ErrorKind::Request,
-                        "connection reset (injected by the test)",
-                    ))
-                }
-                Mischief::WrongCrc => {
-                    let (mut parts, body) = response.into_parts();
-                    parts.headers.insert(
-                        "x-cos-hash-crc64ecma",
-                        http::HeaderValue::from_static("12345"),
-                    );
-                    Ok(http::Response::from_parts(parts, body))
-                }
-            }
-        })
-    }
-}
-
 pub mod hostile;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+#[cfg(feature = "otlp")]
+pub mod recorder;
+pub mod scripted;
+
+pub use scripted::{Act, Reply, Rule, Scripted, When};
 
 /// A client of the hostile server at `endpoint`: quick retries, 3 attempts,
 /// and a short read timeout so a stalled answer fails quickly.

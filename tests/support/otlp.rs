@@ -1,8 +1,6 @@
-//! Test support for the telemetry tests: OTLP receivers built on the official
-//! protobuf definitions (gRPC with tonic, and HTTP/protobuf), and a small
-//! HTTP server that plays COS for the pipeline.
-
-#![allow(dead_code)]
+//! What leaves the process: OTLP receivers built on the official protobuf
+//! definitions (gRPC with tonic, and HTTP/protobuf), and a small HTTP server
+//! that plays COS for a client, recording what it was sent.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -322,6 +320,15 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Sends this thread's spans to the shared guard until the returned
+    /// guard drops.
+    pub fn subscribe(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.guard.layer()))
+    }
+}
+
 /// One OTLP/HTTP export: the body decoded (gunzipped when its
 /// `content-encoding` says gzip) and stored.
 fn otlp_http(c: &Mutex<Collected>, req: &SeenRequest) -> Vec<u8> {
@@ -403,6 +410,15 @@ impl Receiver {
         })
         .await;
         points()
+    }
+
+    /// The samples counted so far by the operation-duration points carrying
+    /// every one of `labels`.
+    pub fn duration_count(&self, labels: &[(&str, &str)]) -> u64 {
+        self.histogram_points("coscls.client.operation.duration", labels)
+            .iter()
+            .map(|p| p.count)
+            .sum()
     }
 
     /// The child spans of `parent`, oldest first.
@@ -594,94 +610,26 @@ impl FakeCos {
     }
 }
 
-/// A pipeline to a [`FakeCos`]: reqwest transport, COS signing with `creds`,
-/// observed the way the clients observe theirs (attempts through
-/// [`TracedSend`](coscls::telemetry::TracedSend), retries through
-/// [`record_retry`](coscls::telemetry::record_retry), each call one
-/// operation).
-pub fn pipeline_with(
-    creds: coscls::auth::Credentials,
-    retry: coscls::transport::retry::RetryPolicy,
-) -> ObservedPipeline {
-    use coscls::transport::{Pipeline, ReqwestTransport, Signer, SigningProfile, Timeouts};
-    ObservedPipeline(
-        Pipeline::new(
-            Arc::new(coscls::telemetry::TracedSend::new(Arc::new(
-                ReqwestTransport::new(Timeouts::default()).unwrap(),
-            ))),
-            Arc::new(Signer::new(Arc::new(creds), SigningProfile::COS)),
-            retry,
-        )
-        .with_retry_observer(coscls::telemetry::record_retry),
-    )
-}
-
-/// A [`Pipeline`](coscls::transport::Pipeline) whose every call is one
-/// observed operation, ended once the response body has been read (so the
-/// operation span reports the body size, as a client's operation does).
-pub struct ObservedPipeline(pub coscls::transport::Pipeline);
-
-impl ObservedPipeline {
-    /// [`Pipeline::execute`](coscls::transport::Pipeline::execute) inside
-    /// one operation described by `info`; the body comes back in memory.
-    pub async fn execute<E, B, R, P, PF>(
-        &self,
-        info: &coscls::telemetry::OperationInfo<'_>,
-        build: B,
-        parse_error: P,
-    ) -> Result<http::Response<coscls::transport::ResponseBody>, E>
-    where
-        E: coscls::transport::PipelineError + From<coscls::transport::Error>,
-        B: FnMut() -> Result<R, E>,
-        R: Into<Box<coscls::transport::PreparedRequest>>,
-        P: Fn(http::Response<coscls::transport::ResponseBody>) -> PF,
-        PF: std::future::Future<Output = E>,
-    {
-        coscls::telemetry::observe(info, async {
-            let response = self.0.execute(build, parse_error).await?;
-            let (parts, body) = response.into_parts();
-            let bytes = body.collect(usize::MAX).await?;
-            Ok(http::Response::from_parts(
-                parts,
-                coscls::transport::ResponseBody::from_bytes(bytes),
-            ))
-        })
-        .await
-    }
-}
-
-/// A path-style request to `addr` (`query` already encoded, or empty); an
-/// empty `body` is sent as no body.
-pub fn prepared(
+/// A COS client for a [`FakeCos`] at `addr` (path-style URLs, no
+/// signature check there) in `region`, retrying quickly up to
+/// `max_attempts` times.
+pub fn fake_cos_client(
     addr: SocketAddr,
-    method: http::Method,
-    path: &str,
-    query: &str,
-    body: bytes::Bytes,
-) -> coscls::transport::PreparedRequest {
-    use coscls::transport::{PreparedRequest, RequestBody};
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "host",
-        http::HeaderValue::from_str(&addr.to_string()).unwrap(),
-    );
-    let url = if query.is_empty() {
-        format!("http://{addr}{path}")
-    } else {
-        format!("http://{addr}{path}?{query}")
-    };
-    PreparedRequest {
-        method,
-        url,
-        signed_path: path.to_string(),
-        params: coscls::auth::parse_query(query).unwrap_or_default(),
-        headers,
-        body: if body.is_empty() {
-            RequestBody::Empty
-        } else {
-            RequestBody::Bytes(body)
-        },
-    }
+    region: &str,
+    credentials: coscls::auth::Credentials,
+    max_attempts: u32,
+) -> coscls::cos::Client {
+    coscls::cos::Client::builder()
+        .region(region)
+        .endpoint(format!("http://{addr}"))
+        .credentials(credentials)
+        .retry_policy(
+            coscls::transport::retry::RetryPolicy::default()
+                .with_max_attempts(max_attempts)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
+        )
+        .build()
+        .unwrap()
 }
 
 /// A COS point of the duration histogram carries exactly the schema's
