@@ -56,7 +56,7 @@
 //!     .start()
 //!     .await?;
 //! println!("COS and CLS at {}", emu.endpoint());
-//! emu.set_faults(FaultConfig { error_rate: 0.3, error_status: 503, ..Default::default() });
+//! emu.set_faults(FaultConfig { error_rate: 0.3, error_status: 503, ..Default::default() })?;
 //! assert_eq!(emu.stats().requests, 0);
 //! emu.shutdown().await;
 //! # Ok(()) }
@@ -104,5 +104,5 @@ pub use builder::{
     Emulator, EmulatorBuilder, StartError, DEFAULT_MIN_PART_SIZE, DEFAULT_SECRET_ID,
     DEFAULT_SECRET_KEY,
 };
-pub use faults::FaultConfig;
+pub use faults::{FaultConfig, InvalidFault};
 pub use state::{ReceivedLog, Stats};
