@@ -10,9 +10,10 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::errors::CosError;
+use super::setting::{self, Put, Slot};
 use super::xml::{parse, Doc};
-use super::{empty_response, require_bucket, small_body, xml_response, CosRequest, OWNER};
-use crate::body::{self, Body};
+use super::{CosRequest, OWNER};
+use crate::body::Body;
 use crate::state::State;
 use crate::store::config::{StoredAcl, StoredGrant};
 
@@ -227,13 +228,12 @@ fn acl_from_body(data: &[u8], for_object: bool) -> Result<StoredAcl, CosError> {
     })
 }
 
-/// Reads the new ACL of a PUT `?acl`: a body wins over headers, as in COS.
-async fn read_acl(req: &mut CosRequest, for_object: bool) -> Result<StoredAcl, CosError> {
-    let data = small_body(req, 64 << 10).await?;
+/// The new ACL of a PUT `?acl`: a body wins over headers, as in COS.
+fn parse_acl(data: &[u8], headers: &HeaderMap, for_object: bool) -> Result<StoredAcl, CosError> {
     if !data.is_empty() {
-        return acl_from_body(&data, for_object);
+        return acl_from_body(data, for_object);
     }
-    acl_from_headers(&req.headers, for_object)?.ok_or_else(|| {
+    acl_from_headers(headers, for_object)?.ok_or_else(|| {
         CosError::invalid_request(
             "PUT ?acl needs x-cos-acl, an x-cos-grant-* header or an AccessControlPolicy body",
         )
@@ -278,64 +278,53 @@ fn policy_doc(acl: Option<&StoredAcl>) -> String {
     doc.finish("AccessControlPolicy")
 }
 
+/// Largest `AccessControlPolicy` body read.
+const ACL_BODY_LIMIT: usize = 64 << 10;
+
 pub(crate) async fn put_bucket_acl(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    if let Err(e) = require_bucket(state, &req) {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    let acl = read_acl(&mut req, false).await?;
-    state
-        .store
-        .update_bucket_config(req.bucket(), |c| c.acl = Some(acl))
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::OK))
+    let put = Put {
+        check: setting::no_check,
+        limit: ACL_BODY_LIMIT,
+        parse: |data: &[u8], headers: &HeaderMap| parse_acl(data, headers, false),
+        slot: Slot::Bucket(|c, acl| c.acl = Some(acl)),
+        status: StatusCode::OK,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_bucket_acl(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let config = state
-        .store
-        .bucket_config(req.bucket())
-        .map_err(CosError::from_store)?;
-    Ok(xml_response(policy_doc(config.acl.as_ref())))
+    setting::get_bucket(state, &req, |c| Ok(policy_doc(c.acl.as_ref())))
 }
 
 pub(crate) async fn put_object_acl(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    if let Err(e) = require_bucket(state, &req) {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    let acl = read_acl(&mut req, true).await?;
-    // `default` is no ACL of its own.
-    let acl = (acl.canned.as_deref() != Some("default") || !acl.grants.is_empty()).then_some(acl);
-    let found = state
-        .store
-        .update_object_meta(req.bucket(), req.key(), |m| m.acl = acl)
-        .map_err(CosError::from_store)?;
-    if !found {
-        return Err(CosError::no_such_key());
-    }
-    Ok(empty_response(StatusCode::OK))
+    let put = Put {
+        check: setting::no_check,
+        limit: ACL_BODY_LIMIT,
+        parse: |data: &[u8], headers: &HeaderMap| {
+            let acl = parse_acl(data, headers, true)?;
+            // `default` is no ACL of its own.
+            Ok((acl.canned.as_deref() != Some("default") || !acl.grants.is_empty()).then_some(acl))
+        },
+        slot: Slot::Object(|m, acl| m.acl = acl),
+        status: StatusCode::OK,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_object_acl(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let object = state
-        .store
-        .get(req.bucket(), req.key())
-        .map_err(CosError::from_store)?
-        .ok_or_else(CosError::no_such_key)?;
-    Ok(xml_response(policy_doc(object.meta.acl.as_ref())))
+    setting::get_object(state, &req, |m| policy_doc(m.acl.as_ref()))
 }
 
 #[cfg(test)]

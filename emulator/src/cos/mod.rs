@@ -10,6 +10,7 @@ mod multipart;
 mod objects;
 mod post_object;
 mod restore;
+mod setting;
 mod tagging;
 mod versioning;
 pub(crate) mod xml;
