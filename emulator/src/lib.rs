@@ -27,6 +27,10 @@
 //!   policy signature, expiry and conditions are checked;
 //! * COS buckets: PutBucket, HeadBucket, DeleteBucket, GET Bucket (prefix,
 //!   delimiter, marker, max-keys, encoding-type) and GET Service;
+//! * ACLs on unsigned requests: a GET/HEAD of an object passes when its ACL
+//!   (or, without one, its bucket's) is `public-read` or grants AllUsers
+//!   READ, and such a bucket lists unsigned; anything else unsigned is
+//!   403 `AccessDenied`. Signed requests act as the owner;
 //! * CLS `POST /structuredlog?topic_id=` with protobuf `LogGroupList`, raw
 //!   LZ4 block, zstd frame or uncompressed, and the CLS request limits (the
 //!   6 MiB limit applies to the decompressed body and stops decompression);
