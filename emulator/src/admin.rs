@@ -88,7 +88,7 @@ pub(crate) async fn handle(
                 }
             };
             if let Err(e) = faults.validate() {
-                return error(StatusCode::BAD_REQUEST, e);
+                return error(StatusCode::BAD_REQUEST, e.to_string());
             }
             state.set_faults(faults);
             json(StatusCode::OK, &state.faults())

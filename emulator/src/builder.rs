@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::faults::FaultConfig;
+use crate::faults::{FaultConfig, InvalidFault};
 use crate::state::{Config, ReceivedLog, State, Stats};
 use crate::store::Store;
 use crate::verify::KeyEntry;
@@ -44,6 +44,9 @@ pub enum StartError {
     /// A setting is invalid; the message names it.
     #[error("invalid emulator configuration: {0}")]
     Config(String),
+    /// The initial [`EmulatorBuilder::faults`] are refused by [`FaultConfig::validate`].
+    #[error("invalid emulator configuration: {0}")]
+    Faults(#[from] InvalidFault),
 }
 
 /// Configures an [`Emulator`]; see [`Emulator::builder`].
@@ -193,7 +196,7 @@ impl EmulatorBuilder {
                 self.listen
             )));
         }
-        self.faults.validate().map_err(StartError::Config)?;
+        self.faults.validate()?;
         for b in &self.buckets {
             coscls::cos::BucketName::parse(b).map_err(|e| StartError::Config(e.to_string()))?;
         }
@@ -288,7 +291,7 @@ impl EmulatorBuilder {
 ///     .start()
 ///     .await?;
 /// assert!(emu.endpoint().starts_with("http://127.0.0.1:"));
-/// emu.set_faults(FaultConfig { fail_next: 1, error_status: 503, ..Default::default() });
+/// emu.set_faults(FaultConfig { fail_next: 1, error_status: 503, ..Default::default() })?;
 /// assert_eq!(emu.faults().fail_next, 1);
 /// assert!(emu.cls_logs("topic").is_empty());
 /// emu.shutdown().await;
@@ -337,24 +340,10 @@ impl Emulator {
         self.data_dir.as_deref()
     }
 
-    /// Replaces the fault configuration (takes effect for the next request).
-    ///
-    /// # Panics
-    ///
-    /// When [`FaultConfig::validate`] refuses `faults`: a test that sets an
-    /// impossible fault has a bug worth stopping at. Values from outside a
-    /// test go through [`Emulator::try_set_faults`] (or `PUT /_emulator/faults`,
-    /// which answers 400).
-    #[track_caller]
-    pub fn set_faults(&self, faults: FaultConfig) {
-        if let Err(e) = self.try_set_faults(faults) {
-            panic!("Emulator::set_faults: {e}");
-        }
-    }
-
-    /// Replaces the fault configuration when [`FaultConfig::validate`]
-    /// accepts it; otherwise keeps the current one and says which field is
-    /// wrong.
+    /// Replaces the fault configuration (it takes effect for the next
+    /// request) when [`FaultConfig::validate`] accepts it; otherwise keeps the
+    /// current one and says which field is wrong. `PUT /_emulator/faults`
+    /// answers 400 for the same values.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -362,12 +351,12 @@ impl Emulator {
     /// use coscls_emulator::{Emulator, FaultConfig};
     /// let emu = Emulator::builder().start().await?;
     /// let skew = FaultConfig { clock_offset_secs: i64::MAX, ..Default::default() };
-    /// assert!(emu.try_set_faults(skew).unwrap_err().contains("clock_offset_secs"));
+    /// assert_eq!(emu.set_faults(skew).unwrap_err().field(), "clock_offset_secs");
     /// assert_eq!(emu.faults().clock_offset_secs, 0);
     /// emu.shutdown().await;
     /// # Ok(()) }
     /// ```
-    pub fn try_set_faults(&self, faults: FaultConfig) -> Result<(), String> {
+    pub fn set_faults(&self, faults: FaultConfig) -> Result<(), InvalidFault> {
         faults.validate()?;
         self.state.set_faults(faults);
         Ok(())

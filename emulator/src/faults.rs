@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// Faults the emulator injects, changeable at run time with
 /// [`Emulator::set_faults`](crate::Emulator::set_faults) or
-/// `PUT /_emulator/faults` (JSON, `latency` as `latency_ms`).
+/// `PUT /_emulator/faults` (JSON, `latency` as `latency_ms`); both refuse
+/// what [`validate`](Self::validate) refuses and keep the current faults.
 ///
 /// Admin requests (`/_emulator/...`) are never affected.
 ///
@@ -70,7 +71,7 @@ impl FaultConfig {
 
     /// Checks rates are probabilities, the status is an error status, and the
     /// clock offset and latency are within [`MAX_CLOCK_OFFSET_SECS`] and
-    /// [`MAX_LATENCY`]; the message names the bad field.
+    /// [`MAX_LATENCY`]; the error names the first bad field.
     ///
     /// [`MAX_CLOCK_OFFSET_SECS`]: Self::MAX_CLOCK_OFFSET_SECS
     /// [`MAX_LATENCY`]: Self::MAX_LATENCY
@@ -78,38 +79,47 @@ impl FaultConfig {
     /// ```
     /// use coscls_emulator::FaultConfig;
     /// let skewed = FaultConfig { clock_offset_secs: i64::MAX, ..Default::default() };
-    /// assert!(skewed.validate().unwrap_err().contains("clock_offset_secs"));
+    /// assert_eq!(skewed.validate().unwrap_err().field(), "clock_offset_secs");
     /// ```
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [
+    pub fn validate(&self) -> Result<(), InvalidFault> {
+        for (field, rate) in [
             ("error_rate", self.error_rate),
             ("drop_rate", self.drop_rate),
             ("corrupt_body_rate", self.corrupt_body_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
-                return Err(format!("{name} must be between 0 and 1, got {rate}"));
+                return Err(InvalidFault::new(
+                    field,
+                    format!("must be between 0 and 1, got {rate}"),
+                ));
             }
         }
         if !(-Self::MAX_CLOCK_OFFSET_SECS..=Self::MAX_CLOCK_OFFSET_SECS)
             .contains(&self.clock_offset_secs)
         {
-            return Err(format!(
-                "clock_offset_secs must be between -{max} and {max} (a century), got {}",
-                self.clock_offset_secs,
-                max = Self::MAX_CLOCK_OFFSET_SECS
+            return Err(InvalidFault::new(
+                "clock_offset_secs",
+                format!(
+                    "must be between -{max} and {max} (a century), got {}",
+                    self.clock_offset_secs,
+                    max = Self::MAX_CLOCK_OFFSET_SECS
+                ),
             ));
         }
         if self.latency > Self::MAX_LATENCY {
-            return Err(format!(
-                "latency_ms must be at most {} (one day), got {}",
-                Self::MAX_LATENCY.as_millis(),
-                self.latency.as_millis()
+            return Err(InvalidFault::new(
+                "latency_ms",
+                format!(
+                    "must be at most {} (one day), got {}",
+                    Self::MAX_LATENCY.as_millis(),
+                    self.latency.as_millis()
+                ),
             ));
         }
         if !(400..=599).contains(&self.error_status) {
-            return Err(format!(
-                "error_status must be a 4xx or 5xx status, got {}",
-                self.error_status
+            return Err(InvalidFault::new(
+                "error_status",
+                format!("must be a 4xx or 5xx status, got {}", self.error_status),
             ));
         }
         Ok(())
@@ -129,6 +139,35 @@ impl FaultConfig {
             drop: roll(self.drop_rate),
             corrupt: roll(self.corrupt_body_rate),
         }
+    }
+}
+
+/// A [`FaultConfig`] value the emulator cannot represent, refused before it
+/// is stored: [`field`](Self::field) is the field's JSON name
+/// (`latency_ms` for [`FaultConfig::latency`]), so the same name serves
+/// `PUT /_emulator/faults`, the command line and Rust callers.
+///
+/// ```
+/// use coscls_emulator::FaultConfig;
+/// let e = FaultConfig { drop_rate: 1.5, ..Default::default() }.validate().unwrap_err();
+/// assert_eq!(e.field(), "drop_rate");
+/// assert_eq!(e.to_string(), "drop_rate must be between 0 and 1, got 1.5");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct InvalidFault {
+    field: &'static str,
+    reason: String,
+}
+
+impl InvalidFault {
+    fn new(field: &'static str, reason: String) -> Self {
+        InvalidFault { field, reason }
+    }
+
+    /// The refused field, by its JSON name.
+    pub fn field(&self) -> &'static str {
+        self.field
     }
 }
 
@@ -205,18 +244,18 @@ mod tests {
             drop_rate: 1.5,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("drop_rate"));
+        assert_eq!(bad.validate().unwrap_err().field(), "drop_rate");
         let bad = FaultConfig {
             error_status: 200,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("error_status"));
+        assert_eq!(bad.validate().unwrap_err().field(), "error_status");
         for offset in [i64::MAX, i64::MIN, 400_000_000_000, -400_000_000_000] {
             let bad = FaultConfig {
                 clock_offset_secs: offset,
                 ..Default::default()
             };
-            assert!(bad.validate().unwrap_err().contains("clock_offset_secs"));
+            assert_eq!(bad.validate().unwrap_err().field(), "clock_offset_secs");
         }
         let edge = FaultConfig {
             clock_offset_secs: -FaultConfig::MAX_CLOCK_OFFSET_SECS,
@@ -228,13 +267,13 @@ mod tests {
             latency: Duration::from_millis(u64::MAX),
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("latency_ms"));
+        assert_eq!(bad.validate().unwrap_err().field(), "latency_ms");
         for rate in [f64::NAN, f64::INFINITY, -0.1] {
             let bad = FaultConfig {
                 corrupt_body_rate: rate,
                 ..Default::default()
             };
-            assert!(bad.validate().unwrap_err().contains("corrupt_body_rate"));
+            assert_eq!(bad.validate().unwrap_err().field(), "corrupt_body_rate");
         }
     }
 }

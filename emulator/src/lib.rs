@@ -27,6 +27,10 @@
 //!   policy signature, expiry and conditions are checked;
 //! * COS buckets: PutBucket, HeadBucket, DeleteBucket, GET Bucket (prefix,
 //!   delimiter, marker, max-keys, encoding-type) and GET Service;
+//! * ACLs on unsigned requests: a GET/HEAD of an object passes when its ACL
+//!   (or, without one, its bucket's) is `public-read` or grants AllUsers
+//!   READ, and such a bucket lists unsigned; anything else unsigned is
+//!   403 `AccessDenied`. Signed requests act as the owner;
 //! * CLS `POST /structuredlog?topic_id=` with protobuf `LogGroupList`, raw
 //!   LZ4 block, zstd frame or uncompressed, and the CLS request limits (the
 //!   6 MiB limit applies to the decompressed body and stops decompression);
@@ -56,7 +60,7 @@
 //!     .start()
 //!     .await?;
 //! println!("COS and CLS at {}", emu.endpoint());
-//! emu.set_faults(FaultConfig { error_rate: 0.3, error_status: 503, ..Default::default() });
+//! emu.set_faults(FaultConfig { error_rate: 0.3, error_status: 503, ..Default::default() })?;
 //! assert_eq!(emu.stats().requests, 0);
 //! emu.shutdown().await;
 //! # Ok(()) }
@@ -104,5 +108,5 @@ pub use builder::{
     Emulator, EmulatorBuilder, StartError, DEFAULT_MIN_PART_SIZE, DEFAULT_SECRET_ID,
     DEFAULT_SECRET_KEY,
 };
-pub use faults::FaultConfig;
+pub use faults::{FaultConfig, InvalidFault};
 pub use state::{ReceivedLog, Stats};

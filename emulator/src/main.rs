@@ -116,7 +116,7 @@ fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Comman
             ("corrupt_body_rate", "--corrupt-rate"),
         ]
         .iter()
-        .find(|(field, _)| e.starts_with(field))
+        .find(|(field, _)| *field == e.field())
         .map_or("", |(_, flag)| flag);
         format!("{flag}: {e}")
     })?;

@@ -108,6 +108,18 @@ pub(crate) struct Verified {
     pub(crate) signed_params: Vec<String>,
 }
 
+impl Verified {
+    /// A request that carries no signature: a POST Object form (its policy
+    /// is checked instead) or an unsigned read an ACL allows.
+    pub(crate) fn anonymous() -> Self {
+        Verified {
+            secret_id: String::new(),
+            presigned: false,
+            signed_params: Vec::new(),
+        }
+    }
+}
+
 /// The authorization string: the header, the `q-*` query fields joined back
 /// into one, or the merged `sign=` parameter.
 fn find_authorization(req: &AuthRequest<'_>) -> Result<(String, bool), AuthError> {

@@ -145,7 +145,8 @@ async fn clock_offset_makes_a_good_client_look_skewed() {
     emu.set_faults(FaultConfig {
         clock_offset_secs: -3600,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let r = Req::new("GET", "k").send(&emu).await;
     r.expect(403);
     assert_eq!(r.code(), "RequestTimeTooSkewed");
@@ -168,7 +169,8 @@ async fn clock_offset_makes_a_good_client_look_skewed() {
     emu.set_faults(FaultConfig {
         clock_offset_secs: 86_400,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let r = Req::new("GET", "k").send(&emu).await;
     assert_eq!(r.code(), "AccessDenied");
     assert!(r.text().contains("Request has expired"));

@@ -14,7 +14,8 @@ async fn fail_next_fails_exactly_n_requests_with_cos_and_cls_codes() {
         fail_next: 2,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     for _ in 0..2 {
         let r = Req::new("PUT", "k").body("x").send(&emu).await;
         r.expect(503);
@@ -32,7 +33,8 @@ async fn fail_next_fails_exactly_n_requests_with_cos_and_cls_codes() {
         fail_next: 1,
         error_status: 500,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let r = Req::new("GET", "k").send(&emu).await;
     r.expect(500);
     assert_eq!(r.code(), "InternalError");
@@ -42,7 +44,8 @@ async fn fail_next_fails_exactly_n_requests_with_cos_and_cls_codes() {
         fail_next: 1,
         error_status: 429,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let r = Reply::read(
         reqwest::Client::new()
             .post(format!("{}/structuredlog?topic_id=t", emu.endpoint()))
@@ -65,13 +68,14 @@ async fn error_rate_one_fails_everything_but_the_admin_api() {
         error_rate: 1.0,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     for _ in 0..5 {
         Req::new("GET", "k").send(&emu).await.expect(503);
     }
     let stats = admin(&emu, "stats").await;
     assert_eq!(stats["injected_errors"], 5);
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     Req::new("GET", "k").send(&emu).await.expect(404);
     emu.shutdown().await;
 }
@@ -88,7 +92,8 @@ async fn dropped_connections_cut_bodies_and_close_empty_responses() {
     emu.set_faults(FaultConfig {
         drop_rate: 1.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let http = reqwest::Client::new();
     // A body response: headers arrive, the body stops half-way.
     let resp = Req::new("GET", "k")
@@ -112,7 +117,7 @@ async fn dropped_connections_cut_bodies_and_close_empty_responses() {
         .expect_err("no response");
     assert!(!err.is_status(), "{err:?}");
     // The write took effect before the drop, as after a real network failure.
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     Req::new("GET", "k2").send(&emu).await.expect(200);
     assert_eq!(emu.stats().dropped_connections, 2);
     emu.shutdown().await;
@@ -130,7 +135,8 @@ async fn corrupt_bodies_keep_the_crc_header_of_the_real_object() {
     emu.set_faults(FaultConfig {
         corrupt_body_rate: 1.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let r = Req::new("GET", "k").send(&emu).await;
     r.expect(200);
     assert_eq!(r.body.len(), data.len());
@@ -150,7 +156,8 @@ async fn latency_is_added_before_handling() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_millis(200),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let started = std::time::Instant::now();
     Req::new("GET", "k").send(&emu).await.expect(404);
     // A lower bound only: latency is never shorter than configured.

@@ -3,16 +3,25 @@
 //! owner and grants as COS does (the owner's `FULL_CONTROL` first, then
 //! what the canned ACL implies, then the explicit grants).
 //!
-//! The emulator stores ACLs; it does not enforce them (every verified key
-//! acts as the owner).
+//! Signed requests are not checked against ACLs (every verified key acts as
+//! the owner). Unsigned requests are, for reads, as COS documents them: an
+//! anonymous GET/HEAD of an object passes when the object's ACL is
+//! `public-read` or grants the AllUsers group READ; an object without an
+//! ACL of its own (`default`) follows its bucket's, whose READ also lists
+//! the bucket (GET Bucket). Everything else unsigned is 403 `AccessDenied`
+//! ("Access Denied." for unsigned requests to what is not publicly
+//! readable, COS's 403 troubleshooting page). Anonymous writes are refused
+//! even on a `public-read-write` bucket.
 
 use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::errors::CosError;
+use super::setting::{self, Put, Slot};
 use super::xml::{parse, Doc};
-use super::{empty_response, require_bucket, small_body, xml_response, CosRequest, OWNER};
-use crate::body::{self, Body};
+use super::{CosRequest, Op, OWNER};
+use crate::body::Body;
+use crate::routing::CosTarget;
 use crate::state::State;
 use crate::store::config::{StoredAcl, StoredGrant};
 
@@ -227,13 +236,12 @@ fn acl_from_body(data: &[u8], for_object: bool) -> Result<StoredAcl, CosError> {
     })
 }
 
-/// Reads the new ACL of a PUT `?acl`: a body wins over headers, as in COS.
-async fn read_acl(req: &mut CosRequest, for_object: bool) -> Result<StoredAcl, CosError> {
-    let data = small_body(req, 64 << 10).await?;
+/// The new ACL of a PUT `?acl`: a body wins over headers, as in COS.
+fn parse_acl(data: &[u8], headers: &HeaderMap, for_object: bool) -> Result<StoredAcl, CosError> {
     if !data.is_empty() {
-        return acl_from_body(&data, for_object);
+        return acl_from_body(data, for_object);
     }
-    acl_from_headers(&req.headers, for_object)?.ok_or_else(|| {
+    acl_from_headers(headers, for_object)?.ok_or_else(|| {
         CosError::invalid_request(
             "PUT ?acl needs x-cos-acl, an x-cos-grant-* header or an AccessControlPolicy body",
         )
@@ -278,64 +286,117 @@ fn policy_doc(acl: Option<&StoredAcl>) -> String {
     doc.finish("AccessControlPolicy")
 }
 
+/// What an ACL says about anonymous reads: `Some(true)` when it is
+/// `public-read`/`public-read-write` or grants the AllUsers group READ or
+/// FULL_CONTROL, `None` when it defers to the bucket (an object's `default`
+/// with no such grant), `Some(false)` otherwise (`private`,
+/// `authenticated-read`, grants to accounts only).
+fn public_read(acl: &StoredAcl) -> Option<bool> {
+    let granted = acl.grants.iter().any(|g| {
+        g.group
+            && g.grantee == ALL_USERS
+            && matches!(g.permission.as_str(), "READ" | "FULL_CONTROL")
+    });
+    match acl.canned.as_deref() {
+        _ if granted => Some(true),
+        Some("public-read" | "public-read-write") => Some(true),
+        Some("default") => None,
+        _ => Some(false),
+    }
+}
+
+/// Whether an unsigned request may run as `op` on `target`: GET/HEAD of an
+/// object whose own ACL (or, without one, its bucket's) is publicly
+/// readable, or GET Bucket of a publicly readable bucket. A missing object
+/// follows the bucket, so a readable bucket answers `NoSuchKey` and a
+/// private one `AccessDenied`; a missing bucket is never readable.
+pub(crate) fn anonymous_may_read(
+    state: &State,
+    op: Op,
+    target: &CosTarget,
+    query: &[(String, String)],
+) -> bool {
+    let Some(bucket) = target.bucket.as_deref() else {
+        return false;
+    };
+    let Ok(config) = state.store.bucket_config(bucket) else {
+        return false;
+    };
+    let bucket_readable = config.acl.as_ref().and_then(public_read) == Some(true);
+    match op {
+        Op::ListObjects => bucket_readable,
+        Op::GetObject | Op::HeadObject => {
+            let version = query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("versionId"))
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty());
+            let meta = match version {
+                None => state.store.get(bucket, &target.key).ok().flatten(),
+                Some(id) => state
+                    .store
+                    .get_version(bucket, &target.key, id)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.object),
+            }
+            .map(|o| o.meta);
+            meta.as_ref()
+                .and_then(|m| m.acl.as_ref())
+                .and_then(public_read)
+                .unwrap_or(bucket_readable)
+        }
+        _ => false,
+    }
+}
+
+/// Largest `AccessControlPolicy` body read.
+const ACL_BODY_LIMIT: usize = 64 << 10;
+
 pub(crate) async fn put_bucket_acl(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    if let Err(e) = require_bucket(state, &req) {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    let acl = read_acl(&mut req, false).await?;
-    state
-        .store
-        .update_bucket_config(req.bucket(), |c| c.acl = Some(acl))
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::OK))
+    let put = Put {
+        check: setting::no_check,
+        limit: ACL_BODY_LIMIT,
+        parse: |data: &[u8], headers: &HeaderMap| parse_acl(data, headers, false),
+        slot: Slot::Bucket(|c, acl| c.acl = Some(acl)),
+        status: StatusCode::OK,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_bucket_acl(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let config = state
-        .store
-        .bucket_config(req.bucket())
-        .map_err(CosError::from_store)?;
-    Ok(xml_response(policy_doc(config.acl.as_ref())))
+    setting::get_bucket(state, &req, |c| Ok(policy_doc(c.acl.as_ref())))
 }
 
 pub(crate) async fn put_object_acl(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    if let Err(e) = require_bucket(state, &req) {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    let acl = read_acl(&mut req, true).await?;
-    // `default` is no ACL of its own.
-    let acl = (acl.canned.as_deref() != Some("default") || !acl.grants.is_empty()).then_some(acl);
-    let found = state
-        .store
-        .update_object_meta(req.bucket(), req.key(), |m| m.acl = acl)
-        .map_err(CosError::from_store)?;
-    if !found {
-        return Err(CosError::no_such_key());
-    }
-    Ok(empty_response(StatusCode::OK))
+    let put = Put {
+        check: setting::no_check,
+        limit: ACL_BODY_LIMIT,
+        parse: |data: &[u8], headers: &HeaderMap| {
+            let acl = parse_acl(data, headers, true)?;
+            // `default` is no ACL of its own.
+            Ok((acl.canned.as_deref() != Some("default") || !acl.grants.is_empty()).then_some(acl))
+        },
+        slot: Slot::Object(|m, acl| m.acl = acl),
+        status: StatusCode::OK,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_object_acl(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let object = state
-        .store
-        .get(req.bucket(), req.key())
-        .map_err(CosError::from_store)?
-        .ok_or_else(CosError::no_such_key)?;
-    Ok(xml_response(policy_doc(object.meta.acl.as_ref())))
+    setting::get_object(state, &req, |m| policy_doc(m.acl.as_ref()))
 }
 
 #[cfg(test)]
@@ -406,5 +467,39 @@ mod tests {
         let write = body.replace("READ", "WRITE");
         assert!(acl_from_body(write.as_bytes(), true).is_err());
         assert!(acl_from_body(write.as_bytes(), false).is_ok());
+    }
+
+    #[test]
+    fn anonymous_reads_follow_canned_acls_and_all_users_grants() {
+        let canned = |c: &str| StoredAcl {
+            canned: Some(c.into()),
+            grants: Vec::new(),
+        };
+        assert_eq!(public_read(&canned("public-read")), Some(true));
+        assert_eq!(public_read(&canned("public-read-write")), Some(true));
+        assert_eq!(public_read(&canned("private")), Some(false));
+        assert_eq!(public_read(&canned("authenticated-read")), Some(false));
+        assert_eq!(public_read(&canned("default")), None);
+        let grant = |permission: &str, grantee: &str, group: bool| StoredAcl {
+            canned: None,
+            grants: vec![StoredGrant {
+                permission: permission.into(),
+                grantee: grantee.into(),
+                group,
+            }],
+        };
+        assert_eq!(public_read(&grant("READ", ALL_USERS, true)), Some(true));
+        assert_eq!(
+            public_read(&grant("FULL_CONTROL", ALL_USERS, true)),
+            Some(true)
+        );
+        assert_eq!(
+            public_read(&grant("READ_ACP", ALL_USERS, true)),
+            Some(false)
+        );
+        assert_eq!(public_read(&grant("READ", OWNER, false)), Some(false));
+        let mut private_but_granted = grant("READ", ALL_USERS, true);
+        private_but_granted.canned = Some("private".into());
+        assert_eq!(public_read(&private_but_granted), Some(true));
     }
 }

@@ -5,13 +5,14 @@
 //! The rules are stored and returned; the emulator does not run them
 //! (objects do not expire and uploads are not aborted on its clock).
 
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::errors::CosError;
+use super::setting::{self, Put, Slot};
 use super::xml::{parse, Doc};
-use super::{empty_response, require_bucket, small_body, xml_response, CosRequest};
-use crate::body::{self, Body};
+use super::CosRequest;
+use crate::body::Body;
 use crate::state::State;
 use crate::store::config::{RuleTime, StoredRule};
 
@@ -267,57 +268,49 @@ fn rules_doc(rules: &[StoredRule]) -> String {
     doc.finish("LifecycleConfiguration")
 }
 
+/// COS requires `Content-MD5` on PUT `?lifecycle`.
+fn require_md5(req: &CosRequest) -> Result<(), CosError> {
+    match req.header("content-md5") {
+        Some(_) => Ok(()),
+        None => Err(CosError::invalid_request(
+            "Missing required header for this request: Content-MD5",
+        )),
+    }
+}
+
 pub(crate) async fn put_bucket_lifecycle(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let missing_md5 = req.header("content-md5").is_none();
-    if let Err(e) = require_bucket(state, &req) {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    if missing_md5 {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(CosError::invalid_request(
-            "Missing required header for this request: Content-MD5",
-        ));
-    }
-    let data = small_body(&mut req, 1 << 20).await?;
-    let rules = parse_rules(&data)?;
-    state
-        .store
-        .update_bucket_config(req.bucket(), |c| c.lifecycle = Some(rules))
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::OK))
+    let put = Put {
+        check: require_md5,
+        limit: 1 << 20,
+        parse: |data: &[u8], _: &HeaderMap| parse_rules(data),
+        slot: Slot::Bucket(|c, rules| c.lifecycle = Some(rules)),
+        status: StatusCode::OK,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_bucket_lifecycle(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let config = state
-        .store
-        .bucket_config(req.bucket())
-        .map_err(CosError::from_store)?;
-    match config.lifecycle {
-        Some(rules) => Ok(xml_response(rules_doc(&rules))),
+    setting::get_bucket(state, &req, |c| match c.lifecycle {
+        Some(rules) => Ok(rules_doc(&rules)),
         None => Err(CosError::new(
             404,
             "NoSuchLifecycleConfiguration",
             "The lifecycle configuration does not exist.",
         )),
-    }
+    })
 }
 
 pub(crate) async fn delete_bucket_lifecycle(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    state
-        .store
-        .update_bucket_config(req.bucket(), |c| c.lifecycle = None)
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    setting::delete(state, &req, Slot::Bucket(|c, ()| c.lifecycle = None))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod multipart;
 mod objects;
 mod post_object;
 mod restore;
+mod setting;
 mod tagging;
 mod versioning;
 pub(crate) mod xml;
@@ -316,11 +317,7 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
             query,
             target,
             body,
-            verified: Verified {
-                secret_id: String::new(),
-                presigned: false,
-                signed_params: Vec::new(),
-            },
+            verified: Verified::anonymous(),
             now,
             host: authority,
             corrupt,
@@ -347,6 +344,10 @@ pub(crate) async fn handle(state: &State, req: Prepared, request_id: &str) -> Re
     };
     let verified = match verify::verify(&auth, |id| state.keys.get(id).cloned()) {
         Ok(v) => v,
+        // An unsigned read of what an ACL makes public.
+        Err(verify::AuthError::Missing) if acl::anonymous_may_read(state, op, &target, &query) => {
+            Verified::anonymous()
+        }
         Err(e) => {
             state.count(|s| s.auth_failures += 1);
             body::drain(&mut body, DRAIN_LIMIT).await;

@@ -9,9 +9,10 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::errors::CosError;
+use super::setting::{self, Put, Slot};
 use super::xml::{parse, Doc};
-use super::{empty_response, require_bucket, small_body, xml_response, CosRequest};
-use crate::body::{self, Body};
+use super::CosRequest;
+use crate::body::Body;
 use crate::canonical::percent_decode;
 use crate::state::State;
 
@@ -80,9 +81,9 @@ fn tagging_doc(tags: &[(String, String)]) -> String {
     doc.finish("Tagging")
 }
 
-async fn read_tags(req: &mut CosRequest, max: usize) -> Result<Vec<(String, String)>, CosError> {
-    let data = small_body(req, TAGGING_BODY_LIMIT).await?;
-    let doc: TaggingXml = parse(&data).map_err(CosError::malformed_xml)?;
+/// The tags of a `<Tagging>` body, checked against `max`.
+fn parse_tags(data: &[u8], max: usize) -> Result<Vec<(String, String)>, CosError> {
+    let doc: TaggingXml = parse(data).map_err(CosError::malformed_xml)?;
     let tags: Vec<(String, String)> = doc
         .tag_set
         .tags
@@ -107,22 +108,16 @@ fn no_version(req: &CosRequest) -> Result<(), CosError> {
 
 pub(crate) async fn put_object_tagging(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    require_bucket(state, &req)?;
-    if let Err(e) = no_version(&req) {
-        body::drain(&mut req.body, super::DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    let tags = read_tags(&mut req, coscls::cos::MAX_OBJECT_TAGS).await?;
-    let found = state
-        .store
-        .update_object_meta(req.bucket(), req.key(), |m| m.tags = tags)
-        .map_err(CosError::from_store)?;
-    if !found {
-        return Err(CosError::no_such_key());
-    }
-    Ok(empty_response(StatusCode::OK))
+    let put = Put {
+        check: no_version,
+        limit: TAGGING_BODY_LIMIT,
+        parse: |data: &[u8], _: &HeaderMap| parse_tags(data, coscls::cos::MAX_OBJECT_TAGS),
+        slot: Slot::Object(|m, tags| m.tags = tags),
+        status: StatusCode::OK,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_object_tagging(
@@ -130,12 +125,7 @@ pub(crate) async fn get_object_tagging(
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
     no_version(&req)?;
-    let object = state
-        .store
-        .get(req.bucket(), req.key())
-        .map_err(CosError::from_store)?
-        .ok_or_else(CosError::no_such_key)?;
-    Ok(xml_response(tagging_doc(&object.meta.tags)))
+    setting::get_object(state, &req, |m| tagging_doc(&m.tags))
 }
 
 pub(crate) async fn delete_object_tagging(
@@ -143,56 +133,42 @@ pub(crate) async fn delete_object_tagging(
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
     no_version(&req)?;
-    let found = state
-        .store
-        .update_object_meta(req.bucket(), req.key(), |m| m.tags.clear())
-        .map_err(CosError::from_store)?;
-    if !found {
-        return Err(CosError::no_such_key());
-    }
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    setting::delete(state, &req, Slot::Object(|m, ()| m.tags.clear()))
 }
 
 pub(crate) async fn put_bucket_tagging(
     state: &State,
-    mut req: CosRequest,
+    req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    require_bucket(state, &req)?;
-    let tags = read_tags(&mut req, coscls::cos::MAX_BUCKET_TAGS).await?;
-    state
-        .store
-        .update_bucket_config(req.bucket(), |c| c.tags = Some(tags))
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    let put = Put {
+        check: setting::no_check,
+        limit: TAGGING_BODY_LIMIT,
+        parse: |data: &[u8], _: &HeaderMap| parse_tags(data, coscls::cos::MAX_BUCKET_TAGS),
+        slot: Slot::Bucket(|c, tags| c.tags = Some(tags)),
+        status: StatusCode::NO_CONTENT,
+    };
+    setting::put(state, req, put).await
 }
 
 pub(crate) async fn get_bucket_tagging(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    let config = state
-        .store
-        .bucket_config(req.bucket())
-        .map_err(CosError::from_store)?;
-    match config.tags {
-        Some(tags) if !tags.is_empty() => Ok(xml_response(tagging_doc(&tags))),
+    setting::get_bucket(state, &req, |c| match c.tags {
+        Some(tags) if !tags.is_empty() => Ok(tagging_doc(&tags)),
         _ => Err(CosError::new(
             404,
             "NoSuchTagSet",
             "There is no tag set associated with the bucket.",
         )),
-    }
+    })
 }
 
 pub(crate) async fn delete_bucket_tagging(
     state: &State,
     req: CosRequest,
 ) -> Result<Response<Body>, CosError> {
-    state
-        .store
-        .update_bucket_config(req.bucket(), |c| c.tags = None)
-        .map_err(CosError::from_store)?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    setting::delete(state, &req, Slot::Bucket(|c, ()| c.tags = None))
 }
 
 #[cfg(test)]
