@@ -136,13 +136,15 @@ async fn throttling_and_server_errors_are_retried_with_fresh_signatures() {
         fail_next: 2,
         error_status: 429,
         ..Default::default()
-    });
+    })
+    .unwrap();
     c.put_logs("t", &sample()).await.unwrap();
     emu.set_faults(FaultConfig {
         fail_next: 3,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     c.put_logs("t", &sample()).await.unwrap();
     let stats = emu.stats();
     assert_eq!(stats.injected_errors, 5);
@@ -159,7 +161,8 @@ async fn exhausted_retries_return_the_service_error_with_its_request_id() {
         error_rate: 1.0,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let err = client(&emu, creds())
         .put_logs("t", &sample())
         .await
@@ -177,7 +180,8 @@ async fn a_dropped_connection_is_retried() {
     emu.set_faults(FaultConfig {
         drop_rate: 1.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let c = client(&emu, creds());
     let err = c.put_logs("t", &sample()).await.unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");

@@ -34,7 +34,8 @@ async fn logs_join_their_traces_and_shipping_never_ships_itself() {
         fail_next: 2,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let client = Client::builder()
         .endpoint(emu.endpoint())
         .credentials(Credentials::new("AKIDlayer", "layer-key").unwrap())

@@ -178,7 +178,8 @@ async fn a_full_buffer_refuses_or_blocks_and_frees_exactly_what_it_took() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_secs(3),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let size = |i: usize| Producer::memory_bytes(&numbered(i));
     let ten: usize = (1000..1010).map(size).sum();
     let cfg = config()
@@ -200,7 +201,7 @@ async fn a_full_buffer_refuses_or_blocks_and_frees_exactly_what_it_took() {
     }
     // `send` blocks until a delivered batch frees room, then is accepted.
     receipts.push(p.send("t", numbered(1010)).await.unwrap());
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     let report = p.close(Duration::from_secs(60)).await;
     assert!(report.all_delivered(), "{report:?}");
     assert_eq!(report.accepted, 11);
@@ -238,7 +239,8 @@ async fn throttling_server_errors_and_dropped_connections_lose_nothing() {
                 drop_rate: 0.3,
                 ..Default::default()
             },
-        });
+        })
+        .unwrap();
         for i in round * 2000..(round + 1) * 2000 {
             let log = numbered(i);
             want.push(key_of(&log));
@@ -301,7 +303,8 @@ async fn close_names_exactly_the_logs_it_could_not_deliver() {
         error_rate: 1.0,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let cfg = config().batch_max_logs(100).retry(
         RetryPolicy::default()
             .with_max_attempts(u32::MAX)
@@ -377,7 +380,8 @@ async fn a_server_clock_half_an_hour_off_either_way_loses_nothing() {
         emu.set_faults(FaultConfig {
             clock_offset_secs: offset,
             ..Default::default()
-        });
+        })
+        .unwrap();
         let cfg = config().batch_max_logs(100);
         let p = Producer::new(client(&emu, KEY), cfg).unwrap();
         // One batch first: it meets the skew alone, so exactly one 401 follows.
@@ -411,7 +415,8 @@ async fn dropped_connections_report_the_duplicates_the_server_stored() {
     emu.set_faults(FaultConfig {
         drop_rate: 0.3,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let cfg = config().batch_max_logs(50).log_id_field("log_id");
     let p = Producer::new(client(&emu, KEY), cfg).unwrap();
     let n = 3_000;
@@ -460,7 +465,8 @@ async fn a_batch_gets_exactly_the_attempts_of_the_producer_policy() {
         error_rate: 1.0,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let cfg = config().retry(
         RetryPolicy::default()
             .with_max_attempts(3)

@@ -21,7 +21,8 @@ async fn transient_503s_are_retried() {
         fail_next: 2,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     c.put_object(BUCKET, "k", "v").await.unwrap();
     let stats = emu.stats();
     assert_eq!(stats.injected_errors, 2);
@@ -32,14 +33,16 @@ async fn transient_503s_are_retried() {
         fail_next: 2,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let body = c.get_object(BUCKET, "k").await.unwrap().body.bytes().await;
     assert_eq!(body.unwrap(), "v");
     emu.set_faults(FaultConfig {
         fail_next: 1,
         error_status: 500,
         ..Default::default()
-    });
+    })
+    .unwrap();
     assert_eq!(c.head_object(BUCKET, "k").await.unwrap().content_length, 1);
     let stats = emu.stats();
     assert_eq!(stats.injected_errors, 5);
@@ -62,7 +65,8 @@ async fn exhausted_retries_report_the_last_error_in_full() {
         fail_next: 5,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let e = c.put_object(BUCKET, "k", "v").await.unwrap_err();
     let s = e.service().expect("service error");
     assert_eq!(
@@ -82,7 +86,8 @@ async fn client_errors_are_not_retried() {
         fail_next: 1,
         error_status: 400,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let e = c.put_object(BUCKET, "k", "v").await.unwrap_err();
     assert_eq!(e.status(), Some(400));
     assert_eq!(e.service().unwrap().attempts, 1);
@@ -96,7 +101,8 @@ async fn a_streamed_body_is_sent_once() {
         fail_next: 1,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let stream =
         futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"abc"))]);
     let e = c
@@ -119,7 +125,8 @@ async fn a_large_file_is_reopened_and_sent_again() {
         fail_next: 2,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let out = c
         .put_object_file(BUCKET, "large.bin", &path, &PutOptions::default())
         .await
@@ -161,7 +168,8 @@ async fn clock_skew_is_corrected_from_the_server_date() {
         emu.set_faults(FaultConfig {
             clock_offset_secs: offset,
             ..Default::default()
-        });
+        })
+        .unwrap();
         c.put_object(BUCKET, "skewed.txt", "tick").await.unwrap();
         assert!(
             (c.clock_offset() - offset).abs() <= 5,
@@ -204,7 +212,8 @@ async fn corrupted_bodies_fail_loudly() {
     emu.set_faults(FaultConfig {
         corrupt_body_rate: 1.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let e = c
         .get_object(BUCKET, "fragile.bin")
         .await
@@ -254,7 +263,8 @@ async fn a_dropped_connection_breaks_the_stream_and_downloads_resume() {
     emu.set_faults(FaultConfig {
         drop_rate: 1.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let mut stream = c.get_object(BUCKET, "flaky.bin").await.unwrap().body;
     let mut got = 0usize;
     let mut failure = None;
@@ -280,7 +290,8 @@ async fn a_dropped_connection_breaks_the_stream_and_downloads_resume() {
     emu.set_faults(FaultConfig {
         drop_rate: 0.3,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("flaky.bin");
     let dl = c
@@ -294,7 +305,7 @@ async fn a_dropped_connection_breaks_the_stream_and_downloads_resume() {
         )
         .await
         .unwrap();
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     assert_eq!(dl.crc64_verified, Some(crc64::checksum(&body)));
     assert_eq!(std::fs::read(&dst).unwrap(), body);
     assert!(emu.stats().dropped_connections > dropped_before);
@@ -315,7 +326,8 @@ async fn a_stalled_server_times_out() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_secs(2),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let e = c.head_object(BUCKET, "k").await.unwrap_err();
     assert_eq!(e.type_name(), "timeout", "{e:?}");
     assert!(e.retryable());
@@ -349,7 +361,8 @@ async fn a_dropped_download_leaves_no_temporary_file() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_secs(2),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("slow.bin");
     let temp_files = || {
@@ -378,7 +391,7 @@ async fn a_dropped_download_leaves_no_temporary_file() {
             false
         } => seen,
     };
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     assert!(saw_temp, "the download created its temporary file");
     assert_eq!(temp_files(), 0, "dropping the download removed it");
     assert!(!dst.exists());

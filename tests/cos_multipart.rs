@@ -251,7 +251,8 @@ async fn injected_server_errors_are_retried_per_part() {
         fail_next: 3,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let out = upload_in_mib_parts(&c, "retried.bin", &body).await.unwrap();
     assert_eq!(out.parts, 5);
     assert_eq!(emu.stats().injected_errors, 3);
@@ -260,9 +261,10 @@ async fn injected_server_errors_are_retried_per_part() {
         error_rate: 0.25,
         error_status: 500,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let out = upload_in_mib_parts(&c, "noisy.bin", &body).await.unwrap();
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     assert_eq!(out.crc64, Some(crc64::checksum(&body)));
     let got = read_back(&c, "noisy.bin").await;
     assert_eq!(got, body);
@@ -281,11 +283,13 @@ async fn a_failed_upload_is_aborted() {
         .concurrency(1)
         .on_progress(move |p| {
             if p.transferred == MIB as u64 {
-                trigger.set_faults(FaultConfig {
-                    fail_next: 1,
-                    error_status: 400,
-                    ..Default::default()
-                });
+                trigger
+                    .set_faults(FaultConfig {
+                        fail_next: 1,
+                        error_status: 400,
+                        ..Default::default()
+                    })
+                    .unwrap();
             }
         });
     let body = data(4 * MIB, 30);

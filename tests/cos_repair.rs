@@ -21,7 +21,7 @@ async fn bytes_returns_the_stored_bytes_under_corruption() {
     let (emu, c) = setup().await;
     let body = data(300 * 1024, 22);
     c.put_object(BUCKET, "k", body.clone()).await.unwrap();
-    emu.set_faults(corrupt(0.3));
+    emu.set_faults(corrupt(0.3)).unwrap();
     // 40 reads at 30 %: some certainly corrupted (all clean: 0.7^40 ≈ 6e-7),
     // none failing (10 corrupted answers in a row: 0.3^10 ≈ 6e-6 per read).
     for _ in 0..40 {
@@ -42,7 +42,7 @@ async fn download_file_returns_the_stored_bytes_under_corruption() {
     let (emu, c) = setup().await;
     let body = data(3 * MIB, 23);
     c.put_object(BUCKET, "big", body.clone()).await.unwrap();
-    emu.set_faults(corrupt(0.05));
+    emu.set_faults(corrupt(0.05)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = DownloadOptions::default().part_size(MIB as u64);
     // 3 parts a try: a try fails at 1 - 0.95^3 ≈ 14 %; 10 in a row ≈ 4e-9.
@@ -56,7 +56,7 @@ async fn download_file_returns_the_stored_bytes_under_corruption() {
         assert_eq!(std::fs::read(&dst).unwrap(), body);
     }
     // A single-part download: the part is the whole object, checked as such.
-    emu.set_faults(corrupt(0.3));
+    emu.set_faults(corrupt(0.3)).unwrap();
     for i in 0..10 {
         let dst = dir.path().join(format!("whole-{i}"));
         let opts = DownloadOptions::default().part_size(4 * MIB as u64);
@@ -76,7 +76,7 @@ async fn always_corrupt_fails_after_the_configured_attempts() {
     let (emu, c) = setup().await; // fast_retries: 10 attempts
     let body = data(1000, 24);
     c.put_object(BUCKET, "k", body.clone()).await.unwrap();
-    emu.set_faults(corrupt(1.0));
+    emu.set_faults(corrupt(1.0)).unwrap();
     let e = c
         .get_object(BUCKET, "k")
         .await
@@ -121,7 +121,7 @@ async fn always_corrupt_fails_after_the_configured_attempts() {
 async fn streaming_reads_still_report_the_mismatch() {
     let (emu, c) = setup().await;
     c.put_object(BUCKET, "k", data(1000, 25)).await.unwrap();
-    emu.set_faults(corrupt(1.0));
+    emu.set_faults(corrupt(1.0)).unwrap();
     let mut sink = Vec::new();
     let e = c
         .get_object(BUCKET, "k")
@@ -163,7 +163,7 @@ async fn an_overwrite_between_attempts_is_a_precondition_error() {
         .times(1),
     );
     let reader = client_with_transport(&emu, transport);
-    emu.set_faults(corrupt(1.0));
+    emu.set_faults(corrupt(1.0)).unwrap();
     let e = reader
         .get_object(BUCKET, "k")
         .await

@@ -440,7 +440,8 @@ async fn stale_uploads_are_aborted_by_the_servers_clock() {
     emu.set_faults(FaultConfig {
         clock_offset_secs: 2 * 86_400,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let young = c
         .create_multipart_upload(BUCKET, "logs/d.bin", &Default::default())
         .await

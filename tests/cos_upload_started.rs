@@ -24,7 +24,8 @@ async fn a_dropped_upload_is_found_and_aborted_by_its_id() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_millis(200),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let body = data(6 * MIB, 9);
     let upload = c.upload_stream(BUCKET, "dropped.bin", &body[..], &opts);
     let started = async {
@@ -37,7 +38,7 @@ async fn a_dropped_upload_is_found_and_aborted_by_its_id() {
         r = upload => panic!("the upload finished before it was dropped: {r:?}"),
         () = started => {}
     }
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
 
     let id = ids.lock().unwrap()[0].clone();
     let left = c.list_multipart_uploads(BUCKET, None).await.unwrap();

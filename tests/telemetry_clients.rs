@@ -93,7 +93,8 @@ async fn cos_operations_export_spans_and_metrics_to_the_collector() {
             fail_next: 2,
             error_status: 503,
             ..Default::default()
-        });
+        })
+        .unwrap();
         client
             .put_object(&bucket, "docs/b.txt", body)
             .await
@@ -341,7 +342,8 @@ async fn cls_uploads_export_spans_and_metrics_to_the_collector() {
         fail_next: 2,
         error_status: 429,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let err = client.put_logs(&topic, &logs).await.unwrap_err();
     assert_eq!(err.code(), Some("SpeedQuotaExceed"));
     assert_eq!(emu.cls_logs(&topic).len(), 1);
@@ -544,7 +546,8 @@ async fn no_exported_byte_contains_a_secret_a_token_or_a_signature() {
         fail_next: 1,
         error_status: 503,
         ..Default::default()
-    });
+    })
+    .unwrap();
     client.head_object(&bucket, "k").await.unwrap();
     // A wrong key: the emulator refuses the signature, and the error names it.
     let wrong = cos_client(
@@ -615,7 +618,8 @@ async fn a_crc_mismatch_found_after_the_body_ends_makes_the_get_an_error() {
     emu.set_faults(FaultConfig {
         corrupt_body_rate: 1.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let err = client
         .get_object(&bucket, "k")
         .await

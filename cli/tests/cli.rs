@@ -611,7 +611,8 @@ async fn ctrl_c_aborts_the_multipart_upload_in_flight() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_millis(400),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let child = spawn(&emu, &["cp", p(&src), &url("big.bin")], None);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -630,7 +631,7 @@ async fn ctrl_c_aborts_the_multipart_upload_in_flight() {
     let o = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
     let err = failed(&o, 130);
     assert!(err.contains("aborted 1 multipart upload(s)"), "{err}");
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     assert!(
         client
             .list_multipart_uploads(BUCKET, None)
@@ -655,7 +656,8 @@ async fn a_second_ctrl_c_exits_at_once() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_millis(300),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let child = spawn(&emu, &["cp", p(&src), &url("big.bin")], None);
     let deadline = Instant::now() + Duration::from_secs(60);
     while client
@@ -671,7 +673,8 @@ async fn a_second_ctrl_c_exits_at_once() {
     emu.set_faults(FaultConfig {
         latency: Duration::from_secs(60),
         ..Default::default()
-    });
+    })
+    .unwrap();
     let pid = child.id().to_string();
     let interrupt = || {
         assert!(Command::new("kill")
@@ -686,7 +689,7 @@ async fn a_second_ctrl_c_exits_at_once() {
     let o = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
     let err = failed(&o, 130);
     assert!(err.contains("interrupted again"), "{err}");
-    emu.set_faults(FaultConfig::default());
+    emu.set_faults(FaultConfig::default()).unwrap();
     emu.shutdown().await;
 }
 
