@@ -51,7 +51,6 @@ use crate::instrument::instruments;
 pub use crate::instrument::instruments::set_meter;
 pub use crate::instrument::redact::{is_secret_param, redact_url};
 pub use crate::instrument::schema;
-pub(crate) use crate::instrument::OperationInfo;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{

@@ -385,7 +385,7 @@ impl Client {
                     .resolve(&bucket_host, addr)
                     .build()?;
                 let builder = opendal::services::Cos::default()
-                    .endpoint(format!("http://{service_host}:{}", addr.port()))
+                    .endpoint(&format!("http://{service_host}:{}", addr.port()))
                     .bucket(BUCKET)
                     .secret_id(SECRET_ID)
                     .secret_key(SECRET_KEY)

@@ -15,7 +15,7 @@ use crate::cos::ops::acl::Owner;
 use crate::cos::request::USER_AGENT;
 use crate::cos::xml::{self, OwnerXml};
 use crate::cos::{Client, Endpoint, Error, Region};
-use crate::telemetry::OperationInfo;
+use crate::instrument::OperationInfo;
 use crate::transport::{PreparedRequest, RequestBody};
 
 /// Most buckets one ListBuckets page may hold.
