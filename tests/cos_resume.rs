@@ -19,6 +19,16 @@ use coscls_emulator::{Emulator, FaultConfig};
 use support::*;
 
 /// UploadPart requests: PUT with `partNumber`.
+/// Asserts that a resumable transfer restarted, for a reason that mentions `why`.
+fn assert_restarted(resume: &Option<ResumeOutcome>, why: &str) {
+    match resume {
+        Some(ResumeOutcome::Restarted { reason }) => {
+            assert!(reason.contains(why), "{reason}")
+        }
+        other => panic!("expected a restart, got {other:?}"),
+    }
+}
+
 fn upload_parts() -> When {
     When::query(http::Method::PUT, "partNumber")
 }
@@ -187,12 +197,7 @@ async fn a_modified_source_or_a_vanished_upload_starts_over() {
         .upload_file(BUCKET, "resume/mod.bin", &src, &resume_opts(&cp))
         .await
         .unwrap();
-    match &out.resume {
-        Some(ResumeOutcome::Restarted { reason }) => {
-            assert!(reason.contains("modified"), "{reason}")
-        }
-        other => panic!("expected a restart, got {other:?}"),
-    }
+    assert_restarted(&out.resume, "modified");
     assert_eq!(ops(&emu, "UploadPart"), 4);
     assert_eq!(
         ops(&emu, "AbortMultipartUpload"),
@@ -214,12 +219,7 @@ async fn a_modified_source_or_a_vanished_upload_starts_over() {
         .upload_file(BUCKET, "resume/gone.bin", &src, &resume_opts(&cp))
         .await
         .unwrap();
-    match &out.resume {
-        Some(ResumeOutcome::Restarted { reason }) => {
-            assert!(reason.contains("no longer exists"), "{reason}")
-        }
-        other => panic!("expected a restart, got {other:?}"),
-    }
+    assert_restarted(&out.resume, "no longer exists");
     assert_eq!(ops(&emu, "UploadPart"), 4);
     assert_eq!(read_back(&c, "resume/gone.bin").await, &body[..]);
     assert!(!cp.exists());
@@ -362,12 +362,7 @@ async fn a_download_starts_over_when_the_object_changed() {
         .download_file(BUCKET, "resume/changing.bin", &dest, &download_opts(&cp))
         .await
         .unwrap();
-    match &out.resume {
-        Some(ResumeOutcome::Restarted { reason }) => {
-            assert!(reason.contains("object changed"), "{reason}")
-        }
-        other => panic!("expected a restart, got {other:?}"),
-    }
+    assert_restarted(&out.resume, "object changed");
     assert_eq!(ops(&emu, "GetObject"), 4, "every range again");
     assert_eq!(std::fs::read(&dest).unwrap(), newer);
     assert!(!cp.exists());
