@@ -7,8 +7,8 @@ use super::errors::CosError;
 use super::listing::{list, ListParams};
 use super::xml::{parse, DeleteRequest, Doc};
 use super::{
-    empty_response, int_param, require_bucket, set_header, small_body, xml_response, CosRequest,
-    OWNER,
+    empty_response, int_param, require_bucket, set_header, small_body, url_encoding, xml_response,
+    CosRequest, OWNER,
 };
 use crate::body::{self, Body};
 use crate::canonical::path_encode;
@@ -130,15 +130,7 @@ pub(crate) async fn list_objects(
     let prefix = req.param("prefix").unwrap_or_default();
     let delimiter = req.param("delimiter").filter(|d| !d.is_empty());
     let marker = req.param("marker").unwrap_or_default();
-    let url = match req.param("encoding-type") {
-        None | Some("") => false,
-        Some(t) if t.eq_ignore_ascii_case("url") => true,
-        Some(t) => {
-            return Err(CosError::invalid_argument(format!(
-                "encoding-type must be url, got {t:?}"
-            )))
-        }
-    };
+    let url = url_encoding(&req)?;
     let enc = |s: &str| if url { path_encode(s) } else { s.to_string() };
     let params = ListParams {
         prefix,

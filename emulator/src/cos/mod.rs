@@ -738,6 +738,18 @@ pub(crate) fn require_bucket(state: &State, req: &CosRequest) -> Result<(), CosE
     }
 }
 
+/// Whether a listing asked for `encoding-type=url` (keys and prefixes
+/// percent-encoded in the answer); any other non-empty value is refused.
+pub(crate) fn url_encoding(req: &CosRequest) -> Result<bool, CosError> {
+    match req.param("encoding-type") {
+        None | Some("") => Ok(false),
+        Some(t) if t.eq_ignore_ascii_case("url") => Ok(true),
+        Some(t) => Err(CosError::invalid_argument(format!(
+            "encoding-type must be url, got {t:?}"
+        ))),
+    }
+}
+
 /// Parses an integer query parameter within bounds.
 pub(crate) fn int_param(
     req: &CosRequest,

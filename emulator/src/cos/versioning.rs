@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::errors::CosError;
 use super::xml::{parse, Doc};
-use super::{int_param, require_bucket, small_body, xml_response, CosRequest, OWNER};
+use super::{int_param, require_bucket, small_body, url_encoding, xml_response, CosRequest, OWNER};
 use crate::body::Body;
 use crate::canonical::path_encode;
 use crate::state::State;
@@ -219,15 +219,7 @@ pub(crate) async fn list_versions(
             "A version-id-marker cannot be specified without a key-marker.",
         ));
     }
-    let url = match req.param("encoding-type") {
-        None | Some("") => false,
-        Some(t) if t.eq_ignore_ascii_case("url") => true,
-        Some(t) => {
-            return Err(CosError::invalid_argument(format!(
-                "encoding-type must be url, got {t:?}"
-            )))
-        }
-    };
+    let url = url_encoding(&req)?;
     let enc = |s: &str| if url { path_encode(s) } else { s.to_string() };
     let params = VersionParams {
         prefix,
