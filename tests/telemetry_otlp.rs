@@ -20,7 +20,7 @@ use coscls::telemetry::schema::DURATION_BOUNDARIES;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use support::otlp::{
     assert_cos_duration_labels, assert_cos_span_attributes, fake_cos_client, int_attr, keys,
-    string_attr, unique_bucket, wait_for, FakeCos, Shared,
+    string_attr, unique_bucket, wait_for, FakeCos, Shared, Spans,
 };
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -43,6 +43,40 @@ fn client(addr: std::net::SocketAddr, region: &str, max_attempts: u32) -> cos::C
     fake_cos_client(addr, region, creds, max_attempts)
 }
 
+/// Every case below runs twice: with coscls's operation spans made as
+/// `tracing` spans and exported through the `tracing-opentelemetry` bridge,
+/// and made through the OpenTelemetry API (`OperationSpans`, what
+/// `telemetry::init` installs). Both must export the same thing.
+macro_rules! both_ways {
+    ($($case:ident),* $(,)?) => {
+        mod bridge {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Spans::Bridge).await
+                }
+            )*
+        }
+        mod direct {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Spans::Direct).await
+                }
+            )*
+        }
+    };
+}
+
+both_ways!(
+    a_put_exports_operation_and_attempt_spans_traceparent_and_metrics,
+    a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped,
+    a_cancelled_operation_is_recorded_as_cancelled,
+    no_exported_byte_or_log_line_contains_the_secret_token_or_signature,
+    under_the_default_info_filter_there_are_no_attempt_spans_and_traceparent_names_the_operation,
+    attempt_spans_are_opted_in_with_debug_for_coscls_attempt,
+);
+
 /// Every attribute is recorded once (the SDK would export duplicates).
 fn assert_unique_keys(span: &Span) {
     let k = keys(&span.attributes);
@@ -51,12 +85,11 @@ fn assert_unique_keys(span: &Span) {
     assert_eq!(k, d, "duplicate attribute keys on {}", span.name);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
+async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics(spans: Spans) {
     let s = shared();
     let cos = FakeCos::start(0).await;
     let bucket = unique_bucket("put");
-    let _subscriber = s.subscribe();
+    let _subscriber = s.subscribe_with(spans);
 
     let app = tracing::info_span!("app.upload");
     let url_path = format!("/{bucket}/dir/a%20b.txt");
@@ -197,10 +230,19 @@ async fn a_put_exports_operation_and_attempt_spans_traceparent_and_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metric() {
+    // The retry counter has no bucket label: the two ways run one after the
+    // other here, and each adds its two retries to the process-wide count.
+    retries(Spans::Bridge, 2).await;
+    retries(Spans::Direct, 4).await;
+}
+
+/// An UploadPart answered 503 three times, with `spans`; `retried` is the
+/// UploadPart `slow_down` retry count expected afterwards.
+async fn retries(spans: Spans, retried: i64) {
     let s = shared();
     let cos = FakeCos::start(0).await;
     let bucket = unique_bucket("retry");
-    let _subscriber = s.subscribe();
+    let _subscriber = s.subscribe_with(spans);
 
     // The stand-in answers 503 SlowDown under `/slow`.
     let err = client(cos.addr, "ap-beijing", 3)
@@ -292,26 +334,25 @@ async fn retries_are_span_events_and_a_final_failure_marks_the_span_and_the_metr
         Some("SlowDown")
     );
     assert_eq!(points[0].count, 1);
-    let retried = s.receiver.sum_points(
+    let counted = s.receiver.sum_points(
         "coscls.client.retries",
         &[("operation", "UploadPart"), ("reason", "slow_down")],
     );
-    assert_eq!(retried.len(), 1);
+    assert_eq!(counted.len(), 1);
     assert_eq!(
-        keys(&retried[0].attributes),
+        keys(&counted[0].attributes),
         ["operation", "reason", "service"]
     );
     assert_eq!(
-        retried[0].value,
-        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(2))
+        counted[0].value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(retried))
     );
 }
 
 /// A streamed `get_object` keeps its operation open until the body is read
 /// (the span ends after the read, with the body size, and the download
 /// counter counts it); dropped unread, the operation ends as `cancelled`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped() {
+async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped(spans: Spans) {
     let s = shared();
     let bucket = unique_bucket("get");
     let emulator = coscls_emulator::Emulator::builder()
@@ -335,7 +376,7 @@ async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped() 
         .put_object(&bucket, "obj", vec![7u8; 65536])
         .await
         .unwrap();
-    let _subscriber = s.subscribe();
+    let _subscriber = s.subscribe_with(spans);
 
     let out = client.get_object(&bucket, "obj").await.unwrap();
     s.guard.force_flush().unwrap();
@@ -397,8 +438,7 @@ async fn a_streamed_get_object_keeps_the_operation_open_until_read_or_dropped() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_operation_is_recorded_as_cancelled() {
+async fn a_cancelled_operation_is_recorded_as_cancelled(spans: Spans) {
     let s = shared();
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -411,7 +451,7 @@ async fn a_cancelled_operation_is_recorded_as_cancelled() {
         }
     });
     let bucket = unique_bucket("cancel");
-    let _subscriber = s.subscribe();
+    let _subscriber = s.subscribe_with(spans);
     let c = client(addr, "ap-guangzhou", 1);
     let outcome =
         tokio::time::timeout(Duration::from_millis(300), c.get_object(&bucket, "obj")).await;
@@ -447,8 +487,7 @@ impl std::io::Write for LogBuffer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_exported_byte_or_log_line_contains_the_secret_token_or_signature() {
+async fn no_exported_byte_or_log_line_contains_the_secret_token_or_signature(spans: Spans) {
     let s = shared();
     let cos = FakeCos::start(16).await;
     let bucket = unique_bucket("secret");
@@ -460,7 +499,8 @@ async fn no_exported_byte_or_log_line_contains_the_secret_token_or_signature() {
                 .with_writer(move || writer.clone())
                 .with_ansi(false),
         )
-        .with(s.guard.layer());
+        .with(s.guard.layer())
+        .with(s.operation_spans(spans));
     let _subscriber = tracing::subscriber::set_default(subscriber);
 
     // The session token travels in a header, the signature in
@@ -551,13 +591,14 @@ async fn put_one_byte(cos: &FakeCos, bucket: &str) {
 
 /// One PutObject under `filter`: its operation span, the operation's
 /// child spans, and the `traceparent` the server saw.
-async fn put_under_filter(filter: &str, prefix: &str) -> (Span, Vec<Span>, String) {
+async fn put_under_filter(spans: Spans, filter: &str, prefix: &str) -> (Span, Vec<Span>, String) {
     let s = shared();
     let cos = FakeCos::start(0).await;
     let bucket = unique_bucket(prefix);
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new(filter))
-        .with(s.guard.layer());
+        .with(s.guard.layer())
+        .with(s.operation_spans(spans));
     let _subscriber = tracing::subscriber::set_default(subscriber);
     put_one_byte(&cos, &bucket).await;
     s.guard.force_flush().unwrap();
@@ -567,12 +608,12 @@ async fn put_under_filter(filter: &str, prefix: &str) -> (Span, Vec<Span>, Strin
     (op, children, tp)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_the_default_info_filter_there_are_no_attempt_spans_and_traceparent_names_the_operation(
+    spans: Spans,
 ) {
     // `info` is what `init()` installs without RUST_LOG; attempt spans are DEBUG.
     for (filter, prefix) in [("info", "info"), ("info,coscls::attempt=off", "noattempt")] {
-        let (op, children, tp) = put_under_filter(filter, prefix).await;
+        let (op, children, tp) = put_under_filter(spans, filter, prefix).await;
         assert!(children.is_empty(), "no attempt spans under {filter}");
         assert_eq!(
             int_attr(&op.attributes, "http.response.status_code"),
@@ -591,9 +632,9 @@ async fn under_the_default_info_filter_there_are_no_attempt_spans_and_traceparen
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attempt_spans_are_opted_in_with_debug_for_coscls_attempt() {
-    let (op, children, tp) = put_under_filter("info,coscls::attempt=debug", "attempts").await;
+async fn attempt_spans_are_opted_in_with_debug_for_coscls_attempt(spans: Spans) {
+    let (op, children, tp) =
+        put_under_filter(spans, "info,coscls::attempt=debug", "attempts").await;
     assert_eq!(children.len(), 1, "one attempt span");
     let attempt = &children[0];
     assert_eq!(attempt.name, "PUT");

@@ -138,16 +138,47 @@ const NO_SUCH_KEY: &str =
 const ERROR_IN_200: &str =
     "<?xml version='1.0'?><Error><Code>InternalError</Code><Message>late</Message></Error>";
 
+/// The table runs once for each way coscls makes its operation spans:
+/// `tracing` spans exported through the `tracing-opentelemetry` bridge, and
+/// spans made with the OpenTelemetry API for a subscriber that carries
+/// `OperationSpans` (what `telemetry::init` installs).
 #[tokio::test(flavor = "current_thread")]
 async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let world = World::new();
-    let _subscriber = world.recorder.set_default();
+    {
+        let _subscriber = world.recorder.set_default();
+        outcome_table(&world, "b").await;
+    }
+    {
+        let _subscriber = world.recorder.set_default_direct();
+        outcome_table(&world, "d").await;
+    }
+    // Each run made its spans the way it meant to: the bridge with the
+    // recorder's tracer, the direct way with coscls's own scope.
+    for (mode, scope) in [("b", "coscls-tests"), ("d", "coscls")] {
+        let first = world
+            .recorder
+            .op_span("COS PutObject", &format!("{mode}row1-1250000000"));
+        assert_eq!(first.instrumentation_scope.name(), scope, "run {mode}");
+    }
+    let failures = world.failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} rows disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Every row, with buckets and topics marked by `mode` (one letter) so the
+/// two runs' spans and samples are told apart.
+async fn outcome_table(world: &World, mode: &str) {
     let data: &[u8] = b"hello outcome table";
     let good = || vec![crc_header(data), ("etag", "\"e\"".to_string())];
     let mut n = 0;
     let mut bucket = || {
         n += 1;
-        format!("row{n}-1250000000")
+        format!("{mode}row{n}-1250000000")
     };
 
     // PutObject.
@@ -198,7 +229,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
         world.script.load(replies);
         let r = world.cos.put_object(&b, "k", data).await;
         check_row(
-            &world,
+            world,
             row,
             "COS PutObject",
             "bucket",
@@ -211,7 +242,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let b = bucket();
     let r = world.cos.put_object(&b, "", data).await;
     check_row(
-        &world,
+        world,
         "put bad key",
         "COS PutObject",
         "bucket",
@@ -222,7 +253,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let b = bucket();
     let r = world.cos_no_creds.put_object(&b, "k", data).await;
     check_row(
-        &world,
+        world,
         "put no credentials",
         "COS PutObject",
         "bucket",
@@ -240,7 +271,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
     .await;
     assert!(r.is_err(), "the scripted server never answers");
     check_row(
-        &world,
+        world,
         "put cancelled",
         "COS PutObject",
         "bucket",
@@ -289,7 +320,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
             Err(e) => Err(e),
         };
         check_row(
-            &world,
+            world,
             row,
             "COS GetObject",
             "bucket",
@@ -317,7 +348,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
             Err(e) => Err(e),
         };
         check_row(
-            &world,
+            world,
             &format!("streamed {row}"),
             "COS GetObject",
             "bucket",
@@ -332,7 +363,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let out = world.cos.get_object(&b, "k").await.unwrap();
     drop(out);
     check_row(
-        &world,
+        world,
         "streamed dropped",
         "COS GetObject",
         "bucket",
@@ -346,7 +377,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let out = world.cos.get_object(&b, "k").await.unwrap();
     let r = out.body.write_to(&mut FailingWriter).await.map(|_| ());
     check_row(
-        &world,
+        world,
         "streamed write fails",
         "COS GetObject",
         "bucket",
@@ -364,7 +395,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
     let opts = GetOptions::default().range(cos::ByteRange::new(0, 4).unwrap());
     let r = world.cos.get_object_with(&b, "k", &opts).await.map(|_| ());
     check_row(
-        &world,
+        world,
         "get wrong range",
         "COS GetObject",
         "bucket",
@@ -407,7 +438,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
             .await
             .map(|_| ());
         check_row(
-            &world,
+            world,
             row,
             "COS UploadPart",
             "bucket",
@@ -455,7 +486,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
             .await
             .map(|_| ());
         check_row(
-            &world,
+            world,
             row,
             "COS CompleteMultipartUpload",
             "bucket",
@@ -503,7 +534,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
             .await
             .map(|_| ());
         check_row(
-            &world,
+            world,
             row,
             "COS CopyObject",
             "bucket",
@@ -543,7 +574,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
             .await
             .map(|_| ());
         check_row(
-            &world,
+            world,
             row,
             "COS ListObjects",
             "bucket",
@@ -572,7 +603,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
         ),
     ];
     for (i, (row, replies, expected)) in cls_rows.into_iter().enumerate() {
-        let topic = format!("0000000{i}-aaaa-bbbb-cccc-dddddddddddd");
+        let topic = format!("0000000{i}-aaaa-bbbb-cccc-{mode}ddddddddddd");
         world.script.load(replies);
         let logs = coscls::cls::LogGroupList {
             log_group_list: vec![coscls::cls::LogGroup {
@@ -582,16 +613,8 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
         };
         let r = world.cls.put_logs(&topic, &logs).await.map(|_| ());
         let got = r.as_ref().err().map(coscls::cls::Error::type_name);
-        check_row(&world, row, "CLS UploadLog", "topic", &topic, got, expected);
+        check_row(world, row, "CLS UploadLog", "topic", &topic, got, expected);
     }
-
-    let failures = world.failures.lock().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} rows disagree:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 /// A writer that refuses every byte.

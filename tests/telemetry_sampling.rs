@@ -42,10 +42,12 @@ impl HttpSend for Recording {
 }
 
 /// Puts one object under a subscriber whose OpenTelemetry layer samples
-/// with `sampler`: the spans exported and the `traceparent` sent.
+/// with `sampler` (with the operation span made through the OpenTelemetry
+/// API when `direct`): the spans exported and the `traceparent` sent.
 async fn put_with(
     emu: &Emulator,
     sampler: Sampler,
+    direct: bool,
 ) -> (Vec<opentelemetry_sdk::trace::SpanData>, Vec<Option<String>>) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
@@ -67,7 +69,8 @@ async fn put_with(
     // is the one named in `traceparent` and the one whose sampling counts.
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(coscls::telemetry::layer(&provider));
+        .with(coscls::telemetry::layer(&provider))
+        .with(direct.then(|| coscls::telemetry::OperationSpans::new(&provider)));
     let _default = tracing::subscriber::set_default(subscriber);
     client
         .put_object(BUCKET, "sampled/a.txt", vec![7u8; 1000])
@@ -86,6 +89,8 @@ fn attr<'a>(span: &'a opentelemetry_sdk::trace::SpanData, key: &str) -> Option<&
         .map(|kv| &kv.value)
 }
 
+/// Both ways of making the operation span: through the bridge, and through
+/// the OpenTelemetry API (`OperationSpans`).
 #[tokio::test(flavor = "current_thread")]
 async fn a_dropped_trace_still_propagates_and_a_kept_one_has_every_attribute() {
     let emu = Emulator::builder()
@@ -94,8 +99,14 @@ async fn a_dropped_trace_still_propagates_and_a_kept_one_has_every_attribute() {
         .start()
         .await
         .unwrap();
+    for direct in [false, true] {
+        sampling(&emu, direct).await;
+    }
+    emu.shutdown().await;
+}
 
-    let (spans, sent) = put_with(&emu, Sampler::AlwaysOff).await;
+async fn sampling(emu: &Emulator, direct: bool) {
+    let (spans, sent) = put_with(emu, Sampler::AlwaysOff, direct).await;
     assert!(spans.is_empty(), "nothing exported: {spans:?}");
     assert_eq!(sent.len(), 1);
     let tp = sent[0]
@@ -107,7 +118,7 @@ async fn a_dropped_trace_still_propagates_and_a_kept_one_has_every_attribute() {
         "not sampled: {tp}"
     );
 
-    let (spans, sent) = put_with(&emu, Sampler::AlwaysOn).await;
+    let (spans, sent) = put_with(emu, Sampler::AlwaysOn, direct).await;
     let op = spans
         .iter()
         .find(|s| s.name == "COS PutObject")
@@ -136,5 +147,4 @@ async fn a_dropped_trace_still_propagates_and_a_kept_one_has_every_attribute() {
         Some(&Value::I64(200))
     );
     assert_eq!(attr(op, "rpc.method"), Some(&Value::from("PutObject")));
-    emu.shutdown().await;
 }

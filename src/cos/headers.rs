@@ -15,7 +15,10 @@ impl PutOptions {
     /// The headers these options describe; `Content-MD5` and the traffic
     /// limit are per request and added by the caller.
     pub(crate) fn object_headers(&self) -> Result<HeaderMap, Error> {
-        let mut h = HeaderMap::new();
+        // Room for what the request adds later (host, length, agent,
+        // authorization, trace context, the HTTP client's own), so the
+        // map is not rehashed on the way.
+        let mut h = HeaderMap::with_capacity(12);
         let standard = [
             (
                 http::header::CONTENT_TYPE,

@@ -34,32 +34,34 @@
 //! attempt decorator finds its span and counters there, so no signature
 //! between the operation and the transport carries telemetry.
 //!
-//! # Why the operation span is a `tracing` span
+//! # Two ways to make the operation span
 //!
-//! Issue 16 allowed creating the operation span through the OpenTelemetry
-//! API instead, which would skip the `tracing-opentelemetry` bridge. It
-//! stays a `tracing` span, because:
+//! By default the operation span is a `tracing` span: whatever layers the
+//! application's subscriber has see it (log lines, `ClsLayer`'s trace and
+//! span ids, users' own layers), events logged while it runs have it as
+//! their parent, and `tracing-opentelemetry` exports it with whichever
+//! tracer provider the application gave that layer, global or not.
 //!
-//! - the OpenTelemetry API reaches only the global tracer provider. An
-//!   application that hands coscls's spans to a subscriber of its own
-//!   (`TelemetryBuilder::build` with `TelemetryGuard::layer`, or
-//!   `telemetry::layer` with its own provider) does not have to install a
-//!   global provider, and its operation spans would silently go to the
-//!   global no-op one;
-//! - events logged while an operation runs (retries, checksum retries, a
-//!   custom transport's own) have the operation span as their parent in
-//!   every `tracing` layer (log lines, `ClsLayer`'s trace and span ids),
-//!   and users' own layers see the operation with its attributes.
+//! When the subscriber carries an [`OperationSpans`](direct::OperationSpans)
+//! layer (`telemetry::init` and `TelemetryBuilder::install` add one), the
+//! operation span is made with the OpenTelemetry API and that layer's
+//! tracer instead ([`direct`]): the same name, kind, attributes, status and
+//! events, the caller's current context as parent, the attempt spans as
+//! children, for about half of what the bridge cost per operation (issue
+//! 16's targets: BENCHMARKS.md, "Telemetry cost"). What it gives up:
+//! other layers do not see the operation as a span, and events logged
+//! while it runs have the caller's span as parent there (the
+//! OpenTelemetry span still gets coscls's own events). The layer is
+//! opt-in for that reason, and because only it knows the provider.
 //!
-//! What the bridge costs is measured beside that alternative (the "floor":
-//! the same span created through the OpenTelemetry API) in BENCHMARKS.md,
-//! "Telemetry cost". To keep it small: the operation span gets what is
-//! known at its start as fields at creation, and everything learnt later
-//! (the first request, the last answer, the outcome) in one `record_all`
-//! when it ends; nothing is gathered for a span whose OpenTelemetry span
-//! does not record (the sampler dropped it), though its trace context is
-//! still sent; the W3C `traceparent` is written without `core::fmt`.
+//! To keep either way cheap: the bridged span gets what is known at its
+//! start as fields at creation, and everything learnt later (the first
+//! request, the last answer, the outcome) in one `record_all` when it ends;
+//! nothing is gathered for a span whose OpenTelemetry span does not record
+//! (the sampler dropped it), though its trace context is still sent; the
+//! W3C `traceparent` is written without `core::fmt`.
 
+pub(crate) mod direct;
 pub(crate) mod instruments;
 pub(crate) mod label_values;
 mod operation;

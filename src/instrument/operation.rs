@@ -15,6 +15,7 @@ use opentelemetry::KeyValue;
 use tracing::field::{Empty, Field, FieldSet, Value};
 use tracing::Instrument as _;
 
+use super::direct::{self, DirectSpan};
 use super::instruments;
 use super::label_values;
 use super::schema::{attr, label, RPC_SYSTEM, STATUS_CANCELLED, STATUS_OK};
@@ -75,7 +76,12 @@ pub(super) struct FirstRequest {
 /// wrapper see.
 #[derive(Debug)]
 pub(super) struct Shared {
+    /// The operation span, when it is a `tracing` span (disabled when
+    /// `direct` is set).
     pub(super) span: tracing::Span,
+    /// The operation span, when the subscriber asked for it to be created
+    /// through the OpenTelemetry API (see [`direct`]).
+    pub(super) direct: Option<DirectSpan>,
     service: Service,
     operation: &'static str,
     /// `service`, `operation`, `bucket`: the byte counter's labels.
@@ -107,12 +113,38 @@ impl Shared {
     /// it is enabled and its OpenTelemetry span (if one was looked at)
     /// records.
     pub(super) fn records(&self) -> bool {
-        !self.span.is_disabled() && !self.unrecorded.load(Ordering::Relaxed)
+        match &self.direct {
+            Some(direct) => direct.records(),
+            None => !self.span.is_disabled() && !self.unrecorded.load(Ordering::Relaxed),
+        }
     }
 
     /// Notes that the operation span's OpenTelemetry span does not record.
     pub(super) fn set_unrecorded(&self) {
         self.unrecorded.store(true, Ordering::Relaxed);
+    }
+
+    /// The operation span's attributes known only at its end: its first
+    /// request, its last answer and its outcome.
+    fn late<'a>(&'a self, last: &'a LastAttempt, error: Option<&'a str>, read: u64) -> Late<'a> {
+        let request = self.request.get();
+        let url = request.map(|r| r.url.as_str());
+        Late {
+            method: request.map(|r| r.method.as_str()),
+            host: url.and_then(|u| super::send::split_host(u).0),
+            url,
+            request_body_size: request.map(|r| r.body_size as i64),
+            status: last.status.map(i64::from),
+            request_id: last.request_id.as_deref(),
+            resend_count: (last.resends > 0).then_some(i64::from(last.resends)),
+            // What the caller read of a successful answer's body (also
+            // when a check of it failed afterwards).
+            body_size: last
+                .status
+                .filter(|s| (200..300).contains(s))
+                .map(|_| read as i64),
+            error,
+        }
     }
 
     /// Starts one more attempt: returns how many were made before it.
@@ -160,6 +192,17 @@ impl Shared {
     }
 }
 
+/// Calls `f` with the span of the operation this task is running, when it
+/// is one made through the OpenTelemetry API.
+#[cfg(feature = "otlp")]
+pub(super) fn with_current(f: impl FnOnce(&DirectSpan)) {
+    let _ = CURRENT.try_with(|op| {
+        if let Some(direct) = &op.direct {
+            f(direct);
+        }
+    });
+}
+
 /// One operation, from the call to its outcome. Dropped without an outcome
 /// (the caller dropped the future, or a streamed body before its end), it
 /// records `cancelled`.
@@ -174,11 +217,55 @@ pub(crate) struct Operation {
 impl Operation {
     /// Opens the operation span as a child of the caller's current span.
     pub(crate) fn start(info: &OperationInfo<'_>) -> Self {
+        let labels = Labels::new(info);
+        // An operation inside another on this task is its child.
+        let nested_in = CURRENT
+            .try_with(|op| op.direct.as_ref().map(|d| d.context().clone()))
+            .ok()
+            .flatten();
+        let direct = direct::start(
+            info,
+            nested_in.as_ref(),
+            &labels.0[2].value,
+            &labels.0[Labels::REGION].value,
+        );
+        let span = match direct {
+            Some(_) => tracing::Span::none(),
+            None => Self::tracing_span(info),
+        };
+        let transfer = [
+            labels.0[0].clone(),
+            labels.0[1].clone(),
+            labels.0[2].clone(),
+        ];
+        Operation {
+            shared: Arc::new(Shared {
+                span,
+                direct,
+                service: info.service,
+                operation: info.operation,
+                transfer,
+                attempts: AtomicU32::new(0),
+                last: Mutex::new(LastAttempt::default()),
+                read: AtomicU64::new(0),
+                failed_attempt: Mutex::new(None),
+                request: OnceLock::new(),
+                unrecorded: AtomicBool::new(false),
+            }),
+            started: Instant::now(),
+            labels,
+            finished: false,
+        }
+    }
+
+    /// The operation span as a `tracing` span, exported through whatever
+    /// layers the subscriber has.
+    fn tracing_span(info: &OperationInfo<'_>) -> tracing::Span {
         // Known values are given at creation: one pass through the layer
         // instead of one `record` call each. Field values are only
         // evaluated when the span is enabled. The request's own attributes
         // are recorded by the first attempt (see `TracedSend`).
-        let span = tracing::info_span!(
+        tracing::info_span!(
             target: "coscls",
             "coscls.operation",
             otel.name = %format_args!("{} {}", info.service.as_str(), info.operation),
@@ -203,30 +290,7 @@ impl Operation {
             http.response.body.size = Empty,
             http.request.resend_count = Empty,
             error.type = Empty,
-        );
-        let labels = Labels::new(info);
-        let transfer = [
-            labels.0[0].clone(),
-            labels.0[1].clone(),
-            labels.0[2].clone(),
-        ];
-        Operation {
-            shared: Arc::new(Shared {
-                span,
-                service: info.service,
-                operation: info.operation,
-                transfer,
-                attempts: AtomicU32::new(0),
-                last: Mutex::new(LastAttempt::default()),
-                read: AtomicU64::new(0),
-                failed_attempt: Mutex::new(None),
-                request: OnceLock::new(),
-                unrecorded: AtomicBool::new(false),
-            }),
-            started: Instant::now(),
-            labels,
-            finished: false,
-        }
+        )
     }
 
     /// Runs `body` as this operation and ends it with the `Result` it
@@ -295,12 +359,18 @@ impl Operation {
     /// with the attempt about to start, and one `coscls.client.retries`
     /// sample with reason `checksum_mismatch`.
     pub(crate) fn record_checksum_retry(&self, attempt: u32) {
-        tracing::info!(
-            target: "coscls",
-            parent: &self.shared.span,
-            attempt = i64::from(attempt),
-            "checksum_mismatch_retry"
-        );
+        match &self.shared.direct {
+            Some(direct) => direct.add_event(
+                CHECKSUM_MISMATCH_RETRY,
+                vec![KeyValue::new("attempt", i64::from(attempt))],
+            ),
+            None => tracing::info!(
+                target: "coscls",
+                parent: &self.shared.span,
+                attempt = i64::from(attempt),
+                "checksum_mismatch_retry"
+            ),
+        }
         self.shared.record_retry(CHECKSUM_MISMATCH);
     }
 
@@ -316,27 +386,18 @@ impl Operation {
         }
         let read = self.shared.read.load(Ordering::Relaxed);
         let span = &self.shared.span;
-        if self.shared.records() {
-            let last = lock(&self.shared.last);
-            let request = self.shared.request.get();
-            let url = request.map(|r| r.url.as_str());
-            Late {
-                method: request.map(|r| r.method.as_str()),
-                host: url.and_then(|u| super::send::split_host(u).0),
-                url,
-                request_body_size: request.map(|r| r.body_size as i64),
-                status: last.status.map(i64::from),
-                request_id: last.request_id.as_deref(),
-                resend_count: (last.resends > 0).then_some(i64::from(last.resends)),
-                // What the caller read of a successful answer's body (also
-                // when a check of it failed afterwards).
-                body_size: last
-                    .status
-                    .filter(|s| (200..300).contains(s))
-                    .map(|_| read as i64),
-                error,
+        if let Some(direct) = &self.shared.direct {
+            if direct.records() {
+                let last = lock(&self.shared.last);
+                direct.end(&self.shared.late(&last, error, read));
+            } else {
+                direct.end(&Late::default());
             }
-            .record(span, &OPERATION_FIELDS);
+        } else if self.shared.records() {
+            let last = lock(&self.shared.last);
+            self.shared
+                .late(&last, error, read)
+                .record(span, &OPERATION_FIELDS);
             drop(last);
             // tracing-opentelemetry ends a span at its last exit, which was
             // when the operation's future returned; a streamed body may
@@ -383,6 +444,10 @@ pub(crate) fn record_retry(reason: &'static str, error_type: &str) {
 
 /// The retry reason of a body read again because its CRC-64 disagreed.
 pub(crate) const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
+
+/// The operation span's event for a body read again because its CRC-64
+/// disagreed.
+const CHECKSUM_MISMATCH_RETRY: &str = "checksum_mismatch_retry";
 
 /// Counts a retry that no single operation owns (`download_file` fetching
 /// a whole file again) on `coscls.client.retries`, and records the

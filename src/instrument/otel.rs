@@ -28,6 +28,21 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<Context> {
     cx.span().span_context().is_valid().then_some(cx)
 }
 
+/// Makes `cx` the parent of `span` (an attempt span whose operation span
+/// was created through the OpenTelemetry API). Without a bridge layer there
+/// is nothing to set.
+#[cfg(feature = "otlp")]
+pub(crate) fn set_parent(span: &tracing::Span, cx: Context) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if !span.is_disabled() {
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// Without the `otlp` feature there is no bridge and no direct span.
+#[cfg(not(feature = "otlp"))]
+pub(crate) fn set_parent(_span: &tracing::Span, _cx: Context) {}
+
 /// Without the `otlp` feature no layer bridges spans to OpenTelemetry.
 #[cfg(not(feature = "otlp"))]
 pub(crate) fn context_of(_span: &tracing::Span) -> Option<Context> {
@@ -120,6 +135,12 @@ struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
+        // An empty value says nothing (the SDK's W3C propagator sets an
+        // empty `tracestate` when the trace has none): no header is sent,
+        // which W3C Trace Context allows and the server need not parse.
+        if value.is_empty() {
+            return;
+        }
         // The names the W3C propagators write are known: parsing them
         // again for every request is not needed.
         let name = match key {

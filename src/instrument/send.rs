@@ -29,9 +29,7 @@ use crate::transport::{self, HttpSend, PreparedRequest, RequestBody, ResponseBod
 /// caller reads. Outside an operation it only forwards.
 ///
 /// The COS and CLS client builders wrap their transport in it, custom
-/// transports included; wrap yours to observe a
-/// [`Pipeline`](crate::transport::Pipeline) of your own with
-/// [`observe`](super::observe).
+/// transports included.
 #[derive(Debug)]
 pub(crate) struct TracedSend {
     inner: Arc<dyn HttpSend>,
@@ -100,7 +98,11 @@ impl Attempt {
         let resend = shared.next_attempt();
         let http_method = method;
         let method = method.as_str();
+        // An operation span created through the OpenTelemetry API is no
+        // `tracing` span: the attempt span starts as a root and is given
+        // the operation's context as its parent.
         let op = &shared.span;
+        let direct = shared.direct.as_ref().map(|d| d.context());
         let span = tracing::debug_span!(
             target: "coscls::attempt",
             parent: op,
@@ -120,16 +122,27 @@ impl Attempt {
             tencent_cloud.request_id = Empty,
             error.type = Empty,
         );
-        // When the attempt span is filtered out, name the operation instead.
-        let carrier = if span.is_disabled() { op } else { &span };
-        let cx = otel::context_of(carrier);
-        if span.is_disabled() {
-            if let Some(cx) = &cx {
-                if !cx.span().is_recording() {
-                    shared.set_unrecorded();
-                }
+        let cx = match direct {
+            Some(op_cx) if span.is_disabled() => Some(op_cx.clone()),
+            Some(op_cx) => {
+                otel::set_parent(&span, op_cx.clone());
+                otel::context_of(&span)
             }
-        }
+            None => {
+                // When the attempt span is filtered out, name the operation
+                // instead.
+                let carrier = if span.is_disabled() { op } else { &span };
+                let cx = otel::context_of(carrier);
+                if span.is_disabled() {
+                    if let Some(cx) = &cx {
+                        if !cx.span().is_recording() {
+                            shared.set_unrecorded();
+                        }
+                    }
+                }
+                cx
+            }
+        };
         if resend == 0 && shared.records() {
             // The request is the same on every attempt: the first one
             // describes the operation (recorded when it ends).
@@ -248,9 +261,10 @@ const X_CLS_REQUESTID: HeaderName = HeaderName::from_static("x-cls-requestid");
 /// Host and port of an absolute URL (`http://host:port/path`), for
 /// `server.address` and `server.port`.
 pub(super) fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(end) = super::redact::scheme_end(url) else {
         return (None, None);
     };
+    let (scheme, rest) = (&url[..end - 3], &url[end..]);
     let end = rest
         .bytes()
         .position(|b| matches!(b, b'/' | b'?' | b'#'))

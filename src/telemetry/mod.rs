@@ -1,7 +1,9 @@
 //! Spans and metrics around every COS and CLS operation, exported over OTLP.
 //!
-//! Every operation is one `tracing` span (`COS PutObject`, kind CLIENT, a
-//! child of the caller's current span) and one sample of the
+//! Every operation is one span (`COS PutObject`, kind CLIENT, a child of
+//! the caller's current span: a `tracing` span, or one made through the
+//! OpenTelemetry API when the subscriber has an `OperationSpans` layer, as
+//! the one `init()` installs does) and one sample of the
 //! `coscls.client.operation.duration` histogram; each HTTP attempt is also a
 //! child span when `DEBUG` is enabled for target `coscls::attempt` (opt-in).
 //! The names are a public contract, listed in [`schema`] and
@@ -44,6 +46,9 @@ mod otlp;
 mod propagation;
 
 pub use crate::cls::producer::{observe_producer, ProducerMetrics};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use crate::instrument::direct::OperationSpans;
 /// The instruments live with the instrumentation; the SDK set-up here
 /// installs its meter into them.
 #[cfg(feature = "otlp")]

@@ -263,6 +263,8 @@ impl TelemetryBuilder {
     /// tracing_subscriber::registry()
     ///     .with(tracing_subscriber::fmt::layer())
     ///     .with(telemetry.layer())
+    ///     // Optional: operation spans made through the OpenTelemetry API.
+    ///     .with(telemetry.operation_spans())
     ///     .init();
     /// # Ok(()) }
     /// ```
@@ -434,8 +436,15 @@ impl TelemetryBuilder {
             .with(layer)
             .with(filter)
             .with(quiet_sdk_export_errors())
-            .with(fmt)
             .with(guard.layer())
+            .with(guard.operation_spans())
+            // Outermost: a layer with a per-layer filter that wraps layers
+            // without a level hint (the OpenTelemetry layer has none) makes
+            // the subscriber's maximum level TRACE, and every `debug!` and
+            // `trace!` in the process (hyper's, reqwest's) would then ask
+            // the layers whether it is enabled; outside them the maximum
+            // stays what `RUST_LOG` says.
+            .with(fmt)
             .try_init()
             .map_err(|e| TelemetryError {
                 what: "installation",
@@ -697,6 +706,16 @@ impl TelemetryGuard {
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
         self.tracer_provider.as_ref().map(layer)
+    }
+
+    /// The layer that has coscls create its operation spans through the
+    /// OpenTelemetry API with this guard's tracer provider (see
+    /// [`OperationSpans`](crate::telemetry::OperationSpans)); add it beside
+    /// [`layer`](Self::layer). `None` when traces are off.
+    pub fn operation_spans(&self) -> Option<crate::telemetry::OperationSpans> {
+        self.tracer_provider
+            .as_ref()
+            .map(crate::telemetry::OperationSpans::new)
     }
 
     /// The tracer provider, when traces are exported.

@@ -71,8 +71,9 @@ impl TextMapPropagator for W3cTraceContext {
             (sc.trace_flags() & TraceFlags::SAMPLED).to_u8(),
         );
         // Hex digits and dashes only: always UTF-8.
-        let value = String::from_utf8_lossy(&value).into_owned();
-        injector.set("traceparent", value);
+        if let Ok(value) = std::str::from_utf8(&value) {
+            injector.set("traceparent", value.to_owned());
+        }
         injector.set("tracestate", sc.trace_state().header());
     }
 

@@ -320,12 +320,41 @@ impl Shared {
     }
 }
 
+/// How a subscriber has coscls make its operation spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spans {
+    /// As `tracing` spans, exported through the `tracing-opentelemetry`
+    /// layer (`guard.layer()` alone).
+    Bridge,
+    /// Through the OpenTelemetry API, with `guard.operation_spans()` beside
+    /// the bridge (what `telemetry::init` installs).
+    Direct,
+}
+
 impl Shared {
     /// Sends this thread's spans to the shared guard until the returned
     /// guard drops.
     pub fn subscribe(&self) -> tracing::subscriber::DefaultGuard {
+        self.subscribe_with(Spans::Bridge)
+    }
+
+    /// [`subscribe`](Self::subscribe), with the operation spans made as
+    /// `spans` says.
+    pub fn subscribe_with(&self, spans: Spans) -> tracing::subscriber::DefaultGuard {
         use tracing_subscriber::layer::SubscriberExt;
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.guard.layer()))
+        tracing::subscriber::set_default(
+            tracing_subscriber::registry()
+                .with(self.guard.layer())
+                .with(self.operation_spans(spans)),
+        )
+    }
+
+    /// The layer a subscriber adds for `spans` (none for the bridge).
+    pub fn operation_spans(&self, spans: Spans) -> Option<coscls::telemetry::OperationSpans> {
+        match spans {
+            Spans::Bridge => None,
+            Spans::Direct => self.guard.operation_spans(),
+        }
     }
 }
 

@@ -54,6 +54,17 @@ impl Recorder {
         tracing::subscriber::set_default(tracing_subscriber::registry().with(self.layer()))
     }
 
+    /// Records this thread's spans until the guard drops, with the
+    /// operation spans made through the OpenTelemetry API
+    /// ([`coscls::telemetry::OperationSpans`]) instead of the bridge.
+    pub fn set_default_direct(&self) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(
+            tracing_subscriber::registry()
+                .with(self.layer())
+                .with(coscls::telemetry::OperationSpans::new(&self.tracer)),
+        )
+    }
+
     /// Every finished span so far.
     pub fn spans(&self) -> Vec<SpanData> {
         let _ = self.tracer.force_flush();
