@@ -1,8 +1,10 @@
-//! How COS and CLS operations observe themselves: one `tracing` span and one
+//! How COS and CLS operations observe themselves: one span and one
 //! duration sample per operation, one (opt-in) span per HTTP attempt, byte
 //! and retry counters. Everything here records through `tracing` and the
-//! `opentelemetry` API only, so it costs next to nothing when no subscriber
-//! or meter provider is installed, and it builds without the OTel SDK.
+//! `opentelemetry` API (and, for [`direct`] spans, the SDK tracer the
+//! application's `OperationSpans` layer holds), so it costs next to nothing
+//! when no subscriber or meter provider is installed, and it builds without
+//! the OTel SDK.
 //!
 //! # Layering
 //!

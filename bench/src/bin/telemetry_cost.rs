@@ -7,8 +7,9 @@
 //! - `metrics`: coscls's metrics on an SDK meter provider exporting over
 //!   OTLP, no subscriber (`Telemetry::builder().traces(false).build()`);
 //! - `default`: what `coscls::telemetry::init()` installs (the global
-//!   subscriber with the OpenTelemetry layer, one exported span per
-//!   operation, metrics), exporting OTLP/HTTP to a local sink. The sampler
+//!   subscriber with the OpenTelemetry layer and `OperationSpans`, one
+//!   exported span per operation made through the OpenTelemetry API,
+//!   metrics), exporting OTLP/HTTP to a local sink. The sampler
 //!   comes from `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` when set, so
 //!   the sampled configuration is this one with those variables;
 //! - `default_nolog`: `default` without the stderr log layer `init()` adds
