@@ -153,6 +153,7 @@ async fn span_status_error_type_and_histogram_agree_with_the_result() {
         let _subscriber = world.recorder.set_default_direct();
         outcome_table(&world, "d").await;
     }
+    both_ways_make_the_same_span(&world).await;
     // Each run made its spans the way it meant to: the bridge with the
     // recorder's tracer, the direct way with coscls's own scope.
     for (mode, scope) in [("b", "coscls-tests"), ("d", "coscls")] {
@@ -642,4 +643,66 @@ impl tokio::io::AsyncWrite for FailingWriter {
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
+}
+
+/// The two ways of making the operation span give the same span (one
+/// PutObject each): name,
+/// kind, status and every attribute (the bucket aside). The recorder's
+/// bridge is `tracing-opentelemetry` with its defaults, which adds timing,
+/// thread, code location and target attributes of its own (coscls's
+/// `telemetry::layer` turns them off): those are left out.
+async fn both_ways_make_the_same_span(world: &World) {
+    let data: &[u8] = b"parity";
+    let mut spans = Vec::new();
+    for mode in ["b", "d"] {
+        let _subscriber = if mode == "b" {
+            world.recorder.set_default()
+        } else {
+            world.recorder.set_default_direct()
+        };
+        let bucket = format!("parity{mode}-1250000000");
+        world.script.load(vec![ok(
+            vec![crc_header(data), ("etag", "\"e\"".into())],
+            "",
+        )]);
+        world
+            .cos
+            .put_object(&bucket, "dir/k.txt", Bytes::from_static(data))
+            .await
+            .unwrap();
+        spans.push(world.recorder.op_span("COS PutObject", &bucket));
+    }
+    let described = |s: &opentelemetry_sdk::trace::SpanData| {
+        let mut attributes: Vec<(String, String)> = s
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() != "tencent_cloud.cos.bucket")
+            .filter(|kv| {
+                let k = kv.key.as_str();
+                !(BRIDGE_DEFAULTS.contains(&k)
+                    || k.starts_with("code.")
+                    || k.starts_with("thread."))
+            })
+            .map(|kv| {
+                let v = kv.value.to_string();
+                let v = v
+                    .replace("parityb-", "parity-")
+                    .replace("parityd-", "parity-");
+                (kv.key.to_string(), v)
+            })
+            .collect();
+        attributes.sort();
+        (
+            s.name.to_string(),
+            format!("{:?}", s.span_kind),
+            format!("{:?}", s.status),
+            attributes,
+        )
+    };
+    const BRIDGE_DEFAULTS: [&str; 3] = ["busy_ns", "idle_ns", "target"];
+    let (bridge, direct) = (described(&spans[0]), described(&spans[1]));
+    assert!(bridge.3.len() >= 12, "a full span: {:?}", bridge.3);
+    assert_eq!(bridge, direct);
+    assert_eq!(spans[0].instrumentation_scope.name(), "coscls-tests");
+    assert_eq!(spans[1].instrumentation_scope.name(), "coscls");
 }
