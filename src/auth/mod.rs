@@ -9,10 +9,12 @@
 mod chain;
 mod credentials;
 mod encode;
+mod header_rule;
 mod instance;
 mod presign;
 mod profile_file;
 mod sign;
+mod sign_cache;
 mod sts;
 mod tc3;
 
@@ -23,15 +25,15 @@ pub use credentials::{
 };
 pub(crate) use encode::encode_into;
 pub use encode::{parse_query, path_encode, percent_decode, uri_encode};
+pub use header_rule::HeaderRule;
 pub use instance::{InstanceRole, InstanceRoleProvider, DEFAULT_METADATA_ENDPOINT};
 pub use presign::{presign_url, PresignRequest, PresignStyle, SECURITY_TOKEN_PARAM};
 pub use profile_file::{ProfileFile, ProfileFileProvider, CREDENTIALS_FILE_VAR};
 #[cfg(test)]
 pub(crate) use sign::parse_authorization;
 pub(crate) use sign::sign_key;
-pub use sign::{
-    sign, sign_with_key, HeaderRule, KeyTime, SignKeyCache, SignableRequest, Signature,
-};
+pub use sign::{sign, sign_with_key, KeyTime, SignableRequest, Signature};
+pub use sign_cache::SignKeyCache;
 pub use sts::{AssumeRole, AssumeRoleProvider, DEFAULT_STS_ENDPOINT};
 pub use tc3::{
     tc3_canonical_request, tc3_headers, tc3_sign, tc3_signing_key, tc3_string_to_sign,

@@ -11,9 +11,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use http::HeaderValue;
+
 use super::crc64::Crc64;
 use super::GetOptions;
-use super::{Client, Error};
+use super::{BucketName, Client, Error};
 use crate::instrument::Operation;
 use crate::transport::{self, ResponseBody};
 
@@ -46,8 +48,10 @@ pub struct ObjectBody {
     /// The GetObject operation this body belongs to, open until the body
     /// gives its verdict: the end with a good CRC-64 (success), a short,
     /// long or damaged body or a read error (that error). Dropped before
-    /// then, it records `cancelled`.
-    operation: Option<Operation>,
+    /// then, it records `cancelled`. Boxed: the body is moved several times
+    /// on its way to the caller (into the output, out of it, into
+    /// [`bytes`](Self::bytes)), and the operation is most of its size.
+    operation: Option<Box<Operation>>,
     /// How to read the whole object again when its CRC-64 disagrees; only
     /// [`bytes`](Self::bytes) uses it, as only it has handed nothing over yet.
     refetch: Option<Box<Refetch>>,
@@ -63,9 +67,11 @@ pub struct ObjectBody {
 #[derive(Debug)]
 pub(crate) struct Refetch {
     pub(crate) client: Client,
-    pub(crate) bucket: String,
-    pub(crate) opts: GetOptions,
-    pub(crate) etag: Option<String>,
+    pub(crate) bucket: BucketName,
+    /// `None` for the default options.
+    pub(crate) opts: Option<GetOptions>,
+    /// The first answer's `ETag` header; a value that is not text pins nothing.
+    pub(crate) etag: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for ObjectBody {
@@ -80,6 +86,33 @@ impl std::fmt::Debug for ObjectBody {
 }
 
 impl ObjectBody {
+    /// The body of a GetObject answer, checked against `expected_len` and
+    /// `expected_crc`, ending `operation`, and read again through
+    /// `refetch` (if any) when [`bytes`](Self::bytes) finds its CRC-64
+    /// wrong. Built in one go: each builder step would move the whole body.
+    pub(crate) fn open(
+        inner: ResponseBody,
+        key: String,
+        expected_len: Option<u64>,
+        expected_crc: Option<u64>,
+        operation: Operation,
+        refetch: Option<Box<Refetch>>,
+    ) -> Self {
+        ObjectBody {
+            operation: Some(Box::new(operation)),
+            inner,
+            crc: Crc64::new(),
+            expected_crc,
+            expected_len,
+            key,
+            done: false,
+            refetch,
+            retry_next: None,
+        }
+    }
+
+    /// A body with no operation and no repair, for the tests.
+    #[cfg(test)]
     pub(crate) fn new(
         inner: ResponseBody,
         key: String,
@@ -97,19 +130,6 @@ impl ObjectBody {
             refetch: None,
             retry_next: None,
         }
-    }
-
-    /// Hands this body the operation it ends.
-    pub(crate) fn with_operation(mut self, operation: Operation) -> Self {
-        self.operation = Some(operation);
-        self
-    }
-
-    /// Lets [`bytes`](Self::bytes) read the object again on a CRC-64
-    /// mismatch.
-    pub(crate) fn with_refetch(mut self, refetch: Refetch) -> Self {
-        self.refetch = Some(Box::new(refetch));
-        self
     }
 
     /// What messages call this body.
@@ -181,15 +201,15 @@ impl ObjectBody {
             tracing::warn!(target: "coscls::cos", attempt = i64::from(attempt) + 1, "{what}: CRC-64 mismatch, reading the object again");
             tokio::time::sleep(policy.backoff(attempt)).await;
             attempt += 1;
-            let mut opts = refetch.opts.clone();
-            if refetch.etag.is_some() {
-                opts.if_match = refetch.etag.clone();
+            let mut opts = refetch.opts.clone().unwrap_or_default();
+            if let Some(etag) = refetch.etag.as_ref().and_then(|v| v.to_str().ok()) {
+                opts.if_match = Some(etag.trim_ascii().to_string());
             }
             let key = std::mem::take(&mut body.key);
             drop(body);
             body = refetch
                 .client
-                .get_object_with(&refetch.bucket, &key, &opts)
+                .get_object_with(refetch.bucket.as_str(), &key, &opts)
                 .await?
                 .body;
             body.refetch = None;

@@ -1,8 +1,11 @@
 //! [`HttpSend`] over reqwest with rustls.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use bytes::Bytes;
+use futures_util::{Future, Stream, TryStreamExt};
 
 use super::{Error, ErrorKind, HttpSend, PreparedRequest, RequestBody, ResponseBody};
 use crate::auth::BoxFuture;
@@ -16,7 +19,9 @@ use crate::auth::BoxFuture;
 pub struct Timeouts {
     /// Time to establish a connection (TCP + TLS).
     pub connect: Duration,
-    /// Longest silence while reading a response.
+    /// Longest silence while reading a response: from sending the request
+    /// to its head, and between pieces of its body. The silence is the
+    /// server's; time a caller takes between reads of the body does not count.
     pub read: Duration,
     /// Cap on a whole request, head to last byte; `None` for no cap.
     pub request: Option<Duration>,
@@ -42,6 +47,9 @@ impl Default for Timeouts {
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
+    /// The read timeout, kept here rather than given to reqwest (see
+    /// [`IdleTimeout`]); `None` for an application's own client.
+    read: Option<Duration>,
 }
 
 impl ReqwestTransport {
@@ -51,7 +59,6 @@ impl ReqwestTransport {
     pub fn new(timeouts: Timeouts) -> Result<Self, Error> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.read)
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(64);
         if let Some(total) = timeouts.request {
@@ -60,12 +67,16 @@ impl ReqwestTransport {
         let client = builder.build().map_err(|e| {
             Error::new(ErrorKind::InvalidRequest, "building the HTTP client").with_source(e)
         })?;
-        Ok(ReqwestTransport { client })
+        Ok(ReqwestTransport {
+            client,
+            read: Some(timeouts.read),
+        })
     }
 
-    /// Reuses an application's existing client (its pool, proxy and TLS settings).
+    /// Reuses an application's existing client (its pool, proxy and TLS
+    /// settings, its timeouts).
     pub fn from_client(client: reqwest::Client) -> Self {
-        ReqwestTransport { client }
+        ReqwestTransport { client, read: None }
     }
 }
 
@@ -152,7 +163,16 @@ impl ReqwestTransport {
             RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
             RequestBody::Replayable { make, .. } => Some(reqwest::Body::wrap_stream(make())),
         };
-        let mut response = self.client.execute(outgoing).await.map_err(classify)?;
+        let sending = self.client.execute(outgoing);
+        let mut response = match self.read {
+            // The head must come within `read` of sending, as reqwest's own
+            // read timeout has it; the timer lives in this future, unboxed.
+            Some(read) => match tokio::time::timeout(read, sending).await {
+                Ok(response) => response.map_err(classify)?,
+                Err(_) => return Err(silent(read, "response head")),
+            },
+            None => sending.await.map_err(classify)?,
+        };
         let mut builder = http::Response::builder()
             .status(response.status())
             .version(response.version());
@@ -161,9 +181,82 @@ impl ReqwestTransport {
             *headers = std::mem::take(response.headers_mut());
         }
         let stream = response.bytes_stream().map_err(classify);
+        let body = match self.read {
+            Some(read) => ResponseBody::new(IdleTimeout::new(stream, read)),
+            None => ResponseBody::new(stream),
+        };
         builder
-            .body(ResponseBody::new(stream))
+            .body(body)
             .map_err(|e| Error::new(ErrorKind::Body, "building the response").with_source(e))
+    }
+}
+
+/// The error of a read timeout: nothing arrived for `read`.
+fn silent(read: Duration, waiting_for: &str) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!("no {waiting_for} bytes within the read timeout of {read:?}"),
+    )
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that fails once the server has been silent for
+    /// `read`: the read timeout of [`Timeouts`].
+    ///
+    /// reqwest's own read timeout reads the clock and re-arms its timer on
+    /// every chunk, and arms one even when the chunk is already buffered,
+    /// as the whole body of a small object is by the time its head is
+    /// read. Here the timer is armed only when the body has nothing to
+    /// give (the silence starts then), keeps its deadline through any
+    /// spurious wake-ups, and is re-armed only when a later silence
+    /// starts: a body that arrives with its head costs no timer at all.
+    /// The silence that counts is the server's: time a caller takes
+    /// between reads is not held against the connection.
+    struct IdleTimeout<S> {
+        #[pin]
+        inner: S,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+        read: Duration,
+        // Whether the last poll found the body silent (the deadline set
+        // then still stands).
+        waiting: bool,
+    }
+}
+
+impl<S> IdleTimeout<S> {
+    fn new(inner: S, read: Duration) -> Self {
+        IdleTimeout {
+            inner,
+            sleep: None,
+            read,
+            waiting: false,
+        }
+    }
+}
+
+impl<S: Stream<Item = Result<Bytes, Error>>> Stream for IdleTimeout<S> {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        if let Poll::Ready(item) = this.inner.poll_next(cx) {
+            *this.waiting = false;
+            return Poll::Ready(item);
+        }
+        if !*this.waiting {
+            // A silence starts: at most `read` from now.
+            let deadline = tokio::time::Instant::now() + *this.read;
+            match this.sleep.as_mut().as_pin_mut() {
+                Some(sleep) => sleep.reset(deadline),
+                None => this.sleep.set(Some(tokio::time::sleep_until(deadline))),
+            }
+            *this.waiting = true;
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Some(Err(silent(*this.read, "response body")))),
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -307,6 +400,88 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What a test server writes for a request: pieces, each after a pause.
+    type Script = Vec<(std::time::Duration, &'static [u8])>;
+
+    /// A server on a local port that answers each request with what
+    /// `answer` says for its path, and then stays silent until the client
+    /// gives up.
+    async fn silent_server(answer: fn(&str) -> Script) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 4096];
+                    let n = socket.read(&mut request).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&request[..n]).into_owned();
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    for (pause, bytes) in answer(&path) {
+                        tokio::time::sleep(pause).await;
+                        if socket.write_all(bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn get(addr: std::net::SocketAddr, path: &str) -> http::Request<super::RequestBody> {
+        http::Request::get(format!("http://{addr}{path}"))
+            .body(super::RequestBody::Empty)
+            .unwrap()
+    }
+
+    /// The read timeout still fires on a server that never answers, and on
+    /// a body that stops half-way; a body that keeps arriving, each piece
+    /// within the timeout though all of it takes longer, is read whole.
+    #[tokio::test]
+    async fn the_read_timeout_fires_on_silence_only() {
+        use super::{ErrorKind, HttpSend, ReqwestTransport, Timeouts};
+        use futures_util::StreamExt;
+        use std::time::Duration;
+        const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n";
+        let addr = silent_server(|path| match path {
+            "/half" => vec![(Duration::ZERO, HEAD), (Duration::ZERO, b"abc")],
+            "/slow" => vec![
+                (Duration::ZERO, HEAD),
+                (Duration::from_millis(150), b"ab"),
+                (Duration::from_millis(150), b"cd"),
+                (Duration::from_millis(150), b"ef"),
+            ],
+            _ => vec![],
+        })
+        .await;
+        let transport = ReqwestTransport::new(Timeouts {
+            read: Duration::from_millis(300),
+            ..Timeouts::default()
+        })
+        .unwrap();
+
+        let e = transport.send(get(addr, "/mute")).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+
+        let mut half = transport
+            .send(get(addr, "/half"))
+            .await
+            .unwrap()
+            .into_body();
+        assert_eq!(half.next().await.unwrap().unwrap(), "abc");
+        let e = half.next().await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+
+        let slow = transport
+            .send(get(addr, "/slow"))
+            .await
+            .unwrap()
+            .into_body();
+        assert_eq!(slow.collect(64).await.unwrap(), "abcdef");
     }
 
     #[test]

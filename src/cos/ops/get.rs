@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, StatusCode};
 use crate::cos::body::{ObjectBody, Refetch};
 use crate::cos::headers::{header_value, traffic_limit};
 use crate::cos::request::{params, Target};
-use crate::cos::response::{self, header, BodyChecks};
+use crate::cos::response::{self, BodyChecks};
 use crate::cos::{ByteRange, Client, CustomerKey, Error, ObjectMeta};
 use crate::instrument::Operation;
 use crate::transport::{PreparedRequest, RequestBody};
@@ -483,16 +483,26 @@ impl Client {
         } else {
             None
         };
-        let mut body = ObjectBody::new(body, key.to_owned(), expect.len, expected_crc)
-            .with_operation(operation);
-        if expected_crc.is_some() {
-            body = body.with_refetch(Refetch {
+        // What a repair needs is kept as cheaply as it can be had: the
+        // bucket name moved rather than copied, the options copied only when
+        // they are not the shared defaults, the ETag as its header value
+        // (a reference count, turned into text only for a repair).
+        let refetch = expected_crc.map(|_| {
+            Box::new(Refetch {
                 client: self.clone(),
-                bucket: bucket.as_str().to_owned(),
-                opts: opts.clone(),
-                etag: header(&parts.headers, http::header::ETAG),
-            });
-        }
+                bucket,
+                opts: (!std::ptr::eq(opts, &*NO_OPTIONS)).then(|| opts.clone()),
+                etag: parts.headers.get(http::header::ETAG).cloned(),
+            })
+        });
+        let body = ObjectBody::open(
+            body,
+            key.to_owned(),
+            expect.len,
+            expected_crc,
+            operation,
+            refetch,
+        );
         Ok(GetObjectOutput {
             body,
             headers: parts.headers,
