@@ -308,12 +308,19 @@ impl Client {
     /// })
     /// .await
     /// ```
-    pub(crate) async fn operation<T>(
+    ///
+    /// Not an `async fn`: that would hold `body` twice (its argument and
+    /// the future it awaits). The operation starts here, when the caller
+    /// builds the future it awaits at once.
+    pub(crate) fn operation<T, F>(
         &self,
         info: OperationInfo<'_>,
-        body: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        Operation::start(&info).run(body).await
+        body: F,
+    ) -> impl std::future::Future<Output = Result<T, Error>>
+    where
+        F: std::future::Future<Output = Result<T, Error>>,
+    {
+        Operation::start(&info).run(body)
     }
 
     /// Sends `request` through the pipeline; replayable bodies are cloned

@@ -6,8 +6,10 @@
 //! response head. Whatever that body returns is what the span and the
 //! duration histogram record, so they cannot disagree with the caller.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use futures_util::Future;
@@ -210,14 +212,16 @@ pub(super) fn with_current(f: impl FnOnce(&DirectSpan)) {
 pub(crate) struct Operation {
     shared: Arc<Shared>,
     started: Instant,
-    labels: Labels,
+    /// Boxed: the operation is moved with the futures that carry it
+    /// several times per request, and the labels are most of its size.
+    labels: Box<Labels>,
     finished: bool,
 }
 
 impl Operation {
     /// Opens the operation span as a child of the caller's current span.
     pub(crate) fn start(info: &OperationInfo<'_>) -> Self {
-        let labels = Labels::new(info);
+        let labels = Box::new(Labels::new(info));
         // An operation inside another on this task is its child.
         let nested_in = CURRENT
             .try_with(|op| op.direct.as_ref().map(|d| d.context().clone()))
@@ -296,13 +300,19 @@ impl Operation {
     /// Runs `body` as this operation and ends it with the `Result` it
     /// returns: what the caller gets is what the span and the histogram
     /// record.
-    pub(crate) async fn run<T, E: PipelineError>(
-        self,
-        body: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        let result = self.enter(body).await;
-        self.end(result.as_ref().err());
-        result
+    ///
+    /// One future holds the operation and `body` once (an `async fn` would
+    /// keep `body` twice: as its argument and inside what it awaits).
+    pub(crate) fn run<T, E, F>(self, body: F) -> impl Future<Output = Result<T, E>>
+    where
+        E: PipelineError,
+        F: Future<Output = Result<T, E>>,
+    {
+        let body = self.enter(body);
+        Ended {
+            operation: Some(self),
+            body,
+        }
     }
 
     /// [`run`](Self::run) for an outcome that is not a plain client
@@ -323,16 +333,18 @@ impl Operation {
     /// back still open, for a response body that streams to the caller:
     /// the body ends it with what its reader got ([`end`](Self::end)). An
     /// error ends it here.
-    pub(crate) async fn run_open<T, E: PipelineError>(
+    pub(crate) fn run_open<T, E, F>(
         self,
-        body: impl Future<Output = Result<T, E>>,
-    ) -> Result<(T, Operation), E> {
-        match self.enter(body).await {
-            Ok(value) => Ok((value, self)),
-            Err(e) => {
-                self.end(Some(&e));
-                Err(e)
-            }
+        body: F,
+    ) -> impl Future<Output = Result<(T, Operation), E>>
+    where
+        E: PipelineError,
+        F: Future<Output = Result<T, E>>,
+    {
+        let body = self.enter(body);
+        Opened {
+            operation: Some(self),
+            body,
         }
     }
 
@@ -426,6 +438,60 @@ impl Drop for Operation {
     /// (or stopped reading its body).
     fn drop(&mut self) {
         self.complete(Some(STATUS_CANCELLED));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`Operation::run`]'s future: `body` inside the operation, which
+    /// ends with `body`'s result.
+    struct Ended<F> {
+        operation: Option<Operation>,
+        #[pin]
+        body: F,
+    }
+}
+
+impl<T, E: PipelineError, F: Future<Output = Result<T, E>>> Future for Ended<F> {
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.body.poll(cx));
+        if let Some(operation) = this.operation.take() {
+            operation.end(result.as_ref().err());
+        }
+        Poll::Ready(result)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`Operation::run_open`]'s future: `body` inside the operation,
+    /// which a success hands back open and an error ends.
+    struct Opened<F> {
+        operation: Option<Operation>,
+        #[pin]
+        body: F,
+    }
+}
+
+impl<T, E: PipelineError, F: Future<Output = Result<T, E>>> Future for Opened<F> {
+    type Output = Result<(T, Operation), E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // `body` (a task-local scope) panics if polled after it completed,
+        // so the operation is still here whenever it completes.
+        let result = std::task::ready!(this.body.poll(cx));
+        match (result, this.operation.take()) {
+            (Ok(value), Some(operation)) => Poll::Ready(Ok((value, operation))),
+            (Err(e), operation) => {
+                if let Some(operation) = operation {
+                    operation.end(Some(&e));
+                }
+                Poll::Ready(Err(e))
+            }
+            (Ok(_), None) => unreachable!("an operation's future completed twice"),
+        }
     }
 }
 
