@@ -13,7 +13,8 @@ pub mod retry;
 use std::fmt;
 
 pub use body::{RequestBody, ResponseBody, StreamFactory};
-pub(crate) use pipeline::{Pipeline, PipelineError, PreparedRequest, Signer, SigningProfile};
+pub use pipeline::PreparedRequest;
+pub(crate) use pipeline::{Pipeline, PipelineError, Signer, SigningProfile};
 pub use reqwest_send::{ReqwestTransport, Timeouts};
 
 use crate::auth::BoxFuture;
@@ -30,6 +31,35 @@ pub trait HttpSend: Send + Sync + fmt::Debug {
     /// an `http::Request` for [`send`](Self::send). A transport whose client
     /// parses the URL text itself (reqwest does, into its own `Url`) can take
     /// it from here and skip parsing it into an `http::Uri` first.
+    ///
+    /// ```
+    /// use coscls::auth::BoxFuture;
+    /// use coscls::transport::{
+    ///     Error, HttpSend, PreparedRequest, RequestBody, ResponseBody, ReqwestTransport, Timeouts,
+    /// };
+    ///
+    /// /// Logs the URL of every request, then lets reqwest send it.
+    /// #[derive(Debug)]
+    /// struct Logged(ReqwestTransport);
+    ///
+    /// impl HttpSend for Logged {
+    ///     fn send(
+    ///         &self,
+    ///         request: http::Request<RequestBody>,
+    ///     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
+    ///         self.0.send(request)
+    ///     }
+    ///
+    ///     fn send_prepared(
+    ///         &self,
+    ///         request: PreparedRequest,
+    ///     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
+    ///         println!("{} {}", request.method, request.url);
+    ///         self.0.send_prepared(request)
+    ///     }
+    /// }
+    /// # let _ = Logged(ReqwestTransport::new(Timeouts::default()).unwrap());
+    /// ```
     fn send_prepared(
         &self,
         request: PreparedRequest,

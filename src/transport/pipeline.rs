@@ -49,8 +49,12 @@ impl SigningProfile {
     };
 }
 
-/// A request before signing. `signed_path` and `params` are decoded.
+/// A request as COS and CLS operations build it: signed by the pipeline,
+/// then handed to [`HttpSend::send_prepared`](super::HttpSend::send_prepared).
+/// `signed_path` and `params` are decoded (what the signature covers); `url`
+/// is the encoded URL the request goes to. Made by coscls only.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PreparedRequest {
     /// HTTP method.
     pub method: Method,
