@@ -10,7 +10,8 @@
 //!   bridged `tracing` span gets (a test compares the two);
 //! - its parent is the caller's current OpenTelemetry context, which is the
 //!   caller's current `tracing` span when the bridge activates contexts (its
-//!   default), or the operation this task is already running;
+//!   default; otherwise that span's context is looked up), or the operation
+//!   this task is already running;
 //! - attempt spans (opt-in) are its children and `traceparent` names it;
 //! - it is only created while the subscribers enable `INFO` at all, so
 //!   `RUST_LOG=warn` leaves it out as it leaves out the bridged span (a
@@ -182,40 +183,45 @@ mod imp {
         if tracing::level_filters::LevelFilter::current() < tracing::Level::INFO {
             return None;
         }
-        tracing::dispatcher::get_default(|dispatch| {
-            let layer = dispatch.downcast_ref::<OperationSpans>()?;
-            let parent = match nested_in {
-                Some(cx) => cx.clone(),
-                None => Context::current(),
-            };
-            let tracer = &layer.tracer;
-            let service = info.service.as_str();
-            let mut name = String::with_capacity(service.len() + 1 + info.operation.len());
-            name.push_str(service);
-            name.push(' ');
-            name.push_str(info.operation);
-            // The attributes are added once the sampler kept the span, so
-            // a dropped span costs none of them; the vector given here is
-            // the span's own, sized for all of them. (Samplers see the name
-            // and kind only; none of those `OTEL_TRACES_SAMPLER` names
-            // reads attributes.)
-            let mut span = tracer
-                .span_builder(Cow::Owned(name))
-                .with_kind(SpanKind::Client)
-                .with_attributes(Vec::with_capacity(capacity(info)))
-                .start_with_context(tracer, &parent);
-            let recording = span.is_recording();
-            if recording {
-                for kv in attributes(info, bucket, region) {
-                    span.set_attribute(kv);
-                }
+        // The tracer is taken out of the subscriber first: inside
+        // `get_default`, `tracing` hides the subscriber from nested calls,
+        // and finding the caller's span needs it.
+        let tracer = tracing::dispatcher::get_default(|dispatch| {
+            dispatch
+                .downcast_ref::<OperationSpans>()
+                .map(|layer| layer.tracer.clone())
+        })?;
+        let tracer = &tracer;
+        let parent = match nested_in {
+            Some(cx) => cx.clone(),
+            None => caller_context(),
+        };
+        let service = info.service.as_str();
+        let mut name = String::with_capacity(service.len() + 1 + info.operation.len());
+        name.push_str(service);
+        name.push(' ');
+        name.push_str(info.operation);
+        // The attributes are added once the sampler kept the span, so
+        // a dropped span costs none of them; the vector given here is
+        // the span's own, sized for all of them. (Samplers see the name
+        // and kind only; none of those `OTEL_TRACES_SAMPLER` names
+        // reads attributes.)
+        let mut span = tracer
+            .span_builder(Cow::Owned(name))
+            .with_kind(SpanKind::Client)
+            .with_attributes(Vec::with_capacity(capacity(info)))
+            .start_with_context(tracer, &parent);
+        let recording = span.is_recording();
+        if recording {
+            for kv in attributes(info, bucket, region) {
+                span.set_attribute(kv);
             }
-            let cx = parent.with_remote_span_context(span.span_context().clone());
-            Some(DirectSpan {
-                span: Mutex::new(span),
-                cx,
-                recording,
-            })
+        }
+        let cx = parent.with_remote_span_context(span.span_context().clone());
+        Some(DirectSpan {
+            span: Mutex::new(span),
+            cx,
+            recording,
         })
     }
 
@@ -232,6 +238,23 @@ mod imp {
             info.topic.is_some(),
         ];
         4 + given.into_iter().filter(|&b| b).count() + LATE
+    }
+
+    /// The caller's context: OpenTelemetry's current one, which the bridge
+    /// keeps in step with the current `tracing` span while it activates
+    /// contexts (its default); when it does not (`with_context_activation
+    /// (false)`) and no OpenTelemetry span is active, the current `tracing`
+    /// span's.
+    fn caller_context() -> Context {
+        let cx = Context::current();
+        if cx.has_active_span() {
+            return cx;
+        }
+        let current = tracing::Span::current();
+        if current.is_none() {
+            return cx;
+        }
+        super::super::otel::context_of(&current).unwrap_or(cx)
     }
 
     /// What is known when the operation starts.
@@ -459,6 +482,30 @@ mod tests {
             s.attributes.len() <= imp::capacity(&info()),
             "the vector never grows"
         );
+    }
+
+    #[test]
+    fn without_context_activation_the_parent_is_the_current_tracing_span() {
+        let (p, exporter) = provider();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(crate::telemetry::layer(&p).with_context_activation(false))
+                .with(OperationSpans::new(&p)),
+        );
+        let v = Value::from("x");
+        tracing::dispatcher::with_default(&dispatch, || {
+            let app = tracing::info_span!("app");
+            let _entered = app.enter();
+            start(&info(), None, &v, &v).unwrap().end(&Late::default());
+        });
+        let spans = exporter.get_finished_spans().unwrap();
+        let app = spans.iter().find(|s| s.name == "app").expect("app span");
+        let op = spans
+            .iter()
+            .find(|s| s.name == "COS PutObject")
+            .expect("operation span");
+        assert_eq!(op.parent_span_id, app.span_context.span_id());
+        assert_eq!(op.span_context.trace_id(), app.span_context.trace_id());
     }
 
     #[test]
