@@ -48,10 +48,10 @@ pub struct ObjectBody {
     /// The GetObject operation this body belongs to, open until the body
     /// gives its verdict: the end with a good CRC-64 (success), a short,
     /// long or damaged body or a read error (that error). Dropped before
-    /// then, it records `cancelled`. Boxed: the body is moved several times
-    /// on its way to the caller (into the output, out of it, into
-    /// [`bytes`](Self::bytes)), and the operation is most of its size.
-    operation: Option<Box<Operation>>,
+    /// then, it records `cancelled`. (Small: its metric labels are boxed
+    /// inside it, so the body stays small as it is moved on its way to the
+    /// caller.)
+    operation: Option<Operation>,
     /// How to read the whole object again when its CRC-64 disagrees; only
     /// [`bytes`](Self::bytes) uses it, as only it has handed nothing over yet.
     refetch: Option<Box<Refetch>>,
@@ -99,7 +99,7 @@ impl ObjectBody {
         refetch: Option<Box<Refetch>>,
     ) -> Self {
         ObjectBody {
-            operation: Some(Box::new(operation)),
+            operation: Some(operation),
             inner,
             crc: Crc64::new(),
             expected_crc,

@@ -285,7 +285,8 @@ mod imp {
         fixed.into_iter().chain(given.into_iter().flatten())
     }
 
-    /// How many attributes [`DirectSpan::end`] may add.
+    /// How many attributes [`DirectSpan::end`] may add (the length of its
+    /// array, so the two cannot drift apart).
     const LATE: usize = 9;
 
     impl DirectSpan {
@@ -320,7 +321,7 @@ mod imp {
                 let int = |k: &'static str, v: Option<i64>| {
                     v.map(|v| KeyValue::new(Key::from_static_str(k), v))
                 };
-                let late_attributes = [
+                let late_attributes: [Option<KeyValue>; LATE] = [
                     text(attr::HTTP_REQUEST_METHOD, late.method),
                     text(attr::SERVER_ADDRESS, late.host),
                     text(attr::URL_FULL, late.url),
