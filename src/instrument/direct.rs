@@ -24,9 +24,9 @@
 #[cfg(feature = "otlp")]
 pub use imp::OperationSpans;
 #[cfg(feature = "otlp")]
-pub(super) use imp::{start, DirectSpan};
+pub(super) use imp::{installed, start, DirectSpan};
 #[cfg(not(feature = "otlp"))]
-pub(super) use none::{start, DirectSpan};
+pub(super) use none::{installed, start, DirectSpan};
 
 #[cfg(feature = "otlp")]
 mod imp {
@@ -163,6 +163,15 @@ mod imp {
         /// `traceparent` carries.
         cx: Context,
         recording: bool,
+    }
+
+    /// Whether [`start`] would look for a tracer: the current subscriber
+    /// enables `INFO` and carries an [`OperationSpans`] layer.
+    pub(in crate::instrument) fn installed() -> bool {
+        tracing::level_filters::LevelFilter::current() >= tracing::Level::INFO
+            && tracing::dispatcher::get_default(|dispatch| {
+                dispatch.downcast_ref::<OperationSpans>().is_some()
+            })
     }
 
     /// Starts the operation span of `info` when the current subscriber has
@@ -354,6 +363,11 @@ mod none {
     /// Never made without the `otlp` feature.
     #[derive(Debug)]
     pub(in crate::instrument) enum DirectSpan {}
+
+    /// There is no layer to install without the `otlp` feature.
+    pub(in crate::instrument) fn installed() -> bool {
+        false
+    }
 
     /// Without an SDK tracer every operation span is a `tracing` span.
     pub(in crate::instrument) fn start(

@@ -2,15 +2,19 @@
 //!
 //! Until [`set_meter`] is called (the telemetry builder does it), the
 //! instruments come from `opentelemetry::global`'s meter provider at first
-//! use; with no provider installed that is the no-op meter, which makes
-//! recording free.
+//! use; with no provider installed that is the no-op meter. coscls notices
+//! that (see [`meter_of`]) so that an operation nobody observes can skip its
+//! telemetry altogether ([`Instruments::noop`]).
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::InstrumentationScope;
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{span, Event, Metadata};
 
 use super::schema::{metric, DURATION_BOUNDARIES, SCOPE_NAME};
 
@@ -22,11 +26,15 @@ pub(crate) struct Instruments {
     pub(crate) duration: Histogram<f64>,
     pub(crate) transferred: Counter<u64>,
     pub(crate) retries: Counter<u64>,
+    /// Set when the meter is known to be OpenTelemetry's no-op meter: no
+    /// sample recorded with it is ever seen.
+    pub(crate) noop: bool,
 }
 
 impl Instruments {
-    fn new(meter: &Meter) -> Self {
+    fn new(meter: &Meter, noop: bool) -> Self {
         Instruments {
+            noop,
             meter: meter.clone(),
             duration: meter
                 .f64_histogram(metric::OPERATION_DURATION)
@@ -73,11 +81,83 @@ pub(crate) fn current() -> Arc<Instruments> {
         Err(poisoned) => poisoned.into_inner(),
     };
     slot.get_or_insert_with(|| {
-        Arc::new(Instruments::new(&opentelemetry::global::meter_with_scope(
-            scope(),
-        )))
+        let (meter, noop) = meter_of(&*opentelemetry::global::meter_provider());
+        Arc::new(Instruments::new(&meter, noop))
     })
     .clone()
+}
+
+/// Whether the current meter is known to be the no-op one.
+pub(crate) fn noop() -> bool {
+    with(|i| i.noop)
+}
+
+/// The name of the debug event OpenTelemetry's no-op meter provider sends
+/// each time it hands out a meter.
+const NOOP_METER_EVENT: &str = "NoopMeterProvider.MeterCreation";
+
+/// coscls's meter from `provider`, and whether it is the no-op meter.
+///
+/// The OpenTelemetry API has no way to ask. The no-op provider says it
+/// itself: it sends the `NoopMeterProvider.MeterCreation` debug event
+/// (target `opentelemetry`) whenever it makes a meter. A probe subscriber,
+/// current on this thread only while the meter is made, listens for it.
+/// When the event cannot be seen (tracing's `DEBUG` level compiled out by
+/// a `max_level_*` feature, an OpenTelemetry release that stops sending
+/// it), the meter counts as a real one: operations then record everything,
+/// which costs time but loses nothing.
+fn meter_of(provider: &(dyn MeterProvider + Send + Sync)) -> (Meter, bool) {
+    let probe = Arc::new(NoopProbe(AtomicBool::new(false)));
+    let meter = tracing::subscriber::with_default(Arc::clone(&probe), || {
+        provider.meter_with_scope(scope())
+    });
+    // The probe widened the callsites' interest and the maximum level while
+    // it was registered; recompute both from the subscribers still alive.
+    tracing::callsite::rebuild_interest_cache();
+    (meter, probe.0.load(Ordering::Relaxed))
+}
+
+/// Listens for [`NOOP_METER_EVENT`] and nothing else.
+struct NoopProbe(AtomicBool);
+
+impl NoopProbe {
+    fn wants(metadata: &Metadata<'_>) -> bool {
+        metadata.is_event() && metadata.target() == "opentelemetry"
+    }
+}
+
+impl tracing::Subscriber for NoopProbe {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // Asked again each time, so that nothing stays enabled for it once
+        // it is gone; every other callsite keeps the interest it had.
+        if Self::wants(metadata) {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::DEBUG)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        Self::wants(metadata)
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        if event.metadata().name() == NOOP_METER_EVENT {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+    fn enter(&self, _: &span::Id) {}
+    fn exit(&self, _: &span::Id) {}
 }
 
 /// Calls `f` with the current instruments, from this thread's copy.
@@ -122,7 +202,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&Instruments) -> R) -> R {
 /// Without it, coscls uses the meter provider installed in
 /// `opentelemetry::global` at the time of the first operation.
 pub fn set_meter(meter: &Meter) {
-    let instruments = Arc::new(Instruments::new(meter));
+    let instruments = Arc::new(Instruments::new(meter, false));
     match CURRENT.write() {
         Ok(mut slot) => *slot = Some(instruments),
         Err(poisoned) => *poisoned.into_inner() = Some(instruments),
@@ -140,7 +220,6 @@ pub(crate) fn scope() -> InstrumentationScope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::metrics::MeterProvider as _;
 
     fn address() -> *const Instruments {
         with(|i| i as *const Instruments)
@@ -158,5 +237,27 @@ mod tests {
         assert_eq!(second, Arc::as_ptr(&current()));
         // Reentering finds the copy taken and reads the shared one.
         assert!(with(|outer| with(|inner| std::ptr::eq(outer, inner))));
+        assert!(!with(|i| i.noop), "a meter given to coscls counts as real");
+    }
+
+    #[test]
+    fn the_noop_meter_is_recognised_and_a_real_one_is_not() {
+        let noop = opentelemetry::metrics::noop::NoopMeterProvider::new();
+        assert!(meter_of(&noop).1, "the no-op provider's meter");
+        let sdk = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+        assert!(!meter_of(&sdk).1, "an SDK provider's meter");
+        // Under a subscriber of the caller's: the probe hears the event
+        // instead of it, and afterwards the caller's subscriber gets such
+        // events again (the interest the probe changed is rebuilt).
+        let outer = Arc::new(NoopProbe(AtomicBool::new(false)));
+        tracing::subscriber::with_default(Arc::clone(&outer), || {
+            assert!(meter_of(&noop).1);
+            assert!(!outer.0.load(Ordering::Relaxed), "the probe took the event");
+            tracing::debug!(name: "NoopMeterProvider.MeterCreation", target: "opentelemetry", "again");
+        });
+        assert!(
+            outer.0.load(Ordering::Relaxed),
+            "the caller's subscriber hears it"
+        );
     }
 }

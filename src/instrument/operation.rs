@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
+use futures_util::future::Either;
 use futures_util::Future;
 use opentelemetry::KeyValue;
 use tracing::field::{Empty, Field, FieldSet, Value};
@@ -208,8 +209,127 @@ pub(super) fn with_current(f: impl FnOnce(&DirectSpan)) {
 /// One operation, from the call to its outcome. Dropped without an outcome
 /// (the caller dropped the future, or a streamed body before its end), it
 /// records `cancelled`.
+///
+/// An operation nothing would see is *unobserved* and records nothing: no
+/// subscriber enables its span (or its attempts' spans), no
+/// [`OperationSpans`](direct::OperationSpans) layer is installed, and
+/// coscls's metrics go to OpenTelemetry's no-op meter. It then skips its
+/// labels, span, task-local scope and attempt decoration: that work has no
+/// reader, and on a small GET it was a measurable share of the client's
+/// CPU (bench/JOURNAL.md, issue 18).
 #[derive(Debug)]
-pub(crate) struct Operation {
+pub(crate) struct Operation(Option<Observed>);
+
+impl Operation {
+    /// Opens the operation span as a child of the caller's current span.
+    pub(crate) fn start(info: &OperationInfo<'_>) -> Self {
+        Operation(Observed::start(info))
+    }
+
+    /// Runs `body` as this operation and ends it with the `Result` it
+    /// returns: what the caller gets is what the span and the histogram
+    /// record.
+    ///
+    /// One future holds the operation and `body` once (an `async fn` would
+    /// keep `body` twice: as its argument and inside what it awaits).
+    pub(crate) fn run<T, E, F>(self, body: F) -> impl Future<Output = Result<T, E>>
+    where
+        E: PipelineError,
+        F: Future<Output = Result<T, E>>,
+    {
+        let body = self.enter(body);
+        Ended {
+            operation: Some(self),
+            body,
+        }
+    }
+
+    /// [`run`](Self::run) for an outcome that is not a plain client
+    /// `Result` (the producer's stop reasons): `error_type` names the
+    /// error of a failed outcome, `None` for a success.
+    pub(crate) async fn run_judged<T>(
+        mut self,
+        body: impl Future<Output = T>,
+        error_type: impl FnOnce(&T) -> Option<String>,
+    ) -> T {
+        let outcome = self.enter(body).await;
+        if let Some(observed) = &mut self.0 {
+            let error = error_type(&outcome);
+            observed.complete(error.as_deref());
+        }
+        outcome
+    }
+
+    /// Runs `body` as this operation and, on success, hands the operation
+    /// back still open, for a response body that streams to the caller:
+    /// the body ends it with what its reader got ([`end`](Self::end)). An
+    /// error ends it here.
+    pub(crate) fn run_open<T, E, F>(
+        self,
+        body: F,
+    ) -> impl Future<Output = Result<(T, Operation), E>>
+    where
+        E: PipelineError,
+        F: Future<Output = Result<T, E>>,
+    {
+        let body = self.enter(body);
+        Opened {
+            operation: Some(self),
+            body,
+        }
+    }
+
+    /// `body` inside the operation span, with the operation reachable by
+    /// the attempt decorator; an unobserved operation runs it as it is.
+    fn enter<F: Future>(&self, body: F) -> Either<F, impl Future<Output = F::Output>> {
+        match &self.0 {
+            None => Either::Left(body),
+            Some(observed) => Either::Right(CURRENT.scope(
+                observed.shared.clone(),
+                body.instrument(observed.shared.span.clone()),
+            )),
+        }
+    }
+
+    /// Ends the operation: `None` is a success, `Some` an error whose
+    /// [`type_name`](PipelineError::type_name) is `error.type`.
+    pub(crate) fn end<E: PipelineError>(self, error: Option<&E>) {
+        if let Some(mut observed) = self.0 {
+            match error {
+                None => observed.complete(None),
+                Some(e) => observed.complete(Some(&e.type_name())),
+            }
+        }
+    }
+
+    /// Records that the body of this operation failed its CRC-64 and is
+    /// read again: a `checksum_mismatch_retry` event on the operation span
+    /// with the attempt about to start, and one `coscls.client.retries`
+    /// sample with reason `checksum_mismatch`. Unobserved, only the event
+    /// is sent (a subscriber may take events it does not take the span
+    /// for).
+    pub(crate) fn record_checksum_retry(&self, attempt: u32) {
+        match &self.0 {
+            Some(observed) => observed.record_checksum_retry(attempt),
+            None => tracing::info!(
+                target: "coscls",
+                parent: None,
+                attempt = i64::from(attempt),
+                "checksum_mismatch_retry"
+            ),
+        }
+    }
+}
+
+/// Whether a subscriber takes attempt spans (target `coscls::attempt`,
+/// `DEBUG`; off by default).
+fn attempt_spans() -> bool {
+    tracing::span_enabled!(target: "coscls::attempt", tracing::Level::DEBUG)
+}
+
+/// An observed [`Operation`].
+#[derive(Debug)]
+struct Observed {
     shared: Arc<Shared>,
     started: Instant,
     /// Boxed: the operation is moved with the futures that carry it
@@ -218,15 +338,27 @@ pub(crate) struct Operation {
     finished: bool,
 }
 
-impl Operation {
-    /// Opens the operation span as a child of the caller's current span.
-    pub(crate) fn start(info: &OperationInfo<'_>) -> Self {
-        let labels = Box::new(Labels::new(info));
+impl Observed {
+    /// The operation `info` describes, or `None` when it is unobserved.
+    fn start(info: &OperationInfo<'_>) -> Option<Self> {
         // An operation inside another on this task is its child.
         let nested_in = CURRENT
             .try_with(|op| op.direct.as_ref().map(|d| d.context().clone()))
             .ok()
             .flatten();
+        if nested_in.is_none() && instruments::noop() && !direct::installed() && !attempt_spans() {
+            let span = Self::tracing_span(info);
+            if span.is_disabled() {
+                return None;
+            }
+            return Some(Self::with_span(
+                info,
+                Box::new(Labels::new(info)),
+                None,
+                span,
+            ));
+        }
+        let labels = Box::new(Labels::new(info));
         let direct = direct::start(
             info,
             nested_in.as_ref(),
@@ -237,12 +369,21 @@ impl Operation {
             Some(_) => tracing::Span::none(),
             None => Self::tracing_span(info),
         };
+        Some(Self::with_span(info, labels, direct, span))
+    }
+
+    fn with_span(
+        info: &OperationInfo<'_>,
+        labels: Box<Labels>,
+        direct: Option<DirectSpan>,
+        span: tracing::Span,
+    ) -> Self {
         let transfer = [
             labels.0[0].clone(),
             labels.0[1].clone(),
             labels.0[2].clone(),
         ];
-        Operation {
+        Observed {
             shared: Arc::new(Shared {
                 span,
                 direct,
@@ -297,80 +438,11 @@ impl Operation {
         )
     }
 
-    /// Runs `body` as this operation and ends it with the `Result` it
-    /// returns: what the caller gets is what the span and the histogram
-    /// record.
-    ///
-    /// One future holds the operation and `body` once (an `async fn` would
-    /// keep `body` twice: as its argument and inside what it awaits).
-    pub(crate) fn run<T, E, F>(self, body: F) -> impl Future<Output = Result<T, E>>
-    where
-        E: PipelineError,
-        F: Future<Output = Result<T, E>>,
-    {
-        let body = self.enter(body);
-        Ended {
-            operation: Some(self),
-            body,
-        }
-    }
-
-    /// [`run`](Self::run) for an outcome that is not a plain client
-    /// `Result` (the producer's stop reasons): `error_type` names the
-    /// error of a failed outcome, `None` for a success.
-    pub(crate) async fn run_judged<T>(
-        mut self,
-        body: impl Future<Output = T>,
-        error_type: impl FnOnce(&T) -> Option<String>,
-    ) -> T {
-        let outcome = self.enter(body).await;
-        let error = error_type(&outcome);
-        self.complete(error.as_deref());
-        outcome
-    }
-
-    /// Runs `body` as this operation and, on success, hands the operation
-    /// back still open, for a response body that streams to the caller:
-    /// the body ends it with what its reader got ([`end`](Self::end)). An
-    /// error ends it here.
-    pub(crate) fn run_open<T, E, F>(
-        self,
-        body: F,
-    ) -> impl Future<Output = Result<(T, Operation), E>>
-    where
-        E: PipelineError,
-        F: Future<Output = Result<T, E>>,
-    {
-        let body = self.enter(body);
-        Opened {
-            operation: Some(self),
-            body,
-        }
-    }
-
-    /// `body` inside the operation span, with the operation reachable by
-    /// the attempt decorator.
-    fn enter<F: Future>(&self, body: F) -> impl Future<Output = F::Output> {
-        CURRENT.scope(
-            self.shared.clone(),
-            body.instrument(self.shared.span.clone()),
-        )
-    }
-
-    /// Ends the operation: `None` is a success, `Some` an error whose
-    /// [`type_name`](PipelineError::type_name) is `error.type`.
-    pub(crate) fn end<E: PipelineError>(mut self, error: Option<&E>) {
-        match error {
-            None => self.complete(None),
-            Some(e) => self.complete(Some(&e.type_name())),
-        }
-    }
-
     /// Records that the body of this operation failed its CRC-64 and is
     /// read again: a `checksum_mismatch_retry` event on the operation span
     /// with the attempt about to start, and one `coscls.client.retries`
     /// sample with reason `checksum_mismatch`.
-    pub(crate) fn record_checksum_retry(&self, attempt: u32) {
+    fn record_checksum_retry(&self, attempt: u32) {
         match &self.shared.direct {
             Some(direct) => direct.add_event(
                 CHECKSUM_MISMATCH_RETRY,
@@ -433,7 +505,7 @@ impl Operation {
     }
 }
 
-impl Drop for Operation {
+impl Drop for Observed {
     /// An operation dropped without an outcome: its caller stopped waiting
     /// (or stopped reading its body).
     fn drop(&mut self) {
