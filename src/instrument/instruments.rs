@@ -113,6 +113,8 @@ fn meter_of(provider: &(dyn MeterProvider + Send + Sync)) -> (Meter, bool) {
     });
     // The probe widened the callsites' interest and the maximum level while
     // it was registered; recompute both from the subscribers still alive.
+    // (With none, `tracing`'s no-op default gives every callsite the
+    // interest "never", and the maximum level reads TRACE.)
     tracing::callsite::rebuild_interest_cache();
     (meter, probe.0.load(Ordering::Relaxed))
 }
