@@ -36,6 +36,14 @@
 //! attempt decorator finds its span and counters there, so no signature
 //! between the operation and the transport carries telemetry.
 //!
+//! An operation that nothing would see (no subscriber enables its span or
+//! its attempts' spans, no `OperationSpans` layer, coscls's meter the no-op
+//! one) is *unobserved*: it runs its body as it is, with no labels, span,
+//! task-local scope or attempt decoration, and records nothing, since there
+//! is nothing to record into. The no-op meter is recognised by the debug
+//! event OpenTelemetry's no-op provider sends when it hands out a meter
+//! ([`instruments`]).
+//!
 //! # Two ways to make the operation span
 //!
 //! By default the operation span is a `tracing` span: whatever layers the
