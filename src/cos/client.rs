@@ -349,19 +349,12 @@ impl Client {
     /// Like [`send`](Self::send) for a request that `build` can make again:
     /// the first attempt sends the first request built and only a retry
     /// builds another, so the usual single-attempt call copies nothing.
-    pub(crate) async fn send_rebuilding(
-        &self,
-        build: impl Fn() -> Result<PreparedRequest, Error>,
-    ) -> Result<http::Response<ResponseBody>, Error> {
-        let mut first = Some(Box::new(build()?));
-        let build = move || match first.take() {
-            Some(request) => Ok(request),
-            None => build().map(Box::new),
-        };
-        self.inner
-            .pipeline
-            .execute(build, response::parse_error)
-            .await
+    /// The pipeline's own future, not another one around it.
+    pub(crate) fn send_rebuilding<'a>(
+        &'a self,
+        build: impl Fn() -> Result<PreparedRequest, Error> + 'a,
+    ) -> impl std::future::Future<Output = Result<http::Response<ResponseBody>, Error>> + 'a {
+        self.inner.pipeline.execute(build, response::parse_error)
     }
 
     /// Like [`send`](Self::send), and reads the (XML) body of the answer.

@@ -147,13 +147,15 @@ fn to_url(uri: &http::Uri) -> Result<reqwest::Url, Error> {
 }
 
 impl ReqwestTransport {
-    async fn execute(
-        &self,
+    /// The request as reqwest's, built before the sending future exists:
+    /// the future then holds this one value instead of the method, URL,
+    /// headers and body apart and a request made of them.
+    fn outgoing(
         method: http::Method,
         url: reqwest::Url,
         headers: http::HeaderMap,
         body: RequestBody,
-    ) -> Result<http::Response<ResponseBody>, Error> {
+    ) -> reqwest::Request {
         let mut outgoing = reqwest::Request::new(method, url);
         // The whole map moves over: no per-header copy.
         *outgoing.headers_mut() = headers;
@@ -163,7 +165,17 @@ impl ReqwestTransport {
             RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
             RequestBody::Replayable { make, .. } => Some(reqwest::Body::wrap_stream(make())),
         };
-        let sending = self.client.execute(outgoing);
+        outgoing
+    }
+
+    /// Sends `outgoing` (or fails with the error of building it) and
+    /// returns the response head with its body still streaming: the one
+    /// future both [`HttpSend`] methods box.
+    async fn execute(
+        &self,
+        outgoing: Result<reqwest::Request, Error>,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let sending = self.client.execute(outgoing?);
         let mut response = match self.read {
             // The head must come within `read` of sending, as reqwest's own
             // read timeout has it; the timer lives in this future, unboxed.
@@ -327,11 +339,10 @@ impl HttpSend for ReqwestTransport {
         &self,
         request: http::Request<RequestBody>,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let url = to_url(&parts.uri)?;
-            self.execute(parts.method, url, parts.headers, body).await
-        })
+        let (parts, body) = request.into_parts();
+        let outgoing =
+            to_url(&parts.uri).map(|url| Self::outgoing(parts.method, url, parts.headers, body));
+        Box::pin(self.execute(outgoing))
     }
 
     /// Straight from the URL text to reqwest's `Url`, which reqwest parses
@@ -341,11 +352,9 @@ impl HttpSend for ReqwestTransport {
         &self,
         request: PreparedRequest,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
-        Box::pin(async move {
-            let url = parse_url(&request.url)?;
-            self.execute(request.method, url, request.headers, request.body)
-                .await
-        })
+        let outgoing = parse_url(&request.url)
+            .map(|url| Self::outgoing(request.method, url, request.headers, request.body));
+        Box::pin(self.execute(outgoing))
     }
 }
 
