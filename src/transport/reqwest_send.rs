@@ -185,21 +185,22 @@ impl ReqwestTransport {
             },
             None => sending.await.map_err(classify)?,
         };
-        let mut builder = http::Response::builder()
-            .status(response.status())
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            // Taken, not cloned: the body stream below does not need them.
-            *headers = std::mem::take(response.headers_mut());
-        }
+        let status = response.status();
+        let version = response.version();
+        // Taken, not cloned: the body stream below does not need them.
+        let headers = std::mem::take(response.headers_mut());
         let stream = response.bytes_stream().map_err(classify);
         let body = match self.read {
             Some(read) => ResponseBody::new(IdleTimeout::new(stream, read)),
             None => ResponseBody::new(stream),
         };
-        builder
-            .body(body)
-            .map_err(|e| Error::new(ErrorKind::Body, "building the response").with_source(e))
+        // Assembled from parts that are valid already (no builder, which
+        // re-checks them and could only fail on its own conversions).
+        let mut out = http::Response::new(body);
+        *out.status_mut() = status;
+        *out.version_mut() = version;
+        *out.headers_mut() = headers;
+        Ok(out)
     }
 }
 
