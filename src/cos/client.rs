@@ -271,8 +271,26 @@ impl Client {
         self.inner.pipeline.signer().clock_offset()
     }
 
+    /// `bucket` checked ([`BucketName::parse`]). The name last checked on
+    /// this thread is kept: an application works with a few buckets, so
+    /// the usual request finds its name there and shares it (a reference
+    /// count) instead of checking and copying it again.
     pub(crate) fn bucket(bucket: &str) -> Result<BucketName, Error> {
-        BucketName::parse(bucket)
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<BucketName>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            let Ok(mut last) = last.try_borrow_mut() else {
+                return BucketName::parse(bucket);
+            };
+            if let Some(known) = last.as_ref().filter(|known| known.as_str() == bucket) {
+                return Ok(known.clone());
+            }
+            let checked = BucketName::parse(bucket)?;
+            *last = Some(checked.clone());
+            Ok(checked)
+        })
     }
 
     pub(crate) fn target<'a>(&'a self, bucket: &'a BucketName) -> Target<'a> {
@@ -349,19 +367,12 @@ impl Client {
     /// Like [`send`](Self::send) for a request that `build` can make again:
     /// the first attempt sends the first request built and only a retry
     /// builds another, so the usual single-attempt call copies nothing.
-    pub(crate) async fn send_rebuilding(
-        &self,
-        build: impl Fn() -> Result<PreparedRequest, Error>,
-    ) -> Result<http::Response<ResponseBody>, Error> {
-        let mut first = Some(Box::new(build()?));
-        let build = move || match first.take() {
-            Some(request) => Ok(request),
-            None => build().map(Box::new),
-        };
-        self.inner
-            .pipeline
-            .execute(build, response::parse_error)
-            .await
+    /// The pipeline's own future, not another one around it.
+    pub(crate) fn send_rebuilding<'a>(
+        &'a self,
+        build: impl Fn() -> Result<PreparedRequest, Error> + 'a,
+    ) -> impl std::future::Future<Output = Result<http::Response<ResponseBody>, Error>> + 'a {
+        self.inner.pipeline.execute(build, response::parse_error)
     }
 
     /// Like [`send`](Self::send), and reads the (XML) body of the answer.
@@ -389,6 +400,34 @@ impl Client {
 mod tests {
     use super::*;
     use crate::auth::Credentials;
+
+    /// The per-thread last name never lets an unchecked name through and
+    /// always gives the name asked for: the same name shares the kept
+    /// value, another name (good or bad) is checked on its own.
+    #[test]
+    fn bucket_names_are_checked_once_per_thread_and_never_mixed_up() {
+        let a = Client::bucket("alpha-1250000000").unwrap();
+        let again = Client::bucket("alpha-1250000000").unwrap();
+        assert_eq!(again, a);
+        assert!(
+            std::ptr::eq(a.as_str(), again.as_str()),
+            "the kept name is shared"
+        );
+        for bad in ["Alpha-1250000000", "alpha-1250000000 ", "alpha", ""] {
+            assert!(Client::bucket(bad).is_err(), "{bad:?}");
+            assert_eq!(
+                Client::bucket("alpha-1250000000").unwrap().as_str(),
+                "alpha-1250000000"
+            );
+        }
+        let b = Client::bucket("beta-1250000000").unwrap();
+        assert_eq!(b.as_str(), "beta-1250000000");
+        assert!(Client::bucket("alpha-125000000").is_ok_and(|n| n.as_str() == "alpha-125000000"));
+        assert_eq!(
+            Client::bucket("alpha-1250000000").unwrap().as_str(),
+            "alpha-1250000000"
+        );
+    }
 
     #[test]
     fn builder_validation() {

@@ -22,8 +22,11 @@ pub const MAX_KEY_BYTES: usize = 850;
 /// assert!(BucketName::parse("Example-1250000000").is_err());
 /// assert!(BucketName::parse("examplebucket").is_err());
 /// ```
+///
+/// The name is shared, not copied, when the value is cloned: a client
+/// hands the same checked name to every request for that bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BucketName(String);
+pub struct BucketName(std::sync::Arc<str>);
 
 impl BucketName {
     /// Checks the name: lower-case letters, digits and `-`, not starting or
@@ -53,7 +56,7 @@ impl BucketName {
             Some((short, appid))
                 if !short.is_empty() && appid.bytes().all(|b| b.is_ascii_digit()) =>
             {
-                Ok(BucketName(name.to_string()))
+                Ok(BucketName(name.into()))
             }
             _ => bad("must be <name>-<appid>, e.g. examplebucket-1250000000"),
         }

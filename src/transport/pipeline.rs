@@ -132,16 +132,11 @@ impl Signer {
         KeyTime::new(now - self.profile.backdate.as_secs() as i64, end)
     }
 
-    /// Adds the token header (when the credentials have one) and `Authorization`.
-    pub(crate) async fn sign(&self, request: &mut PreparedRequest) -> Result<(), SignFailure> {
-        let creds = match self.provider.provide_now() {
-            Some(creds) => creds,
-            None => self
-                .provider
-                .provide()
-                .await
-                .map_err(SignFailure::Credentials)?,
-        };
+    /// Adds the token header (when `creds` have one) and `Authorization`.
+    /// Not async: the attempt gets the credentials (awaiting the provider
+    /// only when it has none at hand) and signs without polling another
+    /// state machine.
+    fn sign(&self, creds: &auth::Credentials, request: &mut PreparedRequest) -> Result<(), Error> {
         if let Some(token) = creds.session_token() {
             let value = HeaderValue::from_str(token.expose())
                 .map_err(|_| invalid("the session token is not a valid header value"))?;
@@ -185,7 +180,7 @@ impl Signer {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let authorization = self.sign_keys.authorization(
-            &creds,
+            creds,
             self.key_time(creds.expires_at()),
             &SignableRequest {
                 method: request.method.as_str(),
@@ -201,8 +196,8 @@ impl Signer {
     }
 }
 
-fn invalid(message: &str) -> SignFailure {
-    SignFailure::Transport(Error::new(ErrorKind::InvalidRequest, message))
+fn invalid(message: &str) -> Error {
+    Error::new(ErrorKind::InvalidRequest, message)
 }
 
 fn unix(t: SystemTime) -> i64 {
@@ -210,15 +205,6 @@ fn unix(t: SystemTime) -> i64 {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
     }
-}
-
-/// Why a request could not be signed.
-#[derive(Debug)]
-pub(crate) enum SignFailure {
-    /// The provider failed.
-    Credentials(auth::Error),
-    /// A header could not be represented.
-    Transport(Error),
 }
 
 /// Implemented by the service errors the pipeline produces.
@@ -229,15 +215,6 @@ pub(crate) trait PipelineError: Classify + From<Error> + From<auth::Error> + Sen
     }
     /// A low-cardinality error name (`error.type` in telemetry).
     fn type_name(&self) -> String;
-}
-
-impl SignFailure {
-    fn into_error<E: From<Error> + From<auth::Error>>(self) -> E {
-        match self {
-            SignFailure::Credentials(e) => E::from(e),
-            SignFailure::Transport(e) => E::from(e),
-        }
-    }
 }
 
 /// Transport, signer and retry policy shared by every operation of a client.
@@ -399,10 +376,13 @@ impl Pipeline {
         PF: Future<Output = E>,
     {
         let mut request = built?;
-        self.signer
-            .sign(&mut request)
-            .await
-            .map_err(SignFailure::into_error::<E>)?;
+        // Credentials at hand are the rule; only a provider that has to
+        // fetch them is awaited (its future is boxed already).
+        let creds = match self.signer.provider.provide_now() {
+            Some(creds) => creds,
+            None => self.signer.provider.provide().await.map_err(E::from)?,
+        };
+        self.signer.sign(&creds, &mut request)?;
         // The transport's future is boxed: the request moves into it and is
         // not kept in this future while it is sent.
         let response = self.transport.send_prepared(*request).await?;
@@ -501,7 +481,7 @@ mod tests {
             let name = HeaderName::try_from(format!("x-cos-meta-m{i:02}")).unwrap();
             req.headers.insert(name, HeaderValue::from(i));
         }
-        signer.sign(&mut req).await.unwrap();
+        signer.sign(&creds, &mut req).unwrap();
         let auth = req.headers["authorization"].to_str().unwrap().to_string();
         let parsed = auth::parse_authorization(&auth).unwrap();
         assert_eq!(

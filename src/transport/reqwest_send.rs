@@ -147,13 +147,15 @@ fn to_url(uri: &http::Uri) -> Result<reqwest::Url, Error> {
 }
 
 impl ReqwestTransport {
-    async fn execute(
-        &self,
+    /// The request as reqwest's, built before the sending future exists:
+    /// the future then holds this one value instead of the method, URL,
+    /// headers and body apart and a request made of them.
+    fn outgoing(
         method: http::Method,
         url: reqwest::Url,
         headers: http::HeaderMap,
         body: RequestBody,
-    ) -> Result<http::Response<ResponseBody>, Error> {
+    ) -> reqwest::Request {
         let mut outgoing = reqwest::Request::new(method, url);
         // The whole map moves over: no per-header copy.
         *outgoing.headers_mut() = headers;
@@ -163,7 +165,17 @@ impl ReqwestTransport {
             RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
             RequestBody::Replayable { make, .. } => Some(reqwest::Body::wrap_stream(make())),
         };
-        let sending = self.client.execute(outgoing);
+        outgoing
+    }
+
+    /// Sends `outgoing` (or fails with the error of building it) and
+    /// returns the response head with its body still streaming: the one
+    /// future both [`HttpSend`] methods box.
+    async fn execute(
+        &self,
+        outgoing: Result<reqwest::Request, Error>,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let sending = self.client.execute(outgoing?);
         let mut response = match self.read {
             // The head must come within `read` of sending, as reqwest's own
             // read timeout has it; the timer lives in this future, unboxed.
@@ -173,21 +185,22 @@ impl ReqwestTransport {
             },
             None => sending.await.map_err(classify)?,
         };
-        let mut builder = http::Response::builder()
-            .status(response.status())
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            // Taken, not cloned: the body stream below does not need them.
-            *headers = std::mem::take(response.headers_mut());
-        }
+        let status = response.status();
+        let version = response.version();
+        // Taken, not cloned: the body stream below does not need them.
+        let headers = std::mem::take(response.headers_mut());
         let stream = response.bytes_stream().map_err(classify);
         let body = match self.read {
             Some(read) => ResponseBody::new(IdleTimeout::new(stream, read)),
             None => ResponseBody::new(stream),
         };
-        builder
-            .body(body)
-            .map_err(|e| Error::new(ErrorKind::Body, "building the response").with_source(e))
+        // Assembled from parts that are valid already (no builder, which
+        // re-checks them and could only fail on its own conversions).
+        let mut out = http::Response::new(body);
+        *out.status_mut() = status;
+        *out.version_mut() = version;
+        *out.headers_mut() = headers;
+        Ok(out)
     }
 }
 
@@ -327,11 +340,10 @@ impl HttpSend for ReqwestTransport {
         &self,
         request: http::Request<RequestBody>,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let url = to_url(&parts.uri)?;
-            self.execute(parts.method, url, parts.headers, body).await
-        })
+        let (parts, body) = request.into_parts();
+        let outgoing =
+            to_url(&parts.uri).map(|url| Self::outgoing(parts.method, url, parts.headers, body));
+        Box::pin(self.execute(outgoing))
     }
 
     /// Straight from the URL text to reqwest's `Url`, which reqwest parses
@@ -341,11 +353,9 @@ impl HttpSend for ReqwestTransport {
         &self,
         request: PreparedRequest,
     ) -> BoxFuture<'_, Result<http::Response<ResponseBody>, Error>> {
-        Box::pin(async move {
-            let url = parse_url(&request.url)?;
-            self.execute(request.method, url, request.headers, request.body)
-                .await
-        })
+        let outgoing = parse_url(&request.url)
+            .map(|url| Self::outgoing(request.method, url, request.headers, request.body));
+        Box::pin(self.execute(outgoing))
     }
 }
 

@@ -388,6 +388,17 @@ pub(crate) fn get_object(
     key: &str,
     opts: &GetOptions,
 ) -> Result<PreparedRequest, Error> {
+    if std::ptr::eq(opts, &*NO_OPTIONS) {
+        // The shared defaults (a plain `get_object`) add no header and no
+        // parameter: nothing to check or gather.
+        return t.object(
+            Method::GET,
+            key,
+            Vec::new(),
+            HeaderMap::new(),
+            RequestBody::Empty,
+        );
+    }
     let headers = opts.headers(true)?;
     let params = opts
         .params()
@@ -633,6 +644,26 @@ mod tests {
         assert_eq!(h.method, Method::HEAD);
         assert!(!h.headers.contains_key("range"));
         assert_eq!(h.params.len(), 1);
+    }
+
+    /// The shared default options take a short way: the request is the
+    /// one default options built anew give.
+    #[test]
+    fn the_shared_defaults_build_the_same_request() {
+        let (ep, b) = target_parts();
+        let t = Target {
+            endpoint: &ep,
+            bucket: &b,
+        };
+        let shared = get_object(t, "a b/c.txt", &NO_OPTIONS).unwrap();
+        let fresh = get_object(t, "a b/c.txt", &GetOptions::default()).unwrap();
+        assert_eq!(shared.method, fresh.method);
+        assert_eq!(shared.url, fresh.url);
+        assert_eq!(shared.signed_path, fresh.signed_path);
+        assert_eq!(shared.params, fresh.params);
+        assert_eq!(shared.headers, fresh.headers);
+        assert!(shared.body.is_empty() && fresh.body.is_empty());
+        assert!(get_object(t, "/bad", &NO_OPTIONS).is_err());
     }
 
     #[test]
