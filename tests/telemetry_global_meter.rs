@@ -36,14 +36,7 @@ async fn a_global_meter_provider_alone_gets_the_samples() {
         .put_object(support::BUCKET, "global", body.clone())
         .await
         .unwrap();
-    let got = client
-        .get_object(support::BUCKET, "global")
-        .await
-        .unwrap()
-        .body
-        .bytes()
-        .await
-        .unwrap();
+    let got = support::read_back(&client, "global").await;
     assert_eq!(got, body);
     let missing = client.get_object(support::BUCKET, "missing").await;
     assert!(missing.unwrap_err().is_not_found());

@@ -27,14 +27,7 @@ async fn an_unobserved_operation_records_nothing_and_a_later_observed_one_its_sp
         .put_object(support::BUCKET, "unobserved", Bytes::from_static(b"a"))
         .await
         .unwrap();
-    let body = client
-        .get_object(support::BUCKET, "unobserved")
-        .await
-        .unwrap()
-        .body
-        .bytes()
-        .await
-        .unwrap();
+    let body = support::read_back(&client, "unobserved").await;
     assert_eq!(&body[..], b"a");
 
     // A subscriber on this thread from now on.
