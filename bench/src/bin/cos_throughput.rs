@@ -19,6 +19,13 @@
 //! 1 GiB PutObject streamed from a generator and one 1 GiB GetObject streamed
 //! into a sink per client. Python is found at `bench/.venv/bin/python`
 //! (override with `COSCLS_BENCH_PYTHON`).
+//!
+//! Variants for `bench/same_run.sh`, set in a child's environment:
+//! `COSCLS_BENCH_RAW_TIMEOUTS` gives raw reqwest the timeouts coscls has by
+//! default (connect 5 s, read 30 s) through reqwest's own settings;
+//! `COSCLS_BENCH_PLAIN_REQWEST` runs coscls on a default reqwest client (no
+//! timeouts); `COSCLS_BENCH_NO_CRC` turns off coscls's CRC-64 check of
+//! downloads; `COSCLS_BENCH_WORKERS` sets the child's tokio worker threads.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -348,7 +355,17 @@ impl Client {
             .parse()?;
         Ok(match kind {
             ClientKind::Raw => Client::Raw(RawClient {
-                http: reqwest::Client::builder().build()?,
+                http: if std::env::var_os("COSCLS_BENCH_RAW_TIMEOUTS").is_some() {
+                    // Experiment: raw reqwest with the timeouts coscls sets
+                    // by default (connect 5 s, read 30 s), by reqwest's own
+                    // means.
+                    reqwest::Client::builder()
+                        .connect_timeout(std::time::Duration::from_secs(5))
+                        .read_timeout(std::time::Duration::from_secs(30))
+                        .build()?
+                } else {
+                    reqwest::Client::builder().build()?
+                },
                 endpoint: endpoint.to_string(),
                 host: addr.to_string(),
                 creds: credentials()?,
