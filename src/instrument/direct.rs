@@ -31,7 +31,7 @@ pub(super) use none::{installed, start, DirectSpan};
 #[cfg(feature = "otlp")]
 mod imp {
     use std::borrow::Cow;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use opentelemetry::trace::{
         Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
@@ -298,6 +298,15 @@ mod imp {
     /// array, so the two cannot drift apart).
     const LATE: usize = 9;
 
+    /// The methods HTTP defines, as static text: an attribute of one costs
+    /// no copy.
+    pub(super) fn known_method(method: &str) -> Option<&'static str> {
+        const KNOWN: [&str; 9] = [
+            "GET", "PUT", "POST", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+        ];
+        KNOWN.into_iter().find(|known| *known == method)
+    }
+
     impl DirectSpan {
         /// Whether the sampler kept the span.
         pub(in crate::instrument) fn records(&self) -> bool {
@@ -330,10 +339,26 @@ mod imp {
                 let int = |k: &'static str, v: Option<i64>| {
                     v.map(|v| KeyValue::new(Key::from_static_str(k), v))
                 };
+                // The method names HTTP defines and the operation's URL
+                // are taken as they are; other values are copied.
+                let method = late.method.map(|m| match known_method(m) {
+                    Some(m) => KeyValue::new(Key::from_static_str(attr::HTTP_REQUEST_METHOD), m),
+                    None => KeyValue::new(
+                        Key::from_static_str(attr::HTTP_REQUEST_METHOD),
+                        m.to_owned(),
+                    ),
+                });
+                let url = match late.shared_url {
+                    Some(url) => Some(KeyValue::new(
+                        Key::from_static_str(attr::URL_FULL),
+                        Arc::clone(url),
+                    )),
+                    None => text(attr::URL_FULL, late.url),
+                };
                 let late_attributes: [Option<KeyValue>; LATE] = [
-                    text(attr::HTTP_REQUEST_METHOD, late.method),
+                    method,
                     text(attr::SERVER_ADDRESS, late.host),
-                    text(attr::URL_FULL, late.url),
+                    url,
                     int(attr::HTTP_REQUEST_BODY_SIZE, late.request_body_size),
                     int(attr::HTTP_RESPONSE_STATUS_CODE, late.status),
                     text(attr::REQUEST_ID, late.request_id),
@@ -425,6 +450,20 @@ mod tests {
     fn start_under(dispatch: &tracing::Dispatch) -> Option<DirectSpan> {
         let v = Value::from("x");
         tracing::dispatcher::with_default(dispatch, || start(&info(), None, &v, &v))
+    }
+
+    /// Only the methods HTTP defines, spelled as HTTP spells them, are
+    /// taken as static text; any other is copied as it is.
+    #[test]
+    fn known_methods_are_exactly_http_s() {
+        for m in [
+            "GET", "PUT", "POST", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+        ] {
+            assert_eq!(imp::known_method(m), Some(m));
+        }
+        for m in ["get", "PURGE", "", "GETX"] {
+            assert_eq!(imp::known_method(m), None);
+        }
     }
 
     #[test]

@@ -70,8 +70,9 @@ pub(super) struct LastAttempt {
 #[derive(Debug)]
 pub(super) struct FirstRequest {
     pub(super) method: http::Method,
-    /// Redacted (see [`redact_url`](super::redact::redact_url)).
-    pub(super) url: String,
+    /// Redacted (see [`redact_url`](super::redact::redact_url)); shared, so
+    /// the span's attribute takes it without a copy.
+    pub(super) url: Arc<str>,
     pub(super) body_size: u64,
 }
 
@@ -131,11 +132,12 @@ impl Shared {
     /// request, its last answer and its outcome.
     fn late<'a>(&'a self, last: &'a LastAttempt, error: Option<&'a str>, read: u64) -> Late<'a> {
         let request = self.request.get();
-        let url = request.map(|r| r.url.as_str());
+        let url = request.map(|r| &*r.url);
         Late {
             method: request.map(|r| r.method.as_str()),
             host: url.and_then(|u| super::send::split_host(u).0),
             url,
+            shared_url: request.map(|r| &r.url),
             request_body_size: request.map(|r| r.body_size as i64),
             status: last.status.map(i64::from),
             request_id: last.request_id.as_deref(),
@@ -610,6 +612,10 @@ pub(super) struct Late<'a> {
     pub(super) method: Option<&'a str>,
     pub(super) host: Option<&'a str>,
     pub(super) url: Option<&'a str>,
+    /// `url` as the operation keeps it, when it is that (for an attribute
+    /// made without copying it). Only OpenTelemetry spans read it.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(super) shared_url: Option<&'a Arc<str>>,
     pub(super) request_body_size: Option<i64>,
     pub(super) status: Option<i64>,
     pub(super) request_id: Option<&'a str>,

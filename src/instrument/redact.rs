@@ -31,6 +31,11 @@ pub fn is_secret_param(name: &str) -> bool {
 /// );
 /// ```
 pub fn redact_url(url: &str) -> Cow<'_, str> {
+    // Without `?`, `#` or `@` there is no query, fragment or user info:
+    // one scan settles the common case.
+    if !url.bytes().any(|b| matches!(b, b'?' | b'#' | b'@')) {
+        return Cow::Borrowed(url);
+    }
     let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
     let (head, query) = match without_fragment.split_once('?') {
         Some((h, q)) => (h, Some(q)),

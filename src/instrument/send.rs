@@ -148,7 +148,7 @@ impl Attempt {
             // describes the operation (recorded when it ends).
             let _ = shared.request.set(FirstRequest {
                 method: http_method.clone(),
-                url: redact_url(url).into_owned(),
+                url: Arc::from(redact_url(url).as_ref()),
                 body_size,
             });
         }
@@ -259,26 +259,38 @@ const X_COS_REQUEST_ID: HeaderName = HeaderName::from_static("x-cos-request-id")
 const X_CLS_REQUESTID: HeaderName = HeaderName::from_static("x-cls-requestid");
 
 /// Host and port of an absolute URL (`http://host:port/path`), for
-/// `server.address` and `server.port`.
+/// `server.address` and `server.port`: the authority after any user info,
+/// its port when the part after its last `:` is one (else the scheme's),
+/// IPv6 brackets removed. One pass over the authority's bytes: this runs
+/// for every observed operation.
 pub(super) fn split_host(url: &str) -> (Option<&str>, Option<i64>) {
-    let Some(end) = super::redact::scheme_end(url) else {
+    let Some(start) = super::redact::scheme_end(url) else {
         return (None, None);
     };
-    let (scheme, rest) = (&url[..end - 3], &url[end..]);
-    let end = rest
-        .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => match p.parse::<u16>() {
-            Ok(p) => (h, Some(p)),
-            Err(_) => (authority, None),
+    let bytes = url.as_bytes();
+    let (mut host_start, mut colon, mut end) = (start, None, bytes.len());
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        match b {
+            b'/' | b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            b'@' => {
+                host_start = i + 1;
+                colon = None;
+            }
+            b':' => colon = Some(i),
+            _ => {}
+        }
+    }
+    let (host, port) = match colon {
+        Some(c) => match url[c + 1..end].parse::<u16>() {
+            Ok(p) => (&url[host_start..c], Some(p)),
+            Err(_) => (&url[host_start..end], None),
         },
-        None => (authority, None),
+        None => (&url[host_start..end], None),
     };
-    let port = port.or(match scheme {
+    let port = port.or(match &url[..start - 3] {
         "http" => Some(80),
         "https" => Some(443),
         _ => None,
@@ -304,5 +316,21 @@ mod tests {
         assert_eq!(split_host("http://[::1]:8080/"), (Some("::1"), Some(8080)));
         assert_eq!(split_host("http://u:p@h/"), (Some("h"), Some(80)));
         assert_eq!(split_host("not a url"), (None, None));
+        // The authority ends at the path, the query or the fragment; a
+        // `:` or `@` after it is not the authority's.
+        assert_eq!(split_host("http://h?a=b:1"), (Some("h"), Some(80)));
+        assert_eq!(split_host("http://h#x:1"), (Some("h"), Some(80)));
+        assert_eq!(split_host("https://h/p:1@x"), (Some("h"), Some(443)));
+        assert_eq!(split_host("http://h:81"), (Some("h"), Some(81)));
+        // User info with a `:`, the last `@` wins; a port that is not one
+        // leaves the whole authority as the host.
+        assert_eq!(split_host("http://u:p@h:9/"), (Some("h"), Some(9)));
+        assert_eq!(split_host("http://a@b@h:9/"), (Some("h"), Some(9)));
+        assert_eq!(split_host("http://h:x/"), (Some("h:x"), Some(80)));
+        assert_eq!(split_host("http://h:99999/"), (Some("h:99999"), Some(80)));
+        assert_eq!(split_host("http://[::1]/"), (Some("::1"), Some(80)));
+        assert_eq!(split_host("ftp://h/"), (Some("h"), None));
+        assert_eq!(split_host("http:///p"), (None, Some(80)));
+        assert_eq!(split_host("http://:5/"), (None, Some(5)));
     }
 }
