@@ -165,13 +165,23 @@ mod imp {
         recording: bool,
     }
 
-    /// Whether [`start`] would look for a tracer: the current subscriber
-    /// enables `INFO` and carries an [`OperationSpans`] layer.
+    /// `f` of the current subscriber's [`OperationSpans`] layer, when it
+    /// has one and enables `INFO`. The operation span is filtered by the
+    /// maximum level the subscribers enable (`RUST_LOG=warn` leaves it
+    /// out), which costs one load instead of a walk through the layers'
+    /// filters.
+    fn with_layer<R>(f: impl Fn(&OperationSpans) -> R) -> Option<R> {
+        if tracing::level_filters::LevelFilter::current() < tracing::Level::INFO {
+            return None;
+        }
+        tracing::dispatcher::get_default(|dispatch| {
+            dispatch.downcast_ref::<OperationSpans>().map(&f)
+        })
+    }
+
+    /// Whether [`start`] would find a tracer.
     pub(in crate::instrument) fn installed() -> bool {
-        tracing::level_filters::LevelFilter::current() >= tracing::Level::INFO
-            && tracing::dispatcher::get_default(|dispatch| {
-                dispatch.downcast_ref::<OperationSpans>().is_some()
-            })
+        with_layer(|_| ()).is_some()
     }
 
     /// Starts the operation span of `info` when the current subscriber has
@@ -185,21 +195,11 @@ mod imp {
         bucket: &Value,
         region: &Value,
     ) -> Option<DirectSpan> {
-        // The bridged span is filtered per callsite; this one by the
-        // maximum level the subscribers enable (`RUST_LOG=warn` leaves
-        // it out), which costs one load instead of a walk through the
-        // layers' filters.
-        if tracing::level_filters::LevelFilter::current() < tracing::Level::INFO {
-            return None;
-        }
         // The tracer is taken out of the subscriber first: inside
         // `get_default`, `tracing` hides the subscriber from nested calls,
-        // and finding the caller's span needs it.
-        let tracer = tracing::dispatcher::get_default(|dispatch| {
-            dispatch
-                .downcast_ref::<OperationSpans>()
-                .map(|layer| layer.tracer.clone())
-        })?;
+        // and finding the caller's span needs it. (The bridged span is
+        // filtered per callsite instead.)
+        let tracer = with_layer(|layer| layer.tracer.clone())?;
         let tracer = &tracer;
         let parent = match nested_in {
             Some(cx) => cx.clone(),
