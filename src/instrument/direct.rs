@@ -341,20 +341,14 @@ mod imp {
                 };
                 // The method names HTTP defines and the operation's URL
                 // are taken as they are; other values are copied.
-                let method = late.method.map(|m| match known_method(m) {
-                    Some(m) => KeyValue::new(Key::from_static_str(attr::HTTP_REQUEST_METHOD), m),
-                    None => KeyValue::new(
-                        Key::from_static_str(attr::HTTP_REQUEST_METHOD),
-                        m.to_owned(),
-                    ),
+                let method = late.method.map(|m| {
+                    let value =
+                        known_method(m).map_or_else(|| Value::from(m.to_owned()), Value::from);
+                    KeyValue::new(Key::from_static_str(attr::HTTP_REQUEST_METHOD), value)
                 });
-                let url = match late.shared_url {
-                    Some(url) => Some(KeyValue::new(
-                        Key::from_static_str(attr::URL_FULL),
-                        Arc::clone(url),
-                    )),
-                    None => text(attr::URL_FULL, late.url),
-                };
+                let url = late
+                    .url
+                    .map(|u| KeyValue::new(Key::from_static_str(attr::URL_FULL), Arc::clone(u)));
                 let late_attributes: [Option<KeyValue>; LATE] = [
                     method,
                     text(attr::SERVER_ADDRESS, late.host),

@@ -132,12 +132,11 @@ impl Shared {
     /// request, its last answer and its outcome.
     fn late<'a>(&'a self, last: &'a LastAttempt, error: Option<&'a str>, read: u64) -> Late<'a> {
         let request = self.request.get();
-        let url = request.map(|r| &*r.url);
+        let url = request.map(|r| &r.url);
         Late {
             method: request.map(|r| r.method.as_str()),
             host: url.and_then(|u| super::send::split_host(u).0),
             url,
-            shared_url: request.map(|r| &r.url),
             request_body_size: request.map(|r| r.body_size as i64),
             status: last.status.map(i64::from),
             request_id: last.request_id.as_deref(),
@@ -611,11 +610,9 @@ pub(super) struct Late<'a> {
     /// attempt; an attempt span has them from its start).
     pub(super) method: Option<&'a str>,
     pub(super) host: Option<&'a str>,
-    pub(super) url: Option<&'a str>,
-    /// `url` as the operation keeps it, when it is that (for an attribute
-    /// made without copying it). Only OpenTelemetry spans read it.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(super) shared_url: Option<&'a Arc<str>>,
+    /// Shared as the operation keeps it: an OpenTelemetry attribute takes
+    /// it without a copy.
+    pub(super) url: Option<&'a Arc<str>>,
     pub(super) request_body_size: Option<i64>,
     pub(super) status: Option<i64>,
     pub(super) request_id: Option<&'a str>,
@@ -672,10 +669,11 @@ impl Late<'_> {
         let Some(f) = fields.get_or_init(|| LateFields::of(span)) else {
             return;
         };
+        let url = self.url.map(|u| &**u);
         let values: [(&Field, Option<&dyn Value>); 10] = [
             (&f.method, self.method.as_ref().map(|v| v as &dyn Value)),
             (&f.host, self.host.as_ref().map(|v| v as &dyn Value)),
-            (&f.url, self.url.as_ref().map(|v| v as &dyn Value)),
+            (&f.url, url.as_ref().map(|v| v as &dyn Value)),
             (
                 &f.request_body_size,
                 self.request_body_size.as_ref().map(|v| v as &dyn Value),
